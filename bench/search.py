@@ -1,0 +1,190 @@
+"""Search at scale: our engine beside SQLite FTS5 (bm25) and a rapidfuzz scan, on the same talks and queries.
+
+    python -m bench.search            # 1k, 10k, 100k and 1M talks, then relevance (about 15 minutes)
+    python -m bench.search --quick    # 1k and 10k talks, then relevance (under a minute)
+
+Catalogs: the real pyvideo archive (21,713 talks, read from ../shared/data when it is there), sampled for the
+small sizes and topped up with seeded synthetic talks (bench/synthetic.py) for the large ones. For each size,
+one fixed mix of queries (single words, two-word topics, typos, abbreviations, speakers, filters, prefixes,
+no-match) runs through all three engines in this process. Reported: p50/p99 latency, index build time and the
+resident memory the index added. Then relevance: MRR and nDCG@5 of ours and FTS5 on the labelled queries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import random
+import resource
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from rapidfuzz import fuzz, process
+
+from bench.fts5 import Fts5Baseline
+from bench.relevance import labelled_queries, quality
+from bench.synthetic import SyntheticCatalog
+from db.importers import read_catalog_file
+from db.records import TalkRecord
+from db.search.index import CatalogIndex, TalkText
+from db.search.query import parse_query
+from db.search.ranking import rank
+from db.search.vocabulary import default_vocabulary
+
+ARCHIVE = Path(__file__).resolve().parents[2] / "shared" / "data" / "pyvideo-data.tar.gz"
+QUERIES = [
+    "django", "asyncio", "pandas", "security", "testing", "kafka", "performance", "packaging",
+    "machine learning", "type hints", "data pipelines", "web scraping", "async django", "memory leaks",
+    "asynico", "djnago", "pandsa", "kubernets", "perfomance", "sceurity",
+    "ml", "k8s", "orm", "api", "nlp", "gil",
+    "hettinger", "raymond hettinger", 'speaker:"david beazley"', "langa",
+    "tag:django year:2015..2019", "event:europython asyncio", "year:2020 testing", "tag:python",
+    "asyn", "microp", "data sci",
+    "zzyzx", "qwertyuiop asdf",
+]  # fmt: skip
+REPEATS = {1_000: 20, 10_000: 10, 100_000: 5}  # enough samples for a steady p99
+SCAN_QUERIES_AT_1M = 6  # a full scan of a million talks takes seconds a query: a few are enough to show it
+
+
+def resident_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def percentile(samples: list[float], share: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def time_queries(queries: list[str], search: Callable[[str], object], repeat: int) -> list[float]:
+    samples = []
+    for _ in range(repeat):
+        for query in queries:
+            start = time.perf_counter()
+            search(query)
+            samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+@dataclass
+class Catalog:
+    """A catalog of `size` talks that can be streamed as often as an engine needs, the same each time."""
+
+    real: list[TalkRecord]
+    synthetic: SyntheticCatalog
+    size: int
+
+    def records(self) -> Iterator[TalkRecord]:
+        if self.size <= len(self.real):
+            yield from random.Random(self.size).sample(self.real, self.size)
+            return
+        yield from self.real
+        yield from self.synthetic.records(self.size - len(self.real))
+
+    def texts(self) -> Iterator[TalkText]:
+        return (TalkText.from_record(number, record) for number, record in enumerate(self.records(), start=1))
+
+
+def ranking_with(index: CatalogIndex, vocabulary) -> Callable[[str], object]:
+    return lambda text: rank(index, parse_query(text, vocabulary.stopwords), vocabulary)
+
+
+def scanning(documents: list[str]) -> Callable[[str], object]:
+    """The naive bot: fuzzy-match the query against every talk's title, tags and speakers."""
+    return lambda text: process.extract(text, documents, scorer=fuzz.WRatio, limit=5)
+
+
+def measure(catalog: Catalog, repeat: int) -> dict:
+    vocabulary = default_vocabulary()
+    texts = list(catalog.texts())  # generated up front, so neither build time nor memory counts the generator
+    gc.collect()
+    before = resident_mb()
+    start = time.perf_counter()
+    index = CatalogIndex(texts)
+    build = time.perf_counter() - start
+    gc.collect()
+    memory = resident_mb() - before
+    ours = time_queries(QUERIES, ranking_with(index, vocabulary), repeat)
+    terms = len(index.vocabulary)
+    index = None
+    gc.collect()
+
+    start = time.perf_counter()
+    fts5 = Fts5Baseline(texts)
+    fts5_build = time.perf_counter() - start
+    fts5_ms = time_queries(QUERIES, fts5.search, repeat)
+    fts5 = None
+    gc.collect()
+
+    documents = [f"{t.title} {' '.join(t.tags)} {' '.join(t.speakers)}" for t in texts]
+    texts = None
+    scan_queries = QUERIES if catalog.size < 1_000_000 else QUERIES[:SCAN_QUERIES_AT_1M]
+    scan = time_queries(scan_queries, scanning(documents), 1)
+    documents = None
+    gc.collect()
+    return {
+        "talks": catalog.size, "terms": terms, "build": build, "memory": memory, "fts5_build": fts5_build,
+        "ours": ours, "fts5": fts5_ms, "scan": scan,
+    }  # fmt: skip
+
+
+def print_table(rows: list[dict]) -> None:
+    print(f"\n{len(QUERIES)} queries per pass; latency in ms; memory = resident MB the index added")
+    header = ("talks", "terms", "build s", "MB", "ours p50", "ours p99", "fts5 p50", "fts5 p99", "scan p50",
+              "scan p99", "fts5/ours", "scan/ours")  # fmt: skip
+    print(" ".join(f"{h:>9}" for h in header))
+    for row in rows:
+        ours, fts5, scan = row["ours"], row["fts5"], row["scan"]
+        p99 = percentile(ours, 0.99)
+        cells = (
+            f"{row['talks']:,}", f"{row['terms']:,}", f"{row['build']:.2f}", f"{row['memory']:.0f}",
+            f"{statistics.median(ours):.2f}", f"{p99:.2f}",
+            f"{statistics.median(fts5):.2f}", f"{percentile(fts5, 0.99):.2f}",
+            f"{statistics.median(scan):.0f}", f"{percentile(scan, 0.99):.0f}",
+            f"{percentile(fts5, 0.99) / p99:.1f}×", f"{percentile(scan, 0.99) / p99:.0f}×",
+        )  # fmt: skip
+        print(" ".join(f"{cell:>9}" for cell in cells), flush=True)
+    builds = ", ".join(f"{row['fts5_build']:.1f}" for row in rows)
+    print(f"FTS5 index build (s): {builds}")
+
+
+def print_relevance(real: list[TalkRecord]) -> None:
+    """Ours and FTS5 on the labelled pyvideo queries (ids are source:external id)."""
+    ids = {number: f"{record.source}/{record.external_id}" for number, record in enumerate(real, start=1)}
+    texts = [TalkText.from_record(number, record) for number, record in enumerate(real, start=1)]
+    index, fts5, vocabulary = CatalogIndex(texts), Fts5Baseline(texts), default_vocabulary()
+    queries = labelled_queries("pyvideo_queries.yaml")
+
+    def ours(text: str) -> list[str]:
+        hits = rank(index, parse_query(text, vocabulary.stopwords), vocabulary, limit=5).hits
+        return [ids[hit.talk_id] for hit in hits]
+
+    print(f"\nRelevance on {len(queries)} labelled pyvideo queries ({len(real):,} talks):")
+    for name, engine in (("ours", ours), ("FTS5 bm25", lambda text: [ids[i] for i in fts5.search(text)])):
+        measured = quality(queries, engine)
+        print(f"  {name:<10} MRR {measured.mrr:.3f}   nDCG@5 {measured.ndcg_at_5:.3f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="1k and 10k talks only (under a minute)")
+    args = parser.parse_args()
+    real = read_catalog_file(ARCHIVE).records if ARCHIVE.exists() else []
+    synthetic = SyntheticCatalog(real)
+    sizes = [1_000, 10_000] if args.quick else [1_000, 10_000, 100_000, 1_000_000]
+    print(f"catalog: {len(real):,} pyvideo talks" + (", topped up with synthetic talks" if not args.quick else ""))
+    rows = []
+    for size in sizes:
+        rows.append(measure(Catalog(real, synthetic, size), repeat=REPEATS.get(size, 2)))
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"  measured {size:,} talks; the process's peak resident memory so far: {peak:.0f} MB", flush=True)
+    print_table(rows)
+    if real:
+        print_relevance(real)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""talkbot's surfaces: the command line now; Slack and the digests build on the same core."""

@@ -1,0 +1,142 @@
+"""What talkbot answers, as Block Kit payloads: the plain functions behind every listener.
+
+Nothing here talks to Slack; listeners in bot/app.py pass in who asked and send what comes back.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.blocks import (
+    PAGE_SIZE,
+    Screen,
+    help_message,
+    home_view,
+    no_match_message,
+    notice_message,
+    problem_message,
+    public_results_message,
+    results_message,
+    saved_message,
+    shared_message,
+    similar_message,
+)
+from bot.digest.runner import schedule_of
+from db.cards import TalkCard
+from db.catalog import talks_by_id
+from db.digests import record_vote, subscriptions_in
+from db.saved_talks import remove_saved_talk, save_talk, saved_cards, saved_talk_ids
+from db.search.engine import SearchEngine
+from db.search.query import QueryError
+
+log = logging.getLogger(__name__)
+
+HELP_WORDS = {"", "help", "?", "-h", "--help"}
+TRY_AGAIN = "Something went wrong on our side: the database did not answer. Please try again in a minute."
+STALE_BUTTON = "That button no longer works (the talk may have been removed). Run `/talk` again."
+STARTERS = 3
+
+
+class Answers:
+    def __init__(self, engine: SearchEngine) -> None:
+        self.engine = engine
+        self.sessions = engine.sessions
+
+    def command(self, text: str, team_id: str, user_id: str) -> dict:
+        """`/talk TEXT`: help, the saved list, or a private page of results."""
+        text = text.strip()
+        if text.lower() in HELP_WORDS:
+            return help_message()
+        if text.lower() == "saved":
+            return self.screen(Screen("saved"), team_id, user_id)
+        return self.screen(Screen("search", text), team_id, user_id)
+
+    def screen(self, screen: Screen, team_id: str, user_id: str, note: str | None = None) -> dict:
+        """Draw a private screen for this user; any failure becomes a message saying what to do."""
+        try:
+            with self.sessions() as session:
+                saved = set(saved_talk_ids(session, team_id, user_id))
+            if screen.kind == "saved":
+                with self.sessions() as session:
+                    return saved_message(saved_cards(session, team_id, user_id), screen.offset, note)
+            if screen.kind == "similar":
+                source = self.card(screen.talk_id)
+                if source is None:
+                    return problem_message(STALE_BUTTON)
+                return similar_message(source, screen, self.engine.similar(screen.talk_id), saved)
+            page = self.engine.search(screen.query, limit=PAGE_SIZE, offset=screen.offset)
+            if not page.cards and screen.offset == 0:
+                return no_match_message(screen.query, page, self.starters())
+            return results_message(screen, page, saved, note)
+        except QueryError as error:
+            return problem_message(str(error))
+        except SQLAlchemyError:
+            log.exception("catalog unavailable while drawing %s", screen.kind)
+            return problem_message(TRY_AGAIN)
+
+    def public(self, text: str) -> dict:
+        """An answer posted where others may see it (a DM, a thread): no per-user state in it."""
+        text = text.strip()
+        if text.lower() in HELP_WORDS:
+            return help_message()
+        try:
+            page = self.engine.search(text, limit=PAGE_SIZE)
+            if not page.cards:
+                return no_match_message(text, page, self.starters())
+            return public_results_message(text, page)
+        except QueryError as error:
+            return problem_message(str(error))
+        except SQLAlchemyError:
+            log.exception("catalog unavailable for a public answer")
+            return problem_message(TRY_AGAIN)
+
+    def starters(self) -> list[TalkCard]:
+        """Talks to start from when nothing matched: recommended ones with a video first."""
+        return self.engine.search("", limit=STARTERS).cards
+
+    def card(self, talk_id: int) -> TalkCard | None:
+        with self.sessions() as session:
+            talk = talks_by_id(session, [talk_id]).get(talk_id)
+            return TalkCard.of(talk) if talk else None
+
+    def save(self, team_id: str, user_id: str, talk_id: int) -> str | None:
+        """Save a talk; the note to show, or None when the talk is unknown."""
+        card = self.card(talk_id)
+        if card is None:
+            return None
+        with self.sessions.begin() as session:
+            newly = save_talk(session, team_id, user_id, talk_id)
+        return f"Saved “{card.title}”." if newly else f"“{card.title}” was already saved."
+
+    def unsave(self, team_id: str, user_id: str, talk_id: int) -> str:
+        with self.sessions.begin() as session:
+            removed = remove_saved_talk(session, team_id, user_id, talk_id)
+        return "Removed from your saved talks." if removed else "That talk was not in your saved talks."
+
+    def share(self, talk_id: int, user_id: str) -> tuple[dict, str] | None:
+        """The public message for a shared talk and the note for the sharer; None when the talk is unknown."""
+        card = self.card(talk_id)
+        if card is None:
+            return None
+        return shared_message(card, user_id), f"Shared “{card.title}” with the channel."
+
+    def saved_notice(self, note: str) -> dict:
+        return notice_message(f"{note} `/talk saved` lists your saved talks.")
+
+    def vote(self, team_id: str, channel_id: str, user_id: str, talk_id: int, vote: int) -> dict:
+        if self.card(talk_id) is None or not channel_id:
+            return problem_message(STALE_BUTTON)
+        with self.sessions.begin() as session:
+            record_vote(session, team_id, channel_id, talk_id, user_id, vote)
+        more_or_fewer = "more" if vote > 0 else "fewer"
+        return notice_message(f"Thanks! Talk of the week will pick {more_or_fewer} talks like this one here.")
+
+    def home(self, team_id: str, user_id: str, channel_ids: list[str]) -> dict:
+        with self.sessions() as session:
+            subscriptions = [
+                (s.channel_id, schedule_of(s).describe(), s.topic, s.paused_reason)
+                for s in subscriptions_in(session, team_id, channel_ids)
+            ]
+            return home_view(saved_cards(session, team_id, user_id), subscriptions)

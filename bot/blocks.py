@@ -1,0 +1,376 @@
+"""Every Block Kit payload talkbot sends, built in one place, within Slack's limits and with catalog text escaped.
+
+Private (ephemeral) messages carry their own state in the button values, so any button can redraw the message
+in place: a `Screen` says what the message shows (a search page, talks like one talk, the saved list).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from db.cards import TalkCard
+from db.search.engine import ResultPage
+
+# Slack's limits (https://api.slack.com/reference/block-kit/blocks).
+MAX_BLOCKS = 50
+MAX_HOME_BLOCKS = 100
+MAX_TEXT = 3000
+MAX_BUTTON_TEXT = 75
+MAX_BUTTON_VALUE = 2000
+MAX_SAVED_SHOWN = 20
+MAX_OFFSET = 10_000  # the furthest page a button may ask for
+PAGE_SIZE = 5
+
+# Action ids: the listeners in bot/app.py register one handler each.
+SHARE = "talk_share"
+SAVE = "talk_save"
+UNSAVE = "talk_unsave"
+MORE_LIKE_THIS = "talk_more_like_this"
+SHOW_PAGE = "results_page"
+SEARCH_FOR = "search_for"
+VOTE_UP = "digest_vote_up"
+VOTE_DOWN = "digest_vote_down"
+
+HELP_EXAMPLES = (
+    ("/talk kafka", "talks about a topic"),
+    ("/talk kafak", "typos are fine"),
+    ("/talk k8s", "so are abbreviations: k8s, o11y, pg, sre, faas…"),
+    ('/talk speaker:"liz fong-jones"', "by a speaker (quotes for several words)"),
+    ("/talk event:srecon incident", "at an event"),
+    ("/talk year:2015..2019 tag:kubernetes", "by year or year range, and by tag"),
+    ("/talk saved", "the talks you saved"),
+    ("/talk digest subscribe weekly mon 09:00 Europe/Berlin sre", "Talk of the week in this channel"),
+)
+
+DIGEST_USAGE = (
+    "`/talk digest subscribe [weekly|daily] [DAY] [HH:MM] [Area/City] [topic]` — e.g. "
+    "`/talk digest subscribe weekly mon 09:00 Europe/Berlin sre incident` (defaults: weekly, Monday 09:00, "
+    "your timezone, any topic)\n`/talk digest` — this channel's subscription · `/talk digest preview` — what "
+    "comes next · `/talk digest unsubscribe`"
+)
+
+
+def escape(text: str) -> str:
+    """Make catalog text inert in mrkdwn: no <!channel>, no <@user>, no fake links."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def fit(text: str, limit: int = MAX_TEXT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def safe_url(url: str) -> str:
+    """A URL that cannot end the <url|label> link early, nor start like a mention (<!here|…>, <@U1|…>)."""
+    return quote(url[:1], safe="") + quote(url[1:], safe=":/?#[]@!$&'()*+,;=%~-._")
+
+
+def _whole(value: object, most: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= most
+
+
+@dataclass(frozen=True)
+class Screen:
+    """What a private message shows; encoded into its buttons so a click can redraw it."""
+
+    kind: str  # "search" | "similar" | "saved"
+    query: str = ""
+    offset: int = 0
+    talk_id: int = 0
+
+    def encode(self) -> dict:
+        return {"k": self.kind, "q": self.query, "o": self.offset, "t": self.talk_id}
+
+    @classmethod
+    def decode(cls, data: object) -> Screen:
+        """Rebuild a screen from a button value, which is user-controlled: validate every field."""
+        if not isinstance(data, dict):
+            raise ValueError("not a screen")
+        kind, query, offset, talk_id = data.get("k"), data.get("q", ""), data.get("o", 0), data.get("t", 0)
+        if kind not in ("search", "similar", "saved") or not isinstance(query, str):
+            raise ValueError("unknown screen")
+        if not _whole(offset, MAX_OFFSET) or not _whole(talk_id, 2**31):
+            raise ValueError("bad number")
+        return cls(kind, query, offset, talk_id)
+
+
+@dataclass(frozen=True)
+class ButtonValue:
+    screen: Screen | None
+    talk_id: int = 0
+    query: str = ""
+
+    def encode(self) -> str:
+        """Compact JSON within Slack's 2,000-character limit: long queries are shortened, never cut mid-JSON."""
+        screen, query = self.screen, self.query
+        while True:
+            data = {"s": screen.encode() if screen else None, "t": self.talk_id, "q": query}
+            text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+            if len(text) <= MAX_BUTTON_VALUE:
+                return text
+            query = query[: len(query) // 2]
+            if screen:
+                screen = Screen(screen.kind, screen.query[: len(screen.query) // 2], screen.offset, screen.talk_id)
+
+    @classmethod
+    def decode(cls, value: str) -> ButtonValue:
+        """Raises ValueError for anything that talkbot did not write."""
+        try:
+            data = json.loads(value)
+        except (TypeError, RecursionError, json.JSONDecodeError) as error:
+            raise ValueError("not JSON") from error
+        if not isinstance(data, dict):
+            raise ValueError("not an object")
+        talk_id, query = data.get("t", 0), data.get("q", "")
+        if not _whole(talk_id, 2**31):
+            raise ValueError("bad talk id")
+        if not isinstance(query, str):
+            raise ValueError("bad query")
+        screen = Screen.decode(data["s"]) if data.get("s") is not None else None
+        return cls(screen, talk_id, query)
+
+
+def _button(text: str, action_id: str, value: ButtonValue, style: str | None = None) -> dict:
+    button = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": fit(text, MAX_BUTTON_TEXT), "emoji": True},
+        "action_id": action_id,
+        "value": value.encode(),
+    }
+    if style:
+        button["style"] = style
+    return button
+
+
+def _context(text: str) -> dict:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": fit(text)}]}
+
+
+def _section(text: str) -> dict:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": fit(text)}}
+
+
+def card_text(card: TalkCard, summary_limit: int = 200) -> str:
+    """A talk as mrkdwn: linked title, who/where/what, one line of summary; catalog text escaped."""
+    title = f"*<{safe_url(card.url)}|{escape(card.title)}>*" if card.url else f"*{escape(card.title)}*"
+    details = [", ".join(escape(name) for name in card.speakers) or "Speaker unknown"]
+    if card.event_label:
+        details.append(escape(card.event_label))
+    if card.talk_type != "talk":
+        details.append(card.talk_type)
+    lines = [title, " · ".join(details)]
+    if card.summary:
+        lines.append(escape(card.one_line_summary(summary_limit)))
+    if card.video_url and card.video_url != card.url:
+        lines.append(f"<{safe_url(card.video_url)}|▶ Video>")
+    return "\n".join(lines)
+
+
+def _card_blocks(card: TalkCard, screen: Screen | None, saved: bool, shareable: bool) -> list[dict]:
+    talk = ButtonValue(screen, card.id)
+    buttons = []
+    if shareable:
+        buttons.append(_button("Share", SHARE, talk, "primary"))
+    buttons.append(_button("Saved ✓", UNSAVE, talk) if saved else _button("Save", SAVE, talk))
+    buttons.append(_button("More like this", MORE_LIKE_THIS, talk))
+    return [_section(card_text(card)), {"type": "actions", "block_id": f"talk-{card.id}", "elements": buttons}]
+
+
+def _message(text: str, blocks: list[dict]) -> dict:
+    """The text is the notification's fallback, and as inert as the blocks."""
+    assert len(blocks) <= MAX_BLOCKS, f"{len(blocks)} blocks"
+    return {"text": fit(escape(text), 3000), "blocks": blocks}
+
+
+def _notes(notes: list[str]) -> list[dict]:
+    """What a surface should know about an answer, in one block however many notes a query raises."""
+    return [_context(escape("\n".join(notes)))] if notes else []
+
+
+def results_message(screen: Screen, page: ResultPage, saved_ids: set[int], note: str | None = None) -> dict:
+    """A private page of search results with Share / Save / More like this, and paging."""
+    first, last = page.offset + 1, page.offset + len(page.cards)
+    heading = f"Talks {first}–{last} of {page.total} for `{escape(screen.query)}`"
+    blocks = [_context(heading), *_notes(([note] if note else []) + page.notes + _dropped_note(page))]
+    for card in page.cards:
+        blocks += _card_blocks(card, screen, card.id in saved_ids, shareable=True)
+    blocks += _paging(screen, page)
+    return _message(f"{page.total} talks for “{screen.query}”", blocks)
+
+
+def _dropped_note(page: ResultPage) -> list[str]:
+    return (
+        [f"No talk matches every word, so these ignore “{' '.join(page.dropped_words)}”."] if page.dropped_words else []
+    )
+
+
+def _paging(screen: Screen, page: ResultPage) -> list[dict]:
+    buttons = []
+    if page.offset > 0:
+        earlier = Screen(screen.kind, screen.query, max(0, page.offset - PAGE_SIZE), screen.talk_id)
+        buttons.append(_button("Previous", SHOW_PAGE, ButtonValue(earlier)))
+    if page.has_more and page.offset + len(page.cards) <= MAX_OFFSET:
+        later = Screen(screen.kind, screen.query, page.offset + len(page.cards), screen.talk_id)
+        buttons.append(_button("Next results", SHOW_PAGE, ButtonValue(later)))
+    return [{"type": "actions", "block_id": "paging", "elements": buttons}] if buttons else []
+
+
+def public_results_message(query: str, page: ResultPage) -> dict:
+    """Results posted in a DM or a thread: Save and More like this answer the clicker privately."""
+    blocks = [_context(f"Talks {1 + page.offset}–{page.offset + len(page.cards)} of {page.total} for "
+                       f"`{escape(query)}`")]  # fmt: skip
+    blocks += _notes(page.notes + _dropped_note(page))
+    for card in page.cards:
+        blocks += _card_blocks(card, None, saved=False, shareable=False)
+    if page.has_more and page.offset + len(page.cards) <= MAX_OFFSET:
+        more = ButtonValue(Screen("search", query, page.offset + len(page.cards)))
+        blocks.append({"type": "actions", "block_id": "paging", "elements": [_button("Next results", SHOW_PAGE, more)]})
+    return _message(f"{page.total} talks for “{query}”", blocks)
+
+
+def no_match_message(query: str, page: ResultPage, starters: list[TalkCard]) -> dict:
+    """Nothing matched: say so, offer catalog words that are close, and a few talks to start from."""
+    blocks = [_section(f"No talks match `{escape(query)}`."), *_notes(page.notes)]
+    if page.suggestions:
+        blocks.append(_context("Did you mean:"))
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "suggestions",
+                "elements": [_button(word, SEARCH_FOR, ButtonValue(None, query=word)) for word in page.suggestions],
+            }
+        )
+    if starters:
+        blocks.append(_context("Or start with one of these:"))
+        for card in starters:
+            blocks += _card_blocks(card, None, saved=False, shareable=False)
+    blocks.append(_context("Type `/talk help` for examples of every filter."))
+    return _message(f"No talks match “{query}”.", blocks)
+
+
+def similar_message(source: TalkCard, screen: Screen, page: ResultPage, saved_ids: set[int]) -> dict:
+    blocks = [_context(f"Talks like *{escape(source.title)}*")]
+    for card in page.cards:
+        blocks += _card_blocks(card, screen, card.id in saved_ids, shareable=True)
+    if not page.cards:
+        blocks.append(_section("No other talk in the catalog is much like this one yet."))
+    if screen.query:
+        back = ButtonValue(Screen("search", screen.query, screen.offset))
+        blocks.append(
+            {"type": "actions", "block_id": "paging", "elements": [_button("Back to results", SHOW_PAGE, back)]}
+        )
+    return _message(f"Talks like “{source.title}”", blocks)
+
+
+def saved_message(cards: list[TalkCard], offset: int = 0, note: str | None = None) -> dict:
+    """The user's saved talks, a page at a time, newest first."""
+    screen = Screen("saved", offset=offset)
+    page = ResultPage(cards=cards[offset : offset + PAGE_SIZE], total=len(cards), offset=offset)
+    blocks = [_context(f"Your saved talks ({len(cards)})")]
+    if note:
+        blocks.append(_context(escape(note)))
+    for saved_card in page.cards:
+        blocks += _card_blocks(saved_card, screen, saved=True, shareable=True)
+    if not cards:
+        blocks.append(_section("You have not saved any talks yet. Press *Save* on a search result to keep it here."))
+    blocks += _paging(screen, page)
+    return _message(f"Your saved talks ({len(cards)})", blocks)
+
+
+def shared_message(card: TalkCard, user_id: str) -> dict:
+    """The talk, posted for everyone in the channel, crediting who shared it."""
+    blocks = [_context(f"<@{user_id}> shared a talk")] + _card_blocks(card, None, saved=False, shareable=False)
+    return _message(f"Shared a talk: {card.title}", blocks)
+
+
+def help_message() -> dict:
+    examples = "\n".join(f"`{command}` — {meaning}" for command, meaning in HELP_EXAMPLES)
+    blocks = [
+        _section(
+            "*talkbot finds conference talks worth your time.*\nOnly you see the results until you press *Share*."
+        ),
+        _section(examples),
+        _context("You can also send me a direct message, or mention me in a channel: `@talkbot kafka`."),
+    ]
+    return _message('talkbot: /talk kafka, /talk speaker:"name", /talk year:2019, /talk tag:kafka', blocks)
+
+
+def problem_message(problem: str) -> dict:
+    """A query we could not understand, or something that went wrong: what happened and what to do."""
+    blocks = [_section(f":warning: {escape(problem)}"), _context("Type `/talk help` for examples.")]
+    return _message(problem, blocks)
+
+
+def notice_message(text: str) -> dict:
+    return _message(text, [_section(escape(text))])
+
+
+def digest_message(card: TalkCard, reasons: list[str], cadence: str) -> dict:
+    """The digest post: the talk, why it was picked, and buttons to save it, find more, or vote on it."""
+    title = "Talk of the week" if cadence == "weekly" else "Talk of the day"
+    talk = ButtonValue(None, card.id)
+    blocks = [
+        {"type": "header", "text": {"type": "plain_text", "text": f"🎤 {title}"}},
+        _section(card_text(card)),
+        _context("Why this one: " + " ".join(escape(reason) for reason in reasons)),
+        {
+            "type": "actions",
+            "block_id": f"digest-{card.id}",
+            "elements": [
+                _button("Save", SAVE, talk),
+                _button("More like this", MORE_LIKE_THIS, talk),
+                _button("👍", VOTE_UP, talk),
+                _button("👎", VOTE_DOWN, talk),
+            ],
+        },
+    ]
+    return _message(f"{title}: {card.title}", blocks)
+
+
+def digest_usage_message(problem: str | None = None) -> dict:
+    blocks = [_section(f":warning: {escape(problem)}")] if problem else []
+    blocks.append(_section(DIGEST_USAGE))
+    return _message(problem or "Talk of the week: /talk digest subscribe", blocks)
+
+
+def subscription_lines(subscriptions: list[tuple[str, str, str, str | None]]) -> str:
+    """(channel id, schedule, topic, paused reason) as mrkdwn lines."""
+    lines = []
+    for channel_id, schedule, topic, paused in subscriptions:
+        about = f" on “{escape(topic)}”" if topic else ""
+        state = f" — *paused*: {escape(paused)}" if paused else ""
+        lines.append(f"<#{channel_id}>: {schedule}{about}{state}")
+    return "\n".join(lines)
+
+
+def home_view(saved: list[TalkCard], subscriptions: list[tuple[str, str, str, str | None]] = ()) -> dict:
+    """The App Home tab: what talkbot does, how to search, the user's saved talks and channel digests."""
+    examples = "\n".join(f"`{command}` — {meaning}" for command, meaning in HELP_EXAMPLES)
+    blocks = [
+        {"type": "header", "text": {"type": "plain_text", "text": "talkbot"}},
+        _section(
+            "Find the conference talks worth your team's time: search by topic, speaker, event, year or tag. "
+            "Results are private until you share them."
+        ),  # fmt: skip
+        _section(f"*Search*\n{examples}"),
+        {"type": "divider"},
+        _section(f"*Your saved talks* ({len(saved)})"),
+    ]
+    for card in saved[:MAX_SAVED_SHOWN]:
+        remove = ButtonValue(None, card.id)
+        section = _section(card_text(card))
+        section["accessory"] = _button("Remove", UNSAVE, remove)
+        blocks.append(section)
+    if len(saved) > MAX_SAVED_SHOWN:
+        blocks.append(_context(f"…and {len(saved) - MAX_SAVED_SHOWN} more: `/talk saved` lists them all."))
+    if not saved:
+        blocks.append(_context("Nothing saved yet: press *Save* on any search result."))
+    blocks.append({"type": "divider"})
+    if subscriptions:
+        blocks.append(_section("*Talk of the week in your channels*\n" + subscription_lines(list(subscriptions))))
+    else:
+        blocks.append(_section("*Talk of the week*\nNone of your channels gets one yet. In a channel, type "
+                               "`/talk digest subscribe`."))  # fmt: skip
+    assert len(blocks) <= MAX_HOME_BLOCKS
+    return {"type": "home", "blocks": blocks}

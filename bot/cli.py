@@ -1,0 +1,291 @@
+"""The `talkbot` command: search, import/export and database chores from the terminal."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+from sqlalchemy.exc import OperationalError
+
+from bot import console, server
+from bot.app import web_client
+from bot.config import ConfigError, SlackSettings
+from bot.digest import clock
+from bot.digest.runner import DEFAULT_GRACE, DigestRunner
+from db.cards import TalkCard
+from db.catalog import all_talks, catalog_stats, import_records, talk_record
+from db.config import database_url, sessions_for
+from db.importers import ImportFileError, format_names, read_catalog_file
+from db.importers.talkbot_format import catalog_document
+from db.migrate import upgrade
+from db.search.engine import ResultPage, SearchEngine
+from db.search.query import QueryError
+from db.setup import CatalogNotReady, display_url, prepare_catalog, seed_catalog
+
+DEFAULT_PORT = 3000
+
+
+class CommandError(Exception):
+    """A failure to report as one line, with a non-zero exit."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    url = database_url()
+    try:
+        return args.run(args, url)
+    except (QueryError, ImportFileError, CatalogNotReady, CommandError, ConfigError) as error:
+        _fail(str(error))
+    except OperationalError as error:
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        _fail(f"cannot use the database at {display_url(url)}: {reason}")
+    except KeyboardInterrupt:
+        return 130
+    return 1
+
+
+def _fail(message: str) -> None:
+    print(f"talkbot: {message}", file=sys.stderr)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="talkbot", description="Find the conference talks worth your time.")
+    parser.set_defaults(run=run_default)
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    search = commands.add_parser("search", help="search the catalog", description=_query_help())
+    search.add_argument("query", nargs="+", help="words and filters, e.g. kafka year:2019..2023")
+    search.add_argument("--limit", type=_positive, default=5, help="how many talks to show (default 5)")
+    search.add_argument("--json", action="store_true", help="print a JSON list instead of text")
+    search.set_defaults(run=run_search)
+
+    serve = commands.add_parser("serve", help="run the Slack app (Socket Mode, or HTTP with --http)")
+    serve.add_argument("--http", action="store_true", help="serve HTTP (production) instead of Socket Mode")
+    serve.add_argument("--host", default="0.0.0.0", help="HTTP address to listen on (default 0.0.0.0)")
+    serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", DEFAULT_PORT)), help="HTTP port")
+    serve.set_defaults(run=run_serve)
+
+    commands.add_parser("console", help="try the Slack app locally, against a fake Slack").set_defaults(run=run_console)
+
+    clock = commands.add_parser("clock", help="post due Talk of the week digests, every minute, until stopped")
+    clock.add_argument("--every", type=_positive, default=60, metavar="SECONDS", help="seconds between passes")
+    clock.set_defaults(run=run_clock)
+
+    digest = commands.add_parser("digest", help="Talk of the week chores").add_subparsers(
+        title="commands", metavar="COMMAND"
+    )
+    digest.required = True
+    digest.add_parser("run-due", help="post the digests that are due now, once, and exit").set_defaults(
+        run=run_digest_pass
+    )
+
+    export = commands.add_parser("export", help="write the whole catalog as JSON (readable by `talkbot import`)")
+    export.add_argument("--output", "-o", type=Path, help="file to write (default: standard output)")
+    export.set_defaults(run=run_export)
+
+    load = commands.add_parser("import", help="import catalog files (all or nothing per run)")
+    load.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    load.add_argument("--format", default="auto", choices=format_names(), help="file format (default: auto)")
+    load.add_argument("--dry-run", action="store_true", help="say what would change, change nothing")
+    load.add_argument("--prune", action="store_true", help="remove talks their source no longer lists")
+    load.set_defaults(run=run_import)
+
+    database = commands.add_parser("db", help="database chores").add_subparsers(title="commands", metavar="COMMAND")
+    database.required = True
+    database.add_parser("upgrade", help="migrate the database to this version").set_defaults(run=run_upgrade)
+
+    commands.add_parser("seed", help="load the built-in seed catalog (idempotent)").set_defaults(run=run_seed)
+    commands.add_parser("stats", help="count talks per event, year and tag").set_defaults(run=run_stats)
+    return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 1000:
+        raise argparse.ArgumentTypeError("expected a number from 1 to 1000")
+    return value
+
+
+def _query_help() -> str:
+    return (
+        "Search by words, with filters speaker:, event:, year: (or year:2015..2019) and tag:; quote multi-word "
+        'values, e.g. speaker:"liz fong-jones". Typos and abbreviations (k8s, o11y, pg) are understood.'
+    )
+
+
+def _ready_engine(url: str) -> SearchEngine:
+    prepare_catalog(url, announce=_fail)
+    return SearchEngine(sessions_for(url))
+
+
+def run_search(args: argparse.Namespace, url: str) -> int:
+    page = _ready_engine(url).search(" ".join(args.query), limit=args.limit)
+    if args.json:
+        print(json.dumps([card.to_json() for card in page.cards], indent=2, ensure_ascii=False))
+    else:
+        print(format_page(" ".join(args.query), page))
+    return 0
+
+
+def run_default(args: argparse.Namespace, url: str) -> int:
+    """With Slack tokens, connect to Slack; without them, open the local console."""
+    settings = SlackSettings.from_environment()
+    if not settings.has_tokens:
+        return run_console(args, url)
+    args.http = not settings.app_token
+    args.host, args.port = "0.0.0.0", int(os.environ.get("PORT", DEFAULT_PORT))
+    return run_serve(args, url)
+
+
+def run_console(args: argparse.Namespace, url: str) -> int:
+    console.run_console(_ready_engine(url))
+    return 0
+
+
+def run_serve(args: argparse.Namespace, url: str) -> int:
+    settings = SlackSettings.from_environment()
+    engine = _ready_engine(url)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.http:
+        server.serve_http(settings, engine, args.host, args.port)
+    else:
+        server.serve_socket_mode(settings, engine)
+    return 0
+
+
+def format_page(query: str, page: ResultPage) -> str:
+    """Search results as terminal text: the same talks and order `/talk` shows in Slack."""
+    lines = [f"note: {note}" for note in page.notes]
+    if not page.cards:
+        lines.append(f"No talks match “{query}”.")
+        if page.suggestions:
+            lines.append("Did you mean: " + ", ".join(page.suggestions) + "?")
+        return "\n".join(lines)
+    if page.dropped_words:
+        lines.append(f"No talk matches every word; ignoring “{' '.join(page.dropped_words)}”.")
+    for number, card in enumerate(page.cards, start=page.offset + 1):
+        lines.extend(_card_lines(number, card))
+    if page.has_more:
+        lines.append(f"… {page.total - page.offset - len(page.cards)} more (use --limit to see them)")
+    return "\n".join(lines)
+
+
+def _card_lines(number: int, card: TalkCard) -> list[str]:
+    speakers = ", ".join(card.speakers) or "speaker unknown"
+    where = card.event_label or "event unknown"
+    details = " · ".join(part for part in (where, card.talk_type, ", ".join(card.tags)) if part)
+    lines = [f"{number}. {card.title} — {speakers}", f"   {details}"]
+    if card.summary:
+        lines.append(f"   {card.one_line_summary()}")
+    if card.url:
+        lines.append(f"   {card.url}")
+    return lines
+
+
+def _digest_runner(url: str) -> DigestRunner:
+    settings = SlackSettings.from_environment()
+    settings.require("SLACK_BOT_TOKEN")
+    grace_hours = float(os.environ.get("TALKBOT_DIGEST_GRACE_HOURS", DEFAULT_GRACE.total_seconds() / 3600))
+    return DigestRunner(_ready_engine(url), web_client(settings), grace=dt.timedelta(hours=grace_hours))
+
+
+def run_clock(args: argparse.Namespace, url: str) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    clock.run_clock(_digest_runner(url), args.every)
+    return 0
+
+
+def run_digest_pass(args: argparse.Namespace, url: str) -> int:
+    print(f"digest pass: {_digest_runner(url).run_due()}")
+    return 0
+
+
+def run_export(args: argparse.Namespace, url: str) -> int:
+    prepare_catalog(url, announce=_fail)
+    with sessions_for(url)() as session:
+        document = catalog_document([talk_record(talk) for talk in all_talks(session)])
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+        _fail(f"exported {len(document['talks'])} talks to {args.output}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def run_import(args: argparse.Namespace, url: str) -> int:
+    """Read and validate every file first, then write all of them in one transaction (or none, on any error)."""
+    prepare_catalog(url, announce=_fail)
+    parsed = [read_catalog_file(path, args.format) for path in args.paths]
+    for reading in parsed:
+        skipped = "".join(f", {count} skipped ({reason})" for reason, count in reading.skipped.items())
+        print(f"{reading.path}: {reading.format} format, {len(reading.records)} talks{skipped}")
+    records = [record for reading in parsed for record in reading.records]
+    progress = _progress_printer(len(records)) if sys.stderr.isatty() and len(records) >= PROGRESS_FROM else None
+    with sessions_for(url)() as session:
+        report = import_records(session, records, prune=args.prune, progress=progress)
+        if args.dry_run:
+            session.rollback()
+        else:
+            session.commit()
+    print(("would import" if args.dry_run else "imported") + f" {len(records)} talks: {report}")
+    for source, external_id in report.disappeared[:MAX_LISTED]:
+        print(f"  {'removed' if report.removed else 'no longer in the source'}: {source} {external_id}")
+    for name, other in report.similar_speakers[:MAX_LISTED]:
+        print(f"  similar speaker names, not merged: “{name}” and “{other}”")
+    hidden = max(0, len(report.disappeared) - MAX_LISTED) + max(0, len(report.similar_speakers) - MAX_LISTED)
+    if hidden:
+        print(f"  … and {hidden} more")
+    return 0
+
+
+PROGRESS_FROM = 1000
+MAX_LISTED = 20
+
+
+def _progress_printer(total: int) -> Callable[[int], None]:
+    def show(done: int) -> None:
+        end = "\n" if done >= total else ""
+        print(f"\r  importing {done}/{total} talks ({done * 100 // total}%)", end=end, file=sys.stderr, flush=True)
+
+    return show
+
+
+def run_upgrade(args: argparse.Namespace, url: str) -> int:
+    upgrade(url)
+    print(f"database at {display_url(url)} is up to date")
+    return 0
+
+
+def run_seed(args: argparse.Namespace, url: str) -> int:
+    prepare_catalog(url, announce=_fail)
+    print(f"seed catalog: {seed_catalog(url)}")
+    return 0
+
+
+def run_stats(args: argparse.Namespace, url: str) -> int:
+    prepare_catalog(url, announce=_fail)
+    with sessions_for(url)() as session:
+        stats = catalog_stats(session)
+    print(f"{stats.talks} talks by {stats.speakers} speakers\n\nPer event:")
+    _print_rows((f"{name}", count) for name, _year, count in stats.by_event)
+    print("\nPer year:")
+    _print_rows((str(year), count) for year, count in stats.by_year)
+    print("\nPer tag:")
+    _print_rows(stats.by_tag)
+    return 0
+
+
+def _print_rows(rows: Iterable[tuple[str, int]]) -> None:
+    for label, count in rows:
+        print(f"  {count:>6}  {label}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

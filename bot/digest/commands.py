@@ -1,0 +1,111 @@
+"""`/talk digest …`: subscribe a channel, show, preview or stop its Talk of the week."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.answers import TRY_AGAIN
+from bot.blocks import digest_message, digest_usage_message, notice_message, problem_message
+from bot.digest.picker import pick_talk
+from bot.digest.runner import schedule_of
+from bot.digest.schedule import ScheduleError, parse_subscribe
+from db.digests import channel_votes, posted_talk_ids, subscribe, subscription_for, unsubscribe
+from db.search.engine import SearchEngine
+from db.search.query import QueryError
+
+log = logging.getLogger(__name__)
+
+
+class DigestCommands:
+    def __init__(self, engine: SearchEngine) -> None:
+        self.engine, self.sessions = engine, engine.sessions
+
+    def handle(
+        self, words: list[str], *, team_id: str, channel_id: str, user_id: str, user_timezone: Callable[[], str],
+        now: dt.datetime,
+    ) -> dict:  # fmt: skip
+        try:
+            return self._handle(words, team_id, channel_id, user_id, user_timezone, now)
+        except SQLAlchemyError:
+            log.exception("digest command failed: database unavailable")
+            return problem_message(TRY_AGAIN)
+
+    def _handle(self, words, team_id, channel_id, user_id, user_timezone, now) -> dict:
+        action = words[0].lower() if words else ""
+        if action == "subscribe":
+            return self.subscribe(words[1:], team_id, channel_id, user_id, user_timezone, now)
+        if action in ("unsubscribe", "stop"):
+            with self.sessions.begin() as session:
+                removed = unsubscribe(session, team_id, channel_id)
+            return notice_message("Talk of the week is off for this channel." if removed else
+                                  "This channel has no Talk of the week to stop.")  # fmt: skip
+        if action == "preview":
+            return self.preview(team_id, channel_id)
+        if action in ("", "status"):
+            return self.status(team_id, channel_id)
+        return digest_usage_message(f"“{words[0]}” is not a digest command.")
+
+    def subscribe(self, words, team_id, channel_id, user_id, user_timezone, now) -> dict:
+        try:
+            request = parse_subscribe(words, user_timezone() if not _names_timezone(words) else "UTC")
+            self.engine.parse(request.topic)
+        except (ScheduleError, QueryError) as error:
+            return digest_usage_message(str(error))
+        schedule = request.schedule
+        with self.sessions.begin() as session:
+            subscribe(
+                session, team_id=team_id, channel_id=channel_id, subscriber_id=user_id, cadence=schedule.cadence,
+                weekday=schedule.weekday, minute_of_day=schedule.minute_of_day, timezone=schedule.timezone,
+                topic=request.topic, next_run_at=schedule.next_due(now),
+            )  # fmt: skip
+        about = f" on “{request.topic}”" if request.topic else ""
+        first = _local(schedule.next_due(now), schedule.timezone)
+        return notice_message(
+            f"Talk of the week is on for this channel: {schedule.describe()}{about}. First post: {first}."
+        )
+
+    def status(self, team_id: str, channel_id: str) -> dict:
+        with self.sessions() as session:
+            subscription = subscription_for(session, team_id, channel_id)
+        if subscription is None:
+            return digest_usage_message("This channel has no Talk of the week yet.")
+        schedule = schedule_of(subscription)
+        about = f" on “{subscription.topic}”" if subscription.topic else ""
+        if subscription.paused_reason:
+            state = f"Paused because Slack answered “{subscription.paused_reason}”: run `/talk digest subscribe` again."
+        else:
+            state = f"Next post: {_local(subscription.next_run_at, schedule.timezone)}."
+        return notice_message(f"Talk of the week: {schedule.describe()}{about}. {state}")
+
+    def preview(self, team_id: str, channel_id: str) -> dict:
+        """Exactly what the next post will be, shown only to the asker."""
+        with self.sessions() as session:
+            subscription = subscription_for(session, team_id, channel_id)
+            if subscription is None:
+                return digest_usage_message("This channel has no Talk of the week yet, so there is nothing to preview.")
+            posted = posted_talk_ids(session, team_id, channel_id)
+            votes = channel_votes(session, team_id, channel_id)
+        schedule = schedule_of(subscription)
+        period = schedule.period(subscription.next_run_at)
+        pick = pick_talk(self.engine, subscription.topic, f"{team_id}/{channel_id}", period, posted, votes)
+        if pick is None:
+            return notice_message(f"No talk in the catalog matches “{subscription.topic}”; nothing would be posted.")
+        message = digest_message(pick.card, pick.reasons, schedule.cadence)
+        when = _local(subscription.next_run_at, schedule.timezone)
+        message["blocks"].insert(0, {"type": "context", "elements": [
+            {"type": "mrkdwn", "text": f"Preview, only for you: this channel gets this on {when}."}]})  # fmt: skip
+        return message
+
+
+def _names_timezone(words: list[str]) -> bool:
+    return any("/" in word or word.upper() in ("UTC", "GMT") for word in words)
+
+
+def _local(moment: dt.datetime, timezone: str) -> str:
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    return aware.astimezone(ZoneInfo(timezone)).strftime("%a %d %b %Y, %H:%M %Z")

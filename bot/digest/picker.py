@@ -1,0 +1,99 @@
+"""Choosing a channel's talk of the period: on topic, not seen before, well regarded, varied.
+
+Deterministic for a channel and period (a hash breaks near-ties), so a preview shows what will be posted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass
+
+from db.cards import TalkCard
+from db.catalog import talks_by_id
+from db.search.engine import SearchEngine
+
+POOL = 200  # the best-matching talks considered each time
+RECENT = 3  # posts whose events and speakers the next pick should not repeat
+
+TOPIC_WEIGHT = 3.0
+RECOMMENDED_WEIGHT = 2.0
+VIDEO_WEIGHT = 1.0
+FEEDBACK_WEIGHT = 1.5
+REPEAT_PENALTY = 1.5
+TIE_BREAK = 0.3
+
+
+@dataclass(frozen=True)
+class Pick:
+    card: TalkCard
+    reasons: list[str]
+
+
+def pick_talk(
+    engine: SearchEngine, topic: str, channel_key: str, period: str, posted: list[int], votes: dict[int, int]
+) -> Pick | None:
+    """The talk to post, or None when nothing in the catalog matches the topic."""
+    candidates = engine.search(topic, limit=POOL).cards
+    if not candidates:
+        return None
+    seen = set(posted)
+    fresh = [card for card in candidates if card.id not in seen]
+    if not fresh:  # every matching talk has been posted: start over, but not with the last one
+        fresh = [card for card in candidates if not posted or card.id != posted[-1]] or candidates
+    taste = _taste(engine, votes)
+    recent = _cards(engine, posted[-RECENT:])
+    recent_events = {card.event for card in recent if card.event}
+    recent_speakers = {name for card in recent for name in card.speakers}
+
+    best_match = max(card.score for card in candidates) or 1.0
+
+    def score(card: TalkCard) -> float:
+        value = TOPIC_WEIGHT * card.score / best_match
+        value += RECOMMENDED_WEIGHT * bool(card.recommendation) + VIDEO_WEIGHT * bool(card.video_url)
+        value += FEEDBACK_WEIGHT * _affinity(card, taste)
+        value -= REPEAT_PENALTY * (card.event in recent_events or bool(recent_speakers & set(card.speakers)))
+        return value + TIE_BREAK * _jitter(channel_key, period, card.id)
+
+    best = max(fresh, key=lambda card: (score(card), -card.id))
+    return Pick(best, _reasons(best, topic, taste))
+
+
+def _cards(engine: SearchEngine, talk_ids: list[int]) -> list[TalkCard]:
+    with engine.sessions() as session:
+        talks = talks_by_id(session, talk_ids)
+        return [TalkCard.of(talks[talk_id]) for talk_id in talk_ids if talk_id in talks]
+
+
+def _taste(engine: SearchEngine, votes: dict[int, int]) -> Counter:
+    """What a channel's votes say it likes: net votes per tag and per speaker of the talks voted on."""
+    taste: Counter = Counter()
+    for card in _cards(engine, list(votes)):
+        for feature in [f"tag:{tag}" for tag in card.tags] + [f"speaker:{name}" for name in card.speakers]:
+            taste[feature] += votes[card.id]
+    return taste
+
+
+def _affinity(card: TalkCard, taste: Counter) -> float:
+    features = [f"tag:{tag}" for tag in card.tags] + [f"speaker:{name}" for name in card.speakers]
+    total = sum(taste[feature] for feature in features)
+    return max(-3.0, min(3.0, total))
+
+
+def _jitter(channel_key: str, period: str, talk_id: int) -> float:
+    digest = hashlib.sha256(f"{channel_key}|{period}|{talk_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") / 2**32
+
+
+def _reasons(card: TalkCard, topic: str, taste: Counter) -> list[str]:
+    reasons = []
+    if topic:
+        reasons.append(f"It matches this channel's topic “{topic}”.")
+    if card.recommendation:
+        reasons.append(f"A conference reporter's note: {card.recommendation}")
+    liked = [tag for tag in card.tags if taste[f"tag:{tag}"] > 0]
+    if liked:
+        reasons.append(f"This channel liked talks about {', '.join(liked[:3])}.")
+    if card.video_url:
+        reasons.append("There is a video to watch.")
+    return reasons or ["It is a talk this channel has not seen yet."]

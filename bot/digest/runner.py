@@ -1,0 +1,198 @@
+"""One pass over the due digests: claim each period, pick, post, record — exactly once, whatever runs twice.
+
+- Two processes at once: the claim's unique key lets one of them post; the other stands back.
+- A crash after claiming: once the claim's lease has run out, the next pass looks for the message (it carries
+  the claim id in its metadata) in the channel's recent history, and posts only if it is not there.
+- Missed while everything was down: posted once if still within the grace window, else recorded as skipped.
+- Slack refuses for good (archived, bot removed…): the subscription pauses and the subscriber is told how to fix it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.blocks import digest_message
+from bot.digest.picker import pick_talk
+from bot.digest.schedule import Schedule
+from db.digests import (
+    advance,
+    channel_votes,
+    claim_of,
+    claim_period,
+    due_subscriptions,
+    finish,
+    pause,
+    posted_talk_ids,
+    take_over,
+)
+from db.models import DigestPost, DigestSubscription
+from db.search.engine import SearchEngine
+
+log = logging.getLogger(__name__)
+
+METADATA_EVENT = "talkbot_digest"
+DEFAULT_GRACE = dt.timedelta(hours=6)
+# How long a claim protects a post in progress; after that a claim without a message is presumed crashed.
+LEASE = dt.timedelta(minutes=2)
+HISTORY_PAGES = 5
+
+FIXES = {
+    "channel_not_found": "the channel no longer exists or I cannot see it. Subscribe again from a channel I am in.",
+    "is_archived": "the channel was archived. Unarchive it, then run `/talk digest subscribe` there again.",
+    "not_in_channel": "I am not a member of the channel. Invite me with `/invite @talkbot`, then run "
+    "`/talk digest subscribe` there again.",
+    "account_inactive": "my Slack account was deactivated. Reinstall talkbot, then subscribe again.",
+    "token_revoked": "my access to this workspace was revoked. Reinstall talkbot, then subscribe again.",
+}
+
+
+@dataclass
+class PassReport:
+    posted: int = 0
+    recovered: int = 0
+    skipped: int = 0
+    paused: int = 0
+    failed: int = 0
+    waiting: int = 0
+
+    def __str__(self) -> str:
+        return ", ".join(f"{count} {name}" for name, count in vars(self).items())
+
+
+def schedule_of(subscription: DigestSubscription) -> Schedule:
+    return Schedule(subscription.cadence, subscription.weekday, subscription.minute_of_day, subscription.timezone)
+
+
+class DigestRunner:
+    def __init__(self, engine: SearchEngine, client: WebClient, grace: dt.timedelta = DEFAULT_GRACE) -> None:
+        self.engine, self.sessions, self.client, self.grace = engine, engine.sessions, client, grace
+
+    def run_due(self, now: dt.datetime | None = None) -> PassReport:
+        """Post every digest due at `now`; one channel's failure never stops the others."""
+        now = now or dt.datetime.now(dt.UTC)
+        report = PassReport()
+        with self.sessions() as session:
+            due = due_subscriptions(session, now)
+            session.expunge_all()
+        for subscription in due:
+            try:
+                self._run_one(subscription, now, report)
+            except Exception:
+                log.exception("digest for channel %s failed; it will be retried", subscription.channel_id)
+                report.failed += 1
+        return report
+
+    def _run_one(self, subscription: DigestSubscription, now: dt.datetime, report: PassReport) -> None:
+        schedule = schedule_of(subscription)
+        due_at = _aware(subscription.next_run_at)
+        period = schedule.period(due_at)
+        following = schedule.next_due(max(now, due_at))
+        late = now - due_at
+        if late > self.grace:
+            with self.sessions.begin() as session:
+                detail = f"missed by {_hours(late)} h, beyond the {_hours(self.grace)} h grace window"
+                claim_period(session, subscription, period, due_at, now, state="skipped", detail=detail)
+                advance(session, subscription.id, subscription.next_run_at, following)
+            report.skipped += 1
+            return
+        with self.sessions.begin() as session:
+            claim = claim_period(session, subscription, period, due_at, now)
+            claim_id, post_id = (claim.claim_id, claim.id) if claim else (None, None)
+        if claim is None:
+            post_id, claim_id = self._resume(subscription, period, following, now, report)
+            if post_id is None:
+                return
+        self._post(subscription, schedule, period, post_id, claim_id, following, now, report)
+
+    def _resume(self, subscription, period, following, now, report) -> tuple[int | None, str | None]:
+        """This period is claimed already: stand back, finish a crashed post's bookkeeping, or take it over."""
+        with self.sessions.begin() as session:
+            claim = claim_of(session, subscription.team_id, subscription.channel_id, period)
+            if claim.state != "claimed":
+                advance(session, subscription.id, subscription.next_run_at, following)
+                return None, None
+            if now - _aware(claim.claimed_at) < LEASE:
+                report.waiting += 1
+                return None, None
+            found = self._find_posted(claim)
+            if found:
+                message_ts, talk_id = found
+                finish(session, claim.id, "posted", now, talk_id=talk_id, message_ts=message_ts,
+                       detail="found in channel history after an interrupted run")  # fmt: skip
+                advance(session, subscription.id, subscription.next_run_at, following)
+                report.recovered += 1
+                return None, None
+            if not take_over(session, claim, now):
+                return None, None
+            return claim.id, claim.claim_id
+
+    def _post(self, subscription, schedule, period, post_id, claim_id, following, now, report) -> None:
+        team_id, channel_id = subscription.team_id, subscription.channel_id
+        with self.sessions() as session:
+            posted = posted_talk_ids(session, team_id, channel_id)
+            votes = channel_votes(session, team_id, channel_id)
+        pick = pick_talk(self.engine, subscription.topic, f"{team_id}/{channel_id}", period, posted, votes)
+        if pick is None:
+            with self.sessions.begin() as session:
+                finish(session, post_id, "skipped", now, detail=f"no talk matches “{subscription.topic}”")
+                advance(session, subscription.id, subscription.next_run_at, following)
+            report.skipped += 1
+            return
+        message = digest_message(pick.card, pick.reasons, schedule.cadence)
+        metadata = {"event_type": METADATA_EVENT, "event_payload": {"claim_id": claim_id, "talk_id": pick.card.id}}
+        try:
+            response = self.client.chat_postMessage(channel=channel_id, metadata=metadata, **message)
+        except SlackApiError as error:
+            code = error.response.get("error", "")
+            if code not in FIXES:
+                raise
+            self._pause(subscription, post_id, code, now)
+            report.paused += 1
+            return
+        with self.sessions.begin() as session:
+            finish(session, post_id, "posted", now, talk_id=pick.card.id, message_ts=response["ts"])
+            advance(session, subscription.id, subscription.next_run_at, following)
+        report.posted += 1
+
+    def _pause(self, subscription: DigestSubscription, post_id: int, code: str, now: dt.datetime) -> None:
+        with self.sessions.begin() as session:
+            pause(session, subscription.id, code)
+            finish(session, post_id, "skipped", now, detail=f"Slack refused: {code}")
+        text = f"I could not post Talk of the week in <#{subscription.channel_id}>: {FIXES[code]}"
+        try:
+            self.client.chat_postMessage(channel=subscription.subscriber_id, text=text)
+        except SlackApiError as error:
+            log.warning("could not tell %s about the paused digest: %s", subscription.subscriber_id,
+                        error.response.get("error"))  # fmt: skip
+
+    def _find_posted(self, claim: DigestPost) -> tuple[str, int | None] | None:
+        """(ts, talk id) of this claim's message if it reached the channel (its metadata carries the claim id)."""
+        cursor = None
+        oldest = f"{_aware(claim.claimed_at).timestamp() - 60:.6f}"
+        for _ in range(HISTORY_PAGES):
+            page = self.client.conversations_history(
+                channel=claim.channel_id, oldest=oldest, include_all_metadata=True, limit=200, cursor=cursor
+            )
+            for message in page.get("messages", []):
+                metadata = message.get("metadata") or {}
+                payload = metadata.get("event_payload") or {}
+                if metadata.get("event_type") == METADATA_EVENT and payload.get("claim_id") == claim.claim_id:
+                    return message["ts"], payload.get("talk_id")
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+        return None
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    """SQLite hands back naive datetimes; talkbot stores UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def _hours(span: dt.timedelta) -> str:
+    return f"{span.total_seconds() / 3600:.1f}"

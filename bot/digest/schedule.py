@@ -1,0 +1,113 @@
+"""When a digest is due: local times in the subscriber's timezone, right across daylight-saving changes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from db.models import CADENCES
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+UNSUPPORTED_CADENCES = {"hourly", "fortnightly", "biweekly", "monthly", "quarterly", "yearly", "annually"}
+DEFAULT_MINUTE = 9 * 60
+_TIME = re.compile(r"(\d{1,2}):(\d{2})")
+_LOOKS_LIKE_TIME = re.compile(r"\d{1,2}(?::\d*)?(?:am|pm|h)?|\d+:\d+", re.I)
+
+
+class ScheduleError(ValueError):
+    """A subscription we cannot schedule; the message says what to write instead."""
+
+
+@dataclass(frozen=True)
+class Schedule:
+    cadence: str  # "weekly" | "daily"
+    weekday: int  # Monday = 0 (weekly only)
+    minute_of_day: int
+    timezone: str
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def next_due(self, after: dt.datetime) -> dt.datetime:
+        """The first due moment strictly after `after`, in UTC."""
+        local_day = after.astimezone(self.zone).date()
+        for offset in range(9):
+            day = local_day + dt.timedelta(days=offset)
+            if self.cadence == "weekly" and day.weekday() != self.weekday:
+                continue
+            due = self._local_moment(day)
+            if due > after:
+                return due.astimezone(dt.UTC)
+        raise AssertionError("a week always holds a due day")
+
+    def _local_moment(self, day: dt.date) -> dt.datetime:
+        """`minute_of_day` on `day`; a time skipped by a daylight-saving jump moves on by the jump (02:30 → 03:30),
+        and a time that happens twice counts the first time."""
+        wall = dt.datetime.combine(day, dt.time(self.minute_of_day // 60, self.minute_of_day % 60))
+        return wall.replace(tzinfo=self.zone, fold=0).astimezone(dt.UTC).astimezone(self.zone)
+
+    def period(self, due: dt.datetime) -> str:
+        """The period a due moment belongs to: the local ISO week, or the local date."""
+        local = due.astimezone(self.zone).date()
+        if self.cadence == "weekly":
+            year, week, _ = local.isocalendar()
+            return f"{year}-W{week:02d}"
+        return local.isoformat()
+
+    def describe(self) -> str:
+        clock = f"{self.minute_of_day // 60:02d}:{self.minute_of_day % 60:02d}"
+        when = f"every {WEEKDAYS[self.weekday].capitalize()}" if self.cadence == "weekly" else "every day"
+        return f"{when} at {clock} ({self.timezone})"
+
+
+@dataclass(frozen=True)
+class SubscribeRequest:
+    schedule: Schedule
+    topic: str
+
+
+def valid_timezone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def parse_subscribe(words: list[str], default_timezone: str) -> SubscribeRequest:
+    """`[weekly|daily] [DAY] [HH:MM] [Area/City] [topic…]`, each part optional, in that order."""
+    rest = list(words)
+    cadence = "weekly"
+    if rest and rest[0].lower() in CADENCES:
+        cadence = rest.pop(0).lower()
+    elif rest and rest[0].lower() in UNSUPPORTED_CADENCES:
+        raise ScheduleError(f"“{rest[0]}” is not a digest cadence: Talk of the week runs `weekly` or `daily`.")
+    weekday = 0
+    if rest and _weekday(rest[0]) is not None:
+        if cadence == "daily":
+            raise ScheduleError(f"A daily digest posts every day: leave out “{rest[0]}”, or say `weekly {rest[0]}`.")
+        weekday = _weekday(rest.pop(0))
+    minute = DEFAULT_MINUTE
+    if rest and _LOOKS_LIKE_TIME.fullmatch(rest[0]):
+        minute = _minute_of_day(rest.pop(0))
+    timezone = default_timezone if valid_timezone(default_timezone) else "UTC"
+    if rest and ("/" in rest[0] or rest[0].upper() in ("UTC", "GMT")):
+        timezone = rest.pop(0)
+        if not valid_timezone(timezone):
+            raise ScheduleError(f"“{timezone}” is not a timezone I know. Use an Area/City name like Europe/Berlin.")
+    return SubscribeRequest(Schedule(cadence, weekday, minute, timezone), " ".join(rest))
+
+
+def _weekday(word: str) -> int | None:
+    word = word.lower()
+    return next((n for n, name in enumerate(WEEKDAYS) if word in (name, name[:3])), None)
+
+
+def _minute_of_day(word: str) -> int:
+    match = _TIME.fullmatch(word)
+    if match and int(match.group(1)) < 24 and int(match.group(2)) < 60:
+        return int(match.group(1)) * 60 + int(match.group(2))
+    raise ScheduleError(f"“{word}” is not a time of day. Use 24-hour HH:MM, like 09:00 or 16:30.")

@@ -1,0 +1,1 @@
+"""The talk catalog: models, storage, importers and the search engine every surface shares."""

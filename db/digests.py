@@ -1,0 +1,177 @@
+"""Digest subscriptions, per-period claims and feedback: the storage behind Talk of the week.
+
+A claim is a row whose (team, channel, period) is unique, inserted before anything is posted: whichever
+process inserts it posts, every other process sees it and stands back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from db.models import DigestFeedback, DigestPost, DigestSubscription
+
+
+def subscribe(
+    session: Session, *, team_id: str, channel_id: str, subscriber_id: str, cadence: str, weekday: int,
+    minute_of_day: int, timezone: str, topic: str, next_run_at: dt.datetime,
+) -> DigestSubscription:  # fmt: skip
+    """Create the channel's subscription, or replace it (one per channel); re-subscribing resumes a paused one."""
+    subscription = subscription_for(session, team_id, channel_id) or DigestSubscription(
+        team_id=team_id, channel_id=channel_id
+    )
+    subscription.subscriber_id = subscriber_id
+    subscription.cadence, subscription.weekday, subscription.minute_of_day = cadence, weekday, minute_of_day
+    subscription.timezone, subscription.topic = timezone, topic
+    subscription.next_run_at, subscription.paused_reason = next_run_at, None
+    session.add(subscription)
+    session.flush()
+    return subscription
+
+
+def unsubscribe(session: Session, team_id: str, channel_id: str) -> bool:
+    subscription = subscription_for(session, team_id, channel_id)
+    if subscription is None:
+        return False
+    session.delete(subscription)
+    return True
+
+
+def subscription_for(session: Session, team_id: str, channel_id: str) -> DigestSubscription | None:
+    return session.scalar(
+        select(DigestSubscription).where(
+            DigestSubscription.team_id == team_id, DigestSubscription.channel_id == channel_id
+        )
+    )
+
+
+def subscriptions_in(session: Session, team_id: str, channel_ids: list[str]) -> list[DigestSubscription]:
+    if not channel_ids:
+        return []
+    return list(
+        session.scalars(
+            select(DigestSubscription)
+            .where(DigestSubscription.team_id == team_id, DigestSubscription.channel_id.in_(channel_ids))
+            .order_by(DigestSubscription.channel_id)
+        )
+    )
+
+
+def due_subscriptions(session: Session, now: dt.datetime) -> list[DigestSubscription]:
+    return list(
+        session.scalars(
+            select(DigestSubscription)
+            .where(DigestSubscription.next_run_at <= now, DigestSubscription.paused_reason.is_(None))
+            .order_by(DigestSubscription.next_run_at, DigestSubscription.id)
+        )
+    )
+
+
+def advance(session: Session, subscription_id: int, due_at: dt.datetime, next_run_at: dt.datetime) -> bool:
+    """Move a subscription to its next run, unless someone already moved or replaced it."""
+    result = session.execute(
+        update(DigestSubscription)
+        .where(DigestSubscription.id == subscription_id, DigestSubscription.next_run_at == due_at)
+        .values(next_run_at=next_run_at)
+    )
+    return bool(result.rowcount)
+
+
+def pause(session: Session, subscription_id: int, reason: str) -> None:
+    session.execute(
+        update(DigestSubscription).where(DigestSubscription.id == subscription_id).values(paused_reason=reason)
+    )
+
+
+def claim_period(
+    session: Session, subscription: DigestSubscription, period: str, due_at: dt.datetime, now: dt.datetime,
+    state: str = "claimed", detail: str | None = None,
+) -> DigestPost | None:  # fmt: skip
+    """Insert this period's claim; None when another process (or an earlier run) holds it already."""
+    post = DigestPost(
+        claim_id=str(uuid.uuid4()), team_id=subscription.team_id, channel_id=subscription.channel_id,
+        period=period, due_at=due_at, state=state, detail=detail, claimed_at=now,
+        finished_at=now if state != "claimed" else None,
+    )  # fmt: skip
+    try:
+        with session.begin_nested():
+            session.add(post)
+    except IntegrityError:
+        return None
+    return post
+
+
+def claim_of(session: Session, team_id: str, channel_id: str, period: str) -> DigestPost | None:
+    return session.scalar(
+        select(DigestPost).where(
+            DigestPost.team_id == team_id, DigestPost.channel_id == channel_id, DigestPost.period == period
+        )
+    )
+
+
+def take_over(session: Session, post: DigestPost, now: dt.datetime) -> bool:
+    """Renew a stale claim for this process; False if another process renewed or finished it first."""
+    result = session.execute(
+        update(DigestPost)
+        .where(DigestPost.id == post.id, DigestPost.state == "claimed", DigestPost.claimed_at == post.claimed_at)
+        .values(claimed_at=now)
+    )
+    return bool(result.rowcount)
+
+
+def finish(
+    session: Session, post_id: int, state: str, now: dt.datetime, *, talk_id: int | None = None,
+    message_ts: str | None = None, detail: str | None = None,
+) -> None:  # fmt: skip
+    session.execute(
+        update(DigestPost)
+        .where(DigestPost.id == post_id)
+        .values(state=state, talk_id=talk_id, message_ts=message_ts, detail=detail, finished_at=now)
+    )
+
+
+def posted_talk_ids(session: Session, team_id: str, channel_id: str) -> list[int]:
+    """Talks already posted in a channel, oldest first."""
+    return list(
+        session.scalars(
+            select(DigestPost.talk_id)
+            .where(
+                DigestPost.team_id == team_id,
+                DigestPost.channel_id == channel_id,
+                DigestPost.state == "posted",
+                DigestPost.talk_id.is_not(None),
+            )
+            .order_by(DigestPost.due_at, DigestPost.id)
+        )
+    )
+
+
+def record_vote(session: Session, team_id: str, channel_id: str, talk_id: int, user_id: str, vote: int) -> None:
+    """One vote per person and talk; voting again replaces it."""
+    existing = session.scalar(
+        select(DigestFeedback).where(
+            DigestFeedback.team_id == team_id,
+            DigestFeedback.channel_id == channel_id,
+            DigestFeedback.talk_id == talk_id,
+            DigestFeedback.user_id == user_id,
+        )
+    )
+    if existing:
+        existing.vote = vote
+    else:
+        session.add(DigestFeedback(team_id=team_id, channel_id=channel_id, talk_id=talk_id, user_id=user_id, vote=vote))
+    session.flush()
+
+
+def channel_votes(session: Session, team_id: str, channel_id: str) -> dict[int, int]:
+    """Net votes per talk in a channel."""
+    rows = session.execute(
+        select(DigestFeedback.talk_id, func.sum(DigestFeedback.vote))
+        .where(DigestFeedback.team_id == team_id, DigestFeedback.channel_id == channel_id)
+        .group_by(DigestFeedback.talk_id)
+    )
+    return {talk_id: int(total) for talk_id, total in rows}

@@ -1,0 +1,75 @@
+"""Importers turn the files conferences publish into TalkRecords; `read_catalog_file` picks the right one.
+
+Each format module has `FORMAT` (its name), `detect(path, sample)` (decides by content) and
+`read(path, skipped=None)` (all records, or an ImportFileError naming the file, record and field; entries that
+are not talks are counted by reason in `skipped`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from db.importers import csv_format, frab, ical, pretalx, pyvideo, sessionize, talkbot_format
+from db.importers.errors import ImportFileError
+from db.records import TalkRecord
+
+# In detection order: the most specific formats first.
+FORMATS = {module.FORMAT: module for module in (pyvideo, ical, frab, pretalx, sessionize, talkbot_format, csv_format)}
+ALIASES = {"yaml": "talkbot", "json": "talkbot"}
+SAMPLE_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    path: Path
+    format: str
+    records: list[TalkRecord]
+    skipped: Counter = field(default_factory=Counter)  # reason -> how many entries were not talks
+
+
+def format_names() -> list[str]:
+    return ["auto", *ALIASES, *FORMATS]
+
+
+def detect_format(path: Path) -> str:
+    head = sample(path)
+    for name, module in FORMATS.items():
+        if module.detect(path, head):
+            return name
+    raise ImportFileError(
+        path, None, None, f"could not tell the format from the content; name it with --format ({', '.join(FORMATS)})"
+    )
+
+
+def read_catalog_file(path: Path, file_format: str = "auto") -> ParsedFile:
+    """Read and validate a whole file (or pyvideo folder/archive); raise ImportFileError saying where and why."""
+    if not path.exists():
+        raise ImportFileError(path, None, None, "the file does not exist")
+    name = ALIASES.get(file_format, file_format)
+    if name == "auto":
+        name = detect_format(path)
+    module = FORMATS.get(name)
+    if module is None:
+        raise ImportFileError(path, None, None, f"unknown format {file_format!r}; known: {', '.join(format_names())}")
+    skipped: Counter = Counter()
+    try:
+        return ParsedFile(path, name, module.read(path, skipped), skipped)
+    except UnicodeDecodeError as error:
+        raise ImportFileError(path, None, None, f"not UTF-8 text: {error}") from None
+    except OSError as error:  # a folder given to a format that reads files, a file we may not read
+        raise ImportFileError(path, None, None, f"cannot be read: {error.strerror or error}") from None
+    except RecursionError:
+        raise ImportFileError(path, None, None, "nested too deeply to be a catalog file") from None
+
+
+def sample(path: Path) -> str | None:
+    """The start of a file as text, for content sniffing; None for folders and compressed archives."""
+    if path.is_dir() or path.name.endswith((".tar.gz", ".tgz", ".gz", ".zip")):
+        return None
+    with path.open("rb") as handle:
+        return handle.read(SAMPLE_BYTES).decode("utf-8", errors="replace")
+
+
+__all__ = ["FORMATS", "ImportFileError", "ParsedFile", "detect_format", "format_names", "read_catalog_file", "sample"]

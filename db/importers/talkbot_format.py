@@ -1,0 +1,238 @@
+"""talkbot's own catalog format (YAML or JSON): what `talkbot export` writes and the seed catalog uses.
+
+format: talkbot-catalog
+version: 1
+source: seed              # default source for talks that do not name their own
+talks:
+  - id: srecon-2023-scaling-kafka
+    title: ...
+    type: talk            # talk | keynote | tutorial | lightning | workshop
+    event: {series: SREcon, name: SREcon23 Americas, year: 2023, city: Santa Clara}
+    speakers: [{name: ..., affiliation: ...}]
+    tags: [kafka, scaling]
+    summary: ...
+    recommendation: ...   # optional: what a reporter thought of the talk
+    links: [{kind: video, url: https://...}]
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from db.importers.errors import ImportFileError
+from db.models import LINK_KINDS, TALK_TYPES
+from db.records import EventRecord, LinkRecord, SpeakerRecord, TalkRecord, tag_name
+
+FORMAT_NAME = "talkbot-catalog"
+FORMAT_VERSION = 1
+
+
+def read(path: Path, skipped: Counter | None = None) -> list[TalkRecord]:
+    """Every talk in the file (this format has nothing to skip)."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as error:  # ValueError: numbers too long to convert, dates like Feb 30
+        raise ImportFileError(path, None, None, f"not valid {path.suffix.lstrip('.') or 'YAML'}: {error}") from None
+    return parse_talkbot_catalog(data, path)
+
+
+def parse_talkbot_catalog(data: Any, path: Path) -> list[TalkRecord]:
+    if not isinstance(data, dict) or not isinstance(data.get("talks"), list):
+        raise ImportFileError(path, None, "talks", "expected a mapping with a 'talks' list")
+    if data.get("format", FORMAT_NAME) != FORMAT_NAME or data.get("version", FORMAT_VERSION) != FORMAT_VERSION:
+        raise ImportFileError(path, None, "format", f"expected format {FORMAT_NAME!r} version {FORMAT_VERSION}")
+    default_source = data.get("source")
+    records, seen = [], set()
+    for number, raw in enumerate(data["talks"], start=1):
+        record = _TalkReader(path, number, raw).read(default_source)
+        identity = (record.source, record.external_id)
+        if identity in seen:
+            raise ImportFileError(path, f"talk #{number}", "id", f"id {record.external_id!r} appears twice")
+        seen.add(identity)
+        records.append(record)
+    return records
+
+
+class _TalkReader:
+    """Validates one talk entry, naming the talk and field in every complaint."""
+
+    def __init__(self, path: Path, number: int, raw: Any) -> None:
+        self.path, self.raw = path, raw
+        self.where = f"talk #{number}"
+        if not isinstance(raw, dict):
+            self.fail(None, "expected a mapping of fields")
+        if identity := self.text("id", raw.get("id")):
+            self.where += f" ({identity})"
+
+    def fail(self, field: str | None, problem: str):
+        raise ImportFileError(self.path, self.where, field, problem)
+
+    def text(self, field: str, value: Any, *, required: bool = False, limit: int = 500) -> str | None:
+        if value is None or value == "":
+            if required:
+                self.fail(field, "is required")
+            return None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            try:
+                value = str(value)
+            except ValueError:  # YAML reads 0x… integers of any length, too long for Python to print
+                self.fail(field, "is a number too long to read")
+        if not isinstance(value, str):
+            self.fail(field, "expected text")
+        value = " ".join(value.split())
+        if len(value) > limit:
+            self.fail(field, f"is longer than {limit} characters")
+        return value
+
+    def integer(self, field: str, value: Any, low: int, high: int) -> int | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            self.fail(field, f"expected a whole number from {low} to {high}")
+        return value
+
+    def date(self, field: str, value: Any) -> dt.date | None:
+        if value is None or isinstance(value, dt.date):
+            return value
+        try:
+            return dt.date.fromisoformat(str(value))
+        except ValueError:
+            self.fail(field, "expected a date like 2023-03-21")
+
+    def listing(self, field: str, value: Any) -> list:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.fail(field, "expected a list")
+        return value
+
+    def read(self, default_source: Any) -> TalkRecord:
+        raw = self.raw
+        unknown = set(raw) - {
+            "id", "source", "title", "descriptive_title", "type", "event", "speakers", "tags", "summary",
+            "recommendation", "links", "duration_minutes", "language", "recorded_on",
+        }  # fmt: skip
+        if unknown:
+            self.fail(sorted(unknown, key=str)[0], "is not a field of the talkbot catalog format")  # keys of any type
+        talk_type = raw.get("type", "talk")
+        if talk_type not in TALK_TYPES:
+            self.fail("type", f"expected one of {', '.join(TALK_TYPES)}")
+        return TalkRecord(
+            source=self.text("source", raw.get("source", default_source), required=True, limit=50),
+            external_id=self.text("id", raw.get("id"), required=True),
+            title=self.text("title", raw.get("title"), required=True),
+            descriptive_title=bool(raw.get("descriptive_title", False)),
+            talk_type=talk_type,
+            event=self.event(raw.get("event")),
+            speakers=tuple(self.speaker(i, s) for i, s in enumerate(self.listing("speakers", raw.get("speakers")))),
+            tags=tuple(dict.fromkeys(self.tag(i, t) for i, t in enumerate(self.listing("tags", raw.get("tags"))))),
+            summary=self.text("summary", raw.get("summary"), limit=5000) or "",
+            recommendation=self.text("recommendation", raw.get("recommendation"), limit=1000),
+            links=tuple(self.link(i, link) for i, link in enumerate(self.listing("links", raw.get("links")))),
+            duration_minutes=self.integer("duration_minutes", raw.get("duration_minutes"), 1, 24 * 60),
+            language=self.text("language", raw.get("language"), limit=16) or "en",
+            recorded_on=self.date("recorded_on", raw.get("recorded_on")),
+        )
+
+    def event(self, raw: Any) -> EventRecord | None:
+        if raw is None:
+            return None
+        if not isinstance(raw, dict):
+            self.fail("event", "expected a mapping with series and year")
+        year = self.integer("event.year", raw.get("year"), 1900, 2100)
+        if year is None:
+            self.fail("event.year", "is required")
+        return EventRecord(
+            series=self.text("event.series", raw.get("series"), required=True, limit=200),
+            year=year,
+            name=self.text("event.name", raw.get("name"), limit=300) or "",
+            city=self.text("event.city", raw.get("city"), limit=200),
+            country=self.text("event.country", raw.get("country"), limit=200),
+            starts_on=self.date("event.starts_on", raw.get("starts_on")),
+            ends_on=self.date("event.ends_on", raw.get("ends_on")),
+        )
+
+    def speaker(self, index: int, raw: Any) -> SpeakerRecord:
+        if isinstance(raw, str):
+            raw = {"name": raw}
+        if not isinstance(raw, dict):
+            self.fail(f"speakers[{index}]", "expected a name or a mapping with name and affiliation")
+        return SpeakerRecord(
+            name=self.text(f"speakers[{index}].name", raw.get("name"), required=True, limit=300),
+            affiliation=self.text(f"speakers[{index}].affiliation", raw.get("affiliation"), limit=300),
+        )
+
+    def tag(self, index: int, raw: Any) -> str:
+        name = tag_name(self.text(f"tags[{index}]", raw, required=True, limit=100))
+        if not name:
+            self.fail(f"tags[{index}]", "expected a word")
+        return name
+
+    def link(self, index: int, raw: Any) -> LinkRecord:
+        if not isinstance(raw, dict):
+            self.fail(f"links[{index}]", "expected a mapping with kind and url")
+        kind = raw.get("kind")
+        if kind not in LINK_KINDS:
+            self.fail(f"links[{index}].kind", f"expected one of {', '.join(LINK_KINDS)}")
+        url = self.text(f"links[{index}].url", raw.get("url"), required=True, limit=2000)
+        if not url.startswith(("https://", "http://")):
+            self.fail(f"links[{index}].url", "expected an http(s) URL")
+        return LinkRecord(kind=kind, url=url)
+
+
+def talk_to_dict(record: TalkRecord) -> dict[str, Any]:
+    """The inverse of the reader: a record as a readable entry, defaults left out."""
+    entry: dict[str, Any] = {"source": record.source, "id": record.external_id, "title": record.title}
+    if record.descriptive_title:
+        entry["descriptive_title"] = True
+    entry["type"] = record.talk_type
+    if record.event:
+        event = record.event
+        entry["event"] = {
+            key: value.isoformat() if isinstance(value, dt.date) else value
+            for key, value in (
+                ("series", event.series), ("name", event.name), ("year", event.year), ("city", event.city),
+                ("country", event.country), ("starts_on", event.starts_on), ("ends_on", event.ends_on),
+            )
+            if value not in (None, "")
+        }  # fmt: skip
+    entry["speakers"] = [
+        {"name": s.name, **({"affiliation": s.affiliation} if s.affiliation else {})} for s in record.speakers
+    ]
+    entry["tags"] = list(record.tags)
+    entry["summary"] = record.summary
+    optional = {
+        "recommendation": record.recommendation,
+        "links": [{"kind": link.kind, "url": link.url} for link in record.links],
+        "duration_minutes": record.duration_minutes,
+        "language": record.language if record.language != "en" else None,
+        "recorded_on": record.recorded_on.isoformat() if record.recorded_on else None,
+    }
+    entry.update({key: value for key, value in optional.items() if value})
+    return entry
+
+
+def catalog_document(records: list[TalkRecord]) -> dict[str, Any]:
+    return {"format": FORMAT_NAME, "version": FORMAT_VERSION, "talks": [talk_to_dict(r) for r in records]}
+
+
+FORMAT = "talkbot"
+
+
+def detect(path: Path, sample: str | None) -> bool:
+    """Our own files say so (`format: talkbot-catalog`); YAML or JSON with a top-level `talks` list is ours too
+    (formats that also have `talks`, such as pretalx's widget data, are tried first)."""
+    if sample is None:
+        return False
+    return FORMAT_NAME in sample[:2000] or bool(_TALKS_KEY.search(sample))
+
+
+_TALKS_KEY = re.compile(r'^talks\s*:|"talks"\s*:\s*\[', re.M)

@@ -1,0 +1,1 @@
+"""The search engine shared by every surface: query language, inverted index, ranking."""

@@ -1,0 +1,153 @@
+"""The query language: free words plus `speaker:`, `event:`, `year:` and `tag:` filters, quotes for phrases.
+
+kafka                          free words (every word must match; typos and prefixes forgiven)
+speaker:"liz fong-jones" o11y  a filter with a multi-word value
+year:2015..2019 tag:kafka      a year range (also year:2019, year:..2019, year:2015..)
+"chaos engineering"            quoted words match exactly: no typo, no prefix
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from db.search.text import stem, surface_words, terms
+
+FILTERS = ("speaker", "event", "year", "tag")
+MAX_QUERY_CHARS = 500
+MAX_WORDS = 12
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2100
+
+_FILTER_KEY = re.compile(r"([A-Za-z]{1,20}):(.*)", re.S)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+class QueryError(ValueError):
+    """A query we cannot run; the message says what is wrong and how to write it."""
+
+
+@dataclass(frozen=True)
+class QueryWord:
+    """One word a talk must contain; `exact` words (quoted) allow no typo and no prefix."""
+
+    term: str
+    surface: str
+    exact: bool = False
+
+
+@dataclass
+class Query:
+    words: list[QueryWord] = field(default_factory=list)
+    speaker: list[list[str]] = field(default_factory=list)
+    event: list[list[str]] = field(default_factory=list)
+    tag: list[list[str]] = field(default_factory=list)
+    years: tuple[int, int] | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def has_filters(self) -> bool:
+        return bool(self.speaker or self.event or self.tag or self.years)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.words and not self.has_filters
+
+
+def parse_query(text: str, stopwords: frozenset[str] = frozenset()) -> Query:
+    """Parse what a user typed; raise QueryError with a helpful message when it cannot be understood."""
+    text = _CONTROL.sub(" ", text).strip()
+    query = Query()
+    if len(text) > MAX_QUERY_CHARS:
+        text = text[:MAX_QUERY_CHARS]
+        query.notes.append(f"Only the first {MAX_QUERY_CHARS} characters of the query were used.")
+    loose_words: list[tuple[str, bool]] = []
+    for token, quoted in _split(text):
+        match = None if quoted else _FILTER_KEY.fullmatch(token)
+        if match and not match.group(2).startswith("//"):
+            _add_filter(query, match.group(1).lower(), match.group(2))
+        else:
+            loose_words.append((token, quoted))
+    topical = [(w, q) for w, q in loose_words if q or w.lower() not in stopwords]
+    for word, quoted in topical or loose_words:
+        query.words.extend(QueryWord(stem(w), w, exact=quoted) for w in surface_words(word))
+    if len(query.words) > MAX_WORDS:
+        query.words = query.words[:MAX_WORDS]
+        query.notes.append(f"Only the first {MAX_WORDS} words of the query were used.")
+    return query
+
+
+def _split(text: str) -> list[tuple[str, bool]]:
+    """Split on spaces, keeping "quoted phrases" and key:"quoted values" whole; report which were quoted."""
+    tokens, position = [], 0
+    pattern = re.compile(r'\s*(?:([A-Za-z]{1,20}:)?"([^"]*)("?)|(\S+))')
+    while position < len(text):
+        match = pattern.match(text, position)
+        if match is None or match.end() == position:
+            break
+        position = match.end()
+        prefix, quoted, closing, bare = match.groups()
+        if bare is not None:
+            if '"' in bare:
+                raise QueryError(
+                    f'A quote in `{bare}` is not closed. Put quotes around whole words, like "chaos engineering".'
+                )
+            tokens.append((bare, False))
+        elif not closing:
+            raise QueryError(
+                f'The quote in `{(prefix or "")}"{quoted}` is not closed. Close it, like speaker:"liz fong-jones".'
+            )
+        elif prefix:
+            tokens.append((prefix + quoted, False))
+        elif quoted.strip():
+            tokens.append((quoted, True))
+    return tokens
+
+
+def _add_filter(query: Query, key: str, value: str) -> None:
+    if key not in FILTERS:
+        raise QueryError(
+            f"There is no `{key}:` filter. Filters are speaker:, event:, year: and tag: "
+            f'— for example speaker:"liz fong-jones" or year:2015..2019.'
+        )
+    value = value.strip()
+    if not value:
+        raise QueryError(f"`{key}:` needs a value, like {_EXAMPLES[key]}.")
+    if key == "year":
+        query.years = _intersect(query.years, _parse_years(value))
+        return
+    words = terms(value)
+    if not words:
+        raise QueryError(f"`{key}:{value}` has no letters or digits to search for; try {_EXAMPLES[key]}.")
+    getattr(query, key).append(words)
+
+
+_EXAMPLES = {
+    "speaker": 'speaker:"liz fong-jones"',
+    "event": "event:srecon",
+    "year": "year:2019 or year:2015..2019",
+    "tag": "tag:kafka",
+}
+
+
+def _parse_years(value: str) -> tuple[int, int]:
+    low, separator, high = value.partition("..")
+    try:
+        first = int(low) if low else EARLIEST_YEAR
+        last = int(high) if high else (LATEST_YEAR if separator else first)
+    except ValueError:
+        raise QueryError(f"`year:{value}` is not a year. Write year:2019, or a range like year:2015..2019.") from None
+    for year in (first, last):
+        if not EARLIEST_YEAR <= year <= LATEST_YEAR:
+            raise QueryError(f"`year:{value}` is outside {EARLIEST_YEAR}..{LATEST_YEAR}.")
+    if first > last:
+        raise QueryError(f"`year:{value}` runs backwards; write the earlier year first, like year:{last}..{first}.")
+    return first, last
+
+
+def _intersect(current: tuple[int, int] | None, new: tuple[int, int]) -> tuple[int, int]:
+    if current is None:
+        return new
+    low, high = max(current[0], new[0]), min(current[1], new[1])
+    if low > high:
+        raise QueryError("The year: filters exclude each other; use one year: filter or one range.")
+    return low, high

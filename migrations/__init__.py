@@ -1,0 +1,1 @@
+"""Alembic migrations for the talkbot catalog (shipped with the package so a fresh install can migrate)."""

@@ -1,0 +1,105 @@
+"""Fixtures: every database test runs on SQLite and on the real PostgreSQL named by TEST_DATABASE_URL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from db.config import database_url, dispose_engine, sessions_for
+from db.migrate import upgrade
+from db.search.engine import SearchEngine
+from db.setup import seed_catalog
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
+
+
+def _postgres_skip_reason() -> str | None:
+    if not POSTGRES_URL:
+        return "TEST_DATABASE_URL is not set (`.ci/run` sets it to the local PostgreSQL)"
+    try:
+        engine = create_engine(POSTGRES_URL)
+        with engine.connect():
+            pass
+        engine.dispose()
+    except Exception as error:  # any failure to connect means: skip, and say why
+        return f"PostgreSQL at TEST_DATABASE_URL is unreachable: {str(error).splitlines()[0]}"
+    return None
+
+
+POSTGRES_SKIP = _postgres_skip_reason()
+if POSTGRES_SKIP and os.environ.get("TALKBOT_REQUIRE_POSTGRES"):
+    raise pytest.UsageError(f"TALKBOT_REQUIRE_POSTGRES is set but {POSTGRES_SKIP}")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request, tmp_path_factory) -> Iterator[str]:
+    """A URL to an empty database of each kind, dropped afterwards."""
+    yield from _fresh_database(request.param, tmp_path_factory)
+
+
+@pytest.fixture
+def empty_postgres_database(tmp_path_factory) -> Iterator[str]:
+    yield from _fresh_database("postgresql", tmp_path_factory)
+
+
+def _fresh_database(kind: str, tmp_path_factory) -> Iterator[str]:
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'catalog.sqlite3'}"
+        yield url
+        dispose_engine(url)
+        return
+    if POSTGRES_SKIP:
+        pytest.skip(POSTGRES_SKIP)
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(database_url_of(POSTGRES_URL), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(database_url_of(POSTGRES_URL)).update_query_dict({"options": f"-csearch_path={schema}"})
+    url_text = url.render_as_string(hide_password=False)
+    try:
+        yield url_text
+    finally:
+        dispose_engine(url_text)
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def database_url_of(url: str) -> str:
+    """Normalise a test URL the way talkbot normalises DATABASE_URL."""
+    previous = os.environ.get("DATABASE_URL")
+    os.environ["DATABASE_URL"] = url
+    try:
+        return database_url()
+    finally:
+        if previous is None:
+            del os.environ["DATABASE_URL"]
+        else:
+            os.environ["DATABASE_URL"] = previous
+
+
+@pytest.fixture
+def migrated_database(empty_database) -> str:
+    upgrade(empty_database)
+    return empty_database
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def seeded_database(request, tmp_path_factory) -> Iterator[str]:
+    """A migrated database holding the seed catalog, shared (read-only) by a module's tests."""
+    for url in _fresh_database(request.param, tmp_path_factory):
+        upgrade(url)
+        seed_catalog(url)
+        yield url
+
+
+@pytest.fixture(scope="module")
+def seeded_engine(seeded_database) -> SearchEngine:
+    return SearchEngine(sessions_for(seeded_database))

@@ -1,0 +1,209 @@
+"""iCalendar program feeds: RFC 5545 unfolding and escapes, speakers from SUMMARY or CN, breaks skipped."""
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from db.importers import ical
+from db.importers.errors import ImportFileError
+from db.records import EventRecord, LinkRecord, SpeakerRecord
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PROGRAM = FIXTURES / "ical-program.ics"
+TALKBOT_YAML = "format: talkbot-catalog\nversion: 1\ntalks:\n  - id: a\n    title: A talk\n"
+FRAB_JSON = '{"schedule": {"version": "1.0", "conference": {"title": "36C3", "days": []}}}'
+
+
+def by_uid(records):
+    return {record.external_id.split("@")[0]: record for record in records}
+
+
+def calendar_file(tmp_path: Path, *events: str, header: str = "", name: str = "feed.ics") -> Path:
+    """A calendar around VEVENT bodies given as property lines."""
+    body = "".join(f"BEGIN:VEVENT\n{event.strip()}\nEND:VEVENT\n" for event in events)
+    path = tmp_path / name
+    path.write_text(f"BEGIN:VCALENDAR\nVERSION:2.0\n{header}{body}END:VCALENDAR\n", encoding="utf-8")
+    return path
+
+
+def test_reads_the_program_with_titles_speakers_tags_durations_and_links():
+    talks = by_uid(ical.read(PROGRAM))
+
+    observability = talks["talk-101"]
+    assert observability.source == "ics:devopsdays-zurich-2024"
+    assert observability.title == "Observability, the hard parts"  # an escaped comma in the title
+    assert observability.speakers == (SpeakerRecord("Ada Lovelace"), SpeakerRecord("Grace Hopper"))
+    assert observability.tags == ("monitoring", "sre-reliability")  # "SRE\, Reliability" is one category
+    assert observability.talk_type == "talk"
+    assert observability.duration_minutes == 45
+    assert observability.recorded_on == dt.date(2024, 5, 14)
+    assert observability.links == (LinkRecord("schedule", "https://devopsdays.example.org/program/101"),)
+
+
+def test_folded_lines_and_text_escapes_are_undone():
+    summary = by_uid(ical.read(PROGRAM))["talk-101"].summary
+
+    assert summary == (
+        "Traces, metrics and logs: what each one is good for and where they lie to you. "
+        "Bring questions; we bring answers."
+    )
+
+
+def test_event_is_the_calendar_name_in_the_year_of_the_earliest_talk():
+    events = {record.event for record in ical.read(PROGRAM)}
+
+    assert events == {
+        EventRecord(
+            series="DevOpsDays Zürich", year=2024, name="DevOpsDays Zürich 2024",
+            starts_on=dt.date(2024, 5, 13), ends_on=dt.date(2024, 5, 15),
+        )
+    }  # fmt: skip
+
+
+def test_breaks_and_cancelled_events_are_skipped():
+    uids = list(by_uid(ical.read(PROGRAM)))
+
+    assert uids == ["talk-101", "talk-102", "talk-103", "talk-104", "talk-105"]  # no Lunch, Doors open, cancelled
+
+
+def test_utc_times_durations_and_en_dash_speakers():
+    keynote = by_uid(ical.read(PROGRAM))["talk-102"]
+
+    assert (keynote.title, keynote.speakers) == ("Why we page", (SpeakerRecord("Margaret Hamilton"),))
+    assert (keynote.talk_type, keynote.tags) == ("keynote", ())  # CATEGORIES:Keynote: the type, not a topic
+    assert (keynote.recorded_on, keynote.duration_minutes) == (dt.date(2024, 5, 13), 30)  # from DURATION:PT30M
+
+
+def test_parenthesised_speaker_and_nested_alarm():
+    workshop = by_uid(ical.read(PROGRAM))["talk-103"]
+
+    assert workshop.title == "Hands-on Terraform"
+    assert workshop.speakers == (SpeakerRecord("Jean-Luc van der Berg"),)
+    assert (workshop.talk_type, workshop.duration_minutes) == ("workshop", 120)
+    assert workshop.summary == ""  # the VALARM's DESCRIPTION is not the talk's
+
+
+def test_named_attendees_are_the_speakers():
+    talks = by_uid(ical.read(PROGRAM))
+
+    assert talks["talk-105"].title == "Zero trust at home"  # its speaker part names an attendee
+    assert talks["talk-105"].speakers == (SpeakerRecord("Linus Example"), SpeakerRecord("O'Neil, Cathy"))
+    assert (talks["talk-105"].recorded_on, talks["talk-105"].duration_minutes) == (dt.date(2024, 5, 15), None)
+    assert talks["talk-105"].links == ()  # a mailto: URL is no schedule page
+    assert talks["talk-104"].title == "Kafka - Lessons learned"  # "Lessons learned" is nobody's name
+    assert talks["talk-104"].speakers == (SpeakerRecord("Jane Doe"),)  # the ORGANIZER, as no ATTENDEE is named
+
+
+@pytest.mark.parametrize(
+    ("summary", "title", "speakers"),
+    [
+        ("Rust für Anfänger – Jürgen Müller & Zoë Ångström", "Rust für Anfänger", ["Jürgen Müller", "Zoë Ångström"]),
+        ("A - B - Ada Lovelace and Grace Hopper", "A - B", ["Ada Lovelace", "Grace Hopper"]),
+        ("Go in production (Rob Pike)", "Go in production", ["Rob Pike"]),
+        ("Go generics (Part 2)", "Go generics (Part 2)", []),
+        ("Serverless — the good parts", "Serverless — the good parts", []),
+        ("Intro (Beginner)", "Intro (Beginner)", []),
+    ],
+)
+def test_speakers_are_split_from_the_summary_only_when_they_read_as_names(tmp_path, summary, title, speakers):
+    path = calendar_file(tmp_path, f"UID:a@x\nDTSTART:20240101T100000Z\nSUMMARY:{summary}")
+
+    [record] = ical.read(path)
+
+    assert (record.title, [speaker.name for speaker in record.speakers]) == (title, speakers)
+
+
+@pytest.mark.parametrize("summary", ["Lunch", "Coffee Break", "Registration & Breakfast", "DOORS OPEN", "Break"])
+def test_break_summaries_are_not_talks(tmp_path, summary):
+    path = calendar_file(tmp_path, f"UID:a@x\nDTSTART:20240101T100000Z\nSUMMARY:{summary}")
+
+    assert ical.read(path) == []
+
+
+def test_lunch_and_learn_is_a_talk(tmp_path):
+    path = calendar_file(tmp_path, "UID:a@x\nDTSTART:20240101T120000Z\nSUMMARY:Lunch & Learn: SQLite internals")
+
+    assert [record.title for record in ical.read(path)] == ["Lunch & Learn: SQLite internals"]
+
+
+def test_without_a_calendar_name_the_file_name_names_the_event(tmp_path):
+    path = calendar_file(tmp_path, "UID:a@x\nDTSTART:20221103T100000\nSUMMARY:A talk", name="rust_meetup-2022.ics")
+
+    [record] = ical.read(path)
+
+    assert record.source == "ics:rust_meetup-2022"
+    assert (record.event.series, record.event.name, record.event.year) == ("Rust Meetup", "Rust Meetup 2022", 2022)
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        ("DTSTART:20240101T090000Z", "DTEND;TZID=Europe/Berlin:20240101T103000"),  # 10:30 CET is 09:30 UTC
+        ('DTSTART;TZID="/Europe/Berlin":20240101T100000', "DTEND:20240101T093000Z"),
+        ("DTSTART;TZID=W. Europe Standard Time:20240101T100000", "DTEND;TZID=Europe/Berlin:20240101T103000"),
+    ],
+)
+def test_times_in_different_zones_are_compared_correctly(tmp_path, start, end):
+    path = calendar_file(tmp_path, f"UID:a@x\nSUMMARY:A talk\n{start}\n{end}")
+
+    assert ical.read(path)[0].duration_minutes == 30  # an unknown zone is read as floating, wall-clock time
+
+
+@pytest.mark.parametrize(
+    ("events", "record", "field", "problem"),
+    [
+        (["DTSTART:20240101T100000Z\nSUMMARY:A talk"], "VEVENT #1", "UID", "is required"),
+        (["UID:a@x\nDTSTART:20240101T100000Z\nDESCRIPTION:no title"], "VEVENT #1 (UID a@x)", "SUMMARY", "is required"),
+        (
+            ["UID:a@x\nDTSTART:20240101T100000Z\nSUMMARY:One", "UID:a@x\nDTSTART:20240101T110000Z\nSUMMARY:Two"],
+            "VEVENT #2 (UID a@x)", "UID", "UID 'a@x' appears twice",
+        ),
+        (
+            ["UID:a@x\nDTSTART:2024-01-01 10:00\nSUMMARY:A talk"],
+            "VEVENT #1 (UID a@x)", "DTSTART", "expected a date-time like 20231005T100000 (or a date like 20231005)",
+        ),
+        (
+            ["UID:a@x\nDTSTART:20240231T100000\nSUMMARY:A talk"],
+            "VEVENT #1 (UID a@x)", "DTSTART", "expected a date-time like 20231005T100000 (or a date like 20231005)",
+        ),
+        (
+            ["UID:a@x\nDTSTART:20240101T100000\nDTEND:20240101T090000\nSUMMARY:A talk"],
+            "VEVENT #1 (UID a@x)", "DTEND", "is before DTSTART",
+        ),
+        (
+            ["UID:a@x\nDTSTART:20240101T100000\nDURATION:45 minutes\nSUMMARY:A talk"],
+            "VEVENT #1 (UID a@x)", "DURATION", "expected a duration like PT45M or PT1H30M",
+        ),
+        (
+            ["UID:a@x\nSUMMARY:A talk", "UID:b@x\nSUMMARY:Another talk"],
+            "VEVENT #1 (UID a@x)", "DTSTART",
+            "is needed: no talk in the file has a start date, so the event's year is unknown",
+        ),
+    ],
+)  # fmt: skip
+def test_malformed_events_name_the_event_and_property(tmp_path, events, record, field, problem):
+    with pytest.raises(ImportFileError) as raised:
+        ical.read(calendar_file(tmp_path, *events))
+
+    assert (raised.value.record, raised.value.field, raised.value.problem) == (record, field, problem)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:a\nEND:VEVENT\n", "not valid iCalendar: BEGIN:VCALENDAR is never closed"),
+        ("BEGIN:VCALENDAR\nBEGIN:VEVENT\nEND:VCALENDAR\n", "not valid iCalendar: line 3: END:VCALENDAR does not close"),
+        ("BEGIN:VCALENDAR\nnot a property\nEND:VCALENDAR\n", "not valid iCalendar: line 2: expected NAME:value"),
+        ("BEGIN:VCARD\nFN:Ada\nEND:VCARD\n", "not valid iCalendar: expected BEGIN:VCALENDAR"),
+    ],
+)
+def test_broken_calendars_are_reported_for_the_whole_file(tmp_path, text, problem):
+    path = tmp_path / "broken.ics"
+    path.write_text(text, encoding="utf-8")
+
+    with pytest.raises(ImportFileError) as raised:
+        ical.read(path)
+
+    assert (raised.value.record, raised.value.field) == (None, None)
+    assert raised.value.problem.startswith(problem)

@@ -1,0 +1,22 @@
+"""Run the real `talkbot` command in a subprocess, with a chosen database and home folder."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+TALKBOT = [sys.executable, "-m", "bot.cli"]
+
+
+def talkbot(*args, database_url=None, home=None, stdin=None, env_extra=None) -> subprocess.CompletedProcess:
+    env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "XDG_DATA_HOME")}
+    env = {key: value for key, value in env.items() if not key.startswith("SLACK_")} | (env_extra or {})
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    if home:
+        env["HOME"] = str(home)
+        env["XDG_DATA_HOME"] = str(home / ".local" / "share")
+    return subprocess.run(
+        [*TALKBOT, *args], capture_output=True, text=True, env=env, input=stdin, timeout=120,
+        cwd=Path(__file__).resolve().parents[1],
+    )  # fmt: skip

@@ -1,0 +1,123 @@
+"""Block Kit payloads: inside Slack's limits whatever the catalog holds, catalog text inert, button values safe."""
+
+import json
+
+import pytest
+
+from bot.blocks import (
+    MAX_BLOCKS,
+    MAX_BUTTON_TEXT,
+    MAX_BUTTON_VALUE,
+    MAX_HOME_BLOCKS,
+    MAX_TEXT,
+    ButtonValue,
+    Screen,
+    card_text,
+    escape,
+    home_view,
+    no_match_message,
+    results_message,
+    saved_message,
+    shared_message,
+)
+from db.cards import TalkCard
+from db.search.engine import ResultPage
+
+
+def card(talk_id=1, **fields) -> TalkCard:
+    defaults = dict(
+        id=talk_id, title="Scaling Kafka", speakers=["Liz Fong-Jones"], event="SREcon23 Americas", year=2023,
+        city="Santa Clara", talk_type="talk", tags=["kafka"], summary="How a team scaled Kafka.", url=None,
+        video_url=None, recommendation=None, score=1.0, reasons=[],
+    )  # fmt: skip
+    return TalkCard(**{**defaults, **fields})
+
+
+HOSTILE = card(
+    title="<!channel> & <@U123> " + "very long title " * 60,
+    speakers=[f"Speaker <!here> {n}" for n in range(60)],
+    summary="<https://evil.example|click> " + "words " * 3000,
+    url="https://example.org/a>b|c d",
+    video_url="https://example.org/video",
+)
+
+
+def all_texts(message: dict) -> list[str]:
+    found = []
+    for block in message["blocks"]:
+        if "text" in block:
+            found.append(block["text"]["text"])
+        for element in block.get("elements", []):
+            found.append(element["text"] if isinstance(element.get("text"), str) else element["text"]["text"])
+    return found
+
+
+def all_buttons(message: dict) -> list[dict]:
+    return [e for b in message["blocks"] for e in b.get("elements", []) if e.get("type") == "button"]
+
+
+def test_catalog_text_cannot_mention_anyone_or_fake_a_link():
+    text = card_text(HOSTILE)
+
+    assert "<!channel>" not in text and "<!here>" not in text and "<@U123>" not in text
+    assert "&lt;!channel&gt; &amp; &lt;@U123&gt;" in text
+    assert "<https://evil.example|" not in text
+    assert text.startswith("*<https://example.org/a%3Eb%7Cc%20d|")
+
+
+def test_results_stay_inside_block_kit_limits_with_huge_catalog_text_and_query():
+    page = ResultPage(cards=[HOSTILE] * 5, total=500, offset=5, notes=["n" * 5000], dropped_words=["w" * 4000])
+    message = results_message(Screen("search", 'q"' * 3000, 5), page, saved_ids={1})
+
+    assert len(message["blocks"]) <= MAX_BLOCKS
+    assert all(len(text) <= MAX_TEXT for text in all_texts(message))
+    for button in all_buttons(message):
+        assert len(button["text"]["text"]) <= MAX_BUTTON_TEXT
+        assert len(button["value"]) <= MAX_BUTTON_VALUE
+        assert ButtonValue.decode(button["value"]).screen.kind == "search"
+
+
+def test_the_saved_list_pages_and_the_home_tab_caps_long_lists():
+    cards = [card(n) for n in range(1, 60)]
+
+    second_page = saved_message(cards, offset=5)
+    assert "Your saved talks (59)" in json.dumps(second_page)
+    assert [b["text"]["text"] for b in all_buttons(second_page)][-2:] == ["Previous", "Next results"]
+    assert len(second_page["blocks"]) <= MAX_BLOCKS
+    assert "…and 39 more" in json.dumps(home_view(cards), ensure_ascii=False)
+    assert len(home_view(cards)["blocks"]) <= MAX_HOME_BLOCKS
+
+
+def test_a_shared_talk_credits_the_sharer_and_offers_no_share_button():
+    message = shared_message(card(), "UALICE")
+
+    assert message["blocks"][0]["elements"][0]["text"] == "<@UALICE> shared a talk"
+    assert [b["text"]["text"] for b in all_buttons(message)] == ["Save", "More like this"]
+
+
+def test_no_match_offers_each_suggestion_as_a_search_button():
+    page = ResultPage(cards=[], total=0, suggestions=["kubernetes", "kube"])
+    message = no_match_message("kubrnetis", page, [card()])
+
+    labels = [b["text"]["text"] for b in all_buttons(message)]
+    assert labels[:2] == ["kubernetes", "kube"]
+    assert ButtonValue.decode(all_buttons(message)[0]["value"]).query == "kubernetes"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["", "null", "[]", '{"t": -1}', '{"t": true}', '{"t": "1"}', '{"t": 1, "s": {"k": "admin"}}',
+     '{"t": 1, "s": {"k": "search", "o": 99999999}}', '{"t": 1, "q": 5}', '{"t": 4294967296}'],
+)  # fmt: skip
+def test_button_values_that_talkbot_did_not_write_are_rejected(value):
+    with pytest.raises(ValueError):
+        ButtonValue.decode(value)
+
+
+def test_button_values_round_trip():
+    value = ButtonValue(Screen("similar", "kafka streams", 5, 42), 7, "kafka")
+    assert ButtonValue.decode(value.encode()) == value
+
+
+def test_escape_handles_the_three_characters_slack_reserves():
+    assert escape("a & b < c > d") == "a &amp; b &lt; c &gt; d"

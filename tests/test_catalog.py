@@ -1,0 +1,127 @@
+"""The one import path: seeding, re-imports that update instead of duplicating, validation, export round trip."""
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from sqlalchemy import func, select
+
+from db.catalog import all_talks, catalog_revision, import_records, talk_count, talk_record
+from db.config import sessions_for
+from db.importers import ImportFileError, read_catalog_file
+from db.importers.talkbot_format import catalog_document
+from db.models import Speaker
+from db.records import EventRecord, SpeakerRecord, TalkRecord
+from db.setup import SEED_FILE, seed_catalog
+
+SEED_TALKS = yaml.safe_load(SEED_FILE.read_text())["talks"]
+
+
+def record(external_id="t1", title="Streams at scale", **fields) -> TalkRecord:
+    fields.setdefault("event", EventRecord(series="TestConf", year=2020, city="Lyon"))
+    fields.setdefault("speakers", (SpeakerRecord("Ada Lovelace", "Engines Ltd"),))
+    return TalkRecord(source="test", external_id=external_id, title=title, **fields)
+
+
+def write(url, records):
+    with sessions_for(url).begin() as session:
+        return import_records(session, records)
+
+
+def test_seed_loads_every_talk_once_and_reseeding_changes_nothing(migrated_database):
+    first = seed_catalog(migrated_database)
+    second = seed_catalog(migrated_database)
+
+    assert first.added == len(SEED_TALKS) >= 55
+    assert (second.added, second.updated, second.unchanged) == (0, 0, len(SEED_TALKS))
+    with sessions_for(migrated_database)() as session:
+        assert talk_count(session) == len(SEED_TALKS)
+
+
+def test_reimport_with_a_changed_title_updates_the_talk_in_place(migrated_database):
+    write(migrated_database, [record(title="Streams at scale")])
+    report = write(migrated_database, [record(title="Streams at planet scale")])
+
+    assert (report.added, report.updated) == (0, 1)
+    with sessions_for(migrated_database)() as session:
+        [talk] = all_talks(session)
+        assert talk.title == "Streams at planet scale"
+
+
+def test_the_same_speaker_in_two_talks_is_one_speaker(migrated_database):
+    write(
+        migrated_database,
+        [
+            record("t1", speakers=(SpeakerRecord("Liz Fong-Jones"),)),
+            record("t2", "Another", speakers=(SpeakerRecord("liz  fong-jones", "Honeycomb"),)),
+        ],
+    )
+    with sessions_for(migrated_database)() as session:
+        assert session.scalar(select(func.count(Speaker.id))) == 1
+        talks = all_talks(session)
+        assert talks[0].speakers == talks[1].speakers
+        assert talks[0].speakers[0].affiliation == "Honeycomb"
+
+
+def test_a_change_bumps_the_catalog_revision_and_a_no_op_does_not(migrated_database):
+    sessions = sessions_for(migrated_database)
+    with sessions() as session:
+        before = catalog_revision(session)
+    write(migrated_database, [record()])
+    with sessions() as session:
+        after_change = catalog_revision(session)
+    write(migrated_database, [record()])
+    with sessions() as session:
+        after_no_op = catalog_revision(session)
+
+    assert after_change == before + 1
+    assert after_no_op == after_change
+
+
+def test_export_reads_back_unchanged_into_the_same_and_a_fresh_catalog(migrated_database, tmp_path):
+    seed_catalog(migrated_database)
+    with sessions_for(migrated_database)() as session:
+        exported = catalog_document([talk_record(talk) for talk in all_talks(session)])
+    export_file = tmp_path / "export.json"
+    export_file.write_text(json.dumps(exported))
+
+    records = read_catalog_file(export_file).records
+    assert write(migrated_database, records).unchanged == len(SEED_TALKS)
+
+    fresh = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+    from db.migrate import upgrade
+
+    upgrade(fresh)
+    assert write(fresh, records).added == len(SEED_TALKS)
+    with sessions_for(fresh)() as session:
+        again = catalog_document([talk_record(talk) for talk in all_talks(session)])
+    assert again == exported
+
+
+MALFORMED = [
+    ("talks: [1, 2", None, None, "not valid"),
+    ("talks: {}", None, "talks", "expected a mapping with a 'talks' list"),
+    ("source: s\ntalks:\n  - {id: a}", "talk #1 (a)", "title", "is required"),
+    ("source: s\ntalks:\n  - {id: a, title: T, type: panel}", "talk #1 (a)", "type", "expected one of"),
+    ("source: s\ntalks:\n  - {id: a, title: T, event: {series: X, year: 20}}", "talk #1 (a)", "event.year", "1900"),
+    ("source: s\ntalks:\n  - {id: a, title: T, links: [{kind: video, url: ftp://x}]}", "talk #1 (a)",
+     "links[0].url", "http(s) URL"),
+    ("source: s\ntalks:\n  - {id: a, title: T}\n  - {id: a, title: U}", "talk #2", "id", "appears twice"),
+    ("talks:\n  - {id: a, title: T}", "talk #1 (a)", "source", "is required"),
+    ("source: s\ntalks:\n  - {id: a, title: T, speaker: Ada}", "talk #1 (a)", "speaker", "not a field"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("content", "where", "field", "problem"), MALFORMED)
+def test_a_malformed_file_is_refused_naming_the_record_and_field(tmp_path: Path, content, where, field, problem):
+    path = tmp_path / "catalog.yaml"
+    path.write_text(content)
+
+    with pytest.raises(ImportFileError) as raised:
+        read_catalog_file(path)
+
+    error = raised.value
+    assert (error.record, error.field) == (where, field)
+    assert problem in error.problem
+    assert str(path) in str(error)

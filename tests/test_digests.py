@@ -1,0 +1,361 @@
+"""Talk of the week on real databases and a fake Slack: scheduling, exactly-once posting, picks, errors."""
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import time_machine
+from sqlalchemy import select
+
+from bot.app import web_client
+from bot.config import SlackSettings
+from bot.digest.commands import DigestCommands
+from bot.digest.picker import pick_talk
+from bot.digest.runner import FIXES, LEASE, DigestRunner
+from bot.digest.schedule import Schedule
+from bot.fake_slack import FakeSlack
+from db.catalog import import_records
+from db.config import sessions_for
+from db.digests import channel_votes, claim_period, record_vote, subscribe, subscription_for
+from db.models import DigestPost, DigestSubscription
+from db.records import EventRecord, TalkRecord
+from db.search.engine import SearchEngine
+from db.setup import seed_catalog
+
+UTC = dt.UTC
+TEAM = "T0001"
+
+
+@pytest.fixture
+def fake():
+    with FakeSlack(team_id=TEAM) as slack:
+        yield slack
+
+
+@pytest.fixture
+def engine(migrated_database) -> SearchEngine:
+    seed_catalog(migrated_database)
+    return SearchEngine(sessions_for(migrated_database))
+
+
+def runner_for(engine, fake, grace=dt.timedelta(hours=6)) -> DigestRunner:
+    settings = SlackSettings(bot_token="xoxb-test", signing_secret=None, app_token=None, api_url=fake.api_url)
+    return DigestRunner(engine, web_client(settings), grace=grace)
+
+
+def add_subscription(engine, channel, *, due, topic="", cadence="weekly", weekday=0, minute=9 * 60,
+                     timezone="Europe/Berlin", subscriber="USUB"):  # fmt: skip
+    with engine.sessions.begin() as session:
+        subscribe(session, team_id=TEAM, channel_id=channel, subscriber_id=subscriber, cadence=cadence,
+                  weekday=weekday, minute_of_day=minute, timezone=timezone, topic=topic, next_run_at=due)  # fmt: skip
+
+
+def posts(engine, channel):
+    with engine.sessions() as session:
+        return list(
+            session.scalars(select(DigestPost).where(DigestPost.channel_id == channel).order_by(DigestPost.due_at))
+        )
+
+
+def subscription(engine, channel) -> DigestSubscription:
+    with engine.sessions() as session:
+        return subscription_for(session, TEAM, channel)
+
+
+def utc(*parts) -> dt.datetime:
+    return dt.datetime(*parts, tzinfo=UTC)
+
+
+# --- subscribing -------------------------------------------------------------------------------------------
+
+
+MONDAY_NOON = dt.datetime(2026, 11, 23, 12, tzinfo=UTC)
+
+
+def handle(engine, text, channel="CSUB", now=MONDAY_NOON, tz="America/New_York"):
+    return DigestCommands(engine).handle(
+        text.split(), team_id=TEAM, channel_id=channel, user_id="UALICE", user_timezone=lambda: tz, now=now
+    )
+
+
+def said(message) -> str:
+    return " ".join(block.get("text", {}).get("text", "") for block in message["blocks"])
+
+
+def test_subscribe_with_defaults_uses_weekly_monday_nine_in_the_subscribers_timezone(engine):
+    message = handle(engine, "subscribe")
+
+    stored = subscription(engine, "CSUB")
+    assert (stored.cadence, stored.weekday, stored.minute_of_day, stored.timezone, stored.topic) == (
+        "weekly", 0, 540, "America/New_York", "",
+    )  # fmt: skip
+    assert stored.next_run_at.replace(tzinfo=UTC) == utc(2026, 11, 23, 14)  # 07:00 EST now: today at 09:00
+    assert "every Monday at 09:00 (America/New_York)" in said(message) and "Mon 23 Nov 2026, 09:00 EST" in said(message)
+
+
+def test_changing_a_subscription_replaces_it_and_unsubscribe_removes_it(engine):
+    handle(engine, "subscribe weekly mon 09:00 Europe/Berlin sre incident")
+    handle(engine, "subscribe daily 16:30 Asia/Tokyo kafka")
+
+    with engine.sessions() as session:
+        assert len(session.scalars(select(DigestSubscription)).all()) == 1
+    stored = subscription(engine, "CSUB")
+    assert (stored.cadence, stored.minute_of_day, stored.timezone) == ("daily", 990, "Asia/Tokyo")
+    assert stored.topic == "kafka"
+    assert "every day at 16:30 (Asia/Tokyo) on “kafka”" in said(handle(engine, ""))
+
+    assert "off for this channel" in said(handle(engine, "unsubscribe"))
+    assert subscription(engine, "CSUB") is None
+    assert "no Talk of the week" in said(handle(engine, "unsubscribe"))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("subscribe weekly mon 09:00 Mars/Olympus", "“Mars/Olympus” is not a timezone I know"),
+        ("subscribe weekly mon 25:00", "“25:00” is not a time of day. Use 24-hour HH:MM"),
+        ("subscribe fortnightly", "“fortnightly” is not a digest cadence"),
+        ("subscribe daily fri", "A daily digest posts every day"),
+        ('subscribe weekly speaker:"unclosed', "is not closed"),
+        ("resubscribe", "“resubscribe” is not a digest command"),
+    ],
+)
+def test_bad_subscriptions_are_explained_and_nothing_is_stored(engine, text, message):
+    answer = handle(engine, text)
+
+    assert message in said(answer) and "/talk digest subscribe" in said(answer)
+    assert subscription(engine, "CSUB") is None
+
+
+def test_preview_shows_exactly_what_the_next_post_will_be(engine, fake):
+    handle(engine, "subscribe weekly mon 09:00 Europe/Berlin kafka", now=utc(2026, 11, 23, 12))
+    preview = handle(engine, "preview")
+
+    runner_for(engine, fake).run_due(now=utc(2026, 11, 30, 8, 0, 30))
+
+    [posted] = fake.messages_in("CSUB")
+    assert preview["blocks"][2:] == posted["blocks"][1:]  # the same card, reasons and buttons
+    assert "Preview, only for you" in preview["blocks"][0]["elements"][0]["text"]
+
+
+# --- due times ---------------------------------------------------------------------------------------------
+
+
+def test_due_times_follow_local_time_across_daylight_saving_changes(engine, fake):
+    runner = runner_for(engine, fake)
+    add_subscription(engine, "CDST", due=utc(2026, 3, 23, 8))  # Monday 09:00 CET
+    with time_machine.travel(utc(2026, 3, 23, 8, 0, 20), tick=False):
+        assert runner.run_due().posted == 1
+    assert subscription(engine, "CDST").next_run_at.replace(tzinfo=UTC) == utc(2026, 3, 30, 7)  # 09:00 CEST
+
+    with time_machine.travel(utc(2026, 3, 30, 6, 59), tick=False):
+        assert runner.run_due().posted == 0
+    with time_machine.travel(utc(2026, 3, 30, 7, 0, 5), tick=False):
+        assert runner.run_due().posted == 1
+    assert [p.period for p in posts(engine, "CDST")] == ["2026-W13", "2026-W14"]
+
+    autumn = Schedule("weekly", 0, 9 * 60, "Europe/Berlin")
+    assert autumn.next_due(utc(2026, 10, 20)) == utc(2026, 10, 26, 8)  # back to CET after 25 October
+    nonexistent = Schedule("daily", 0, 2 * 60 + 30, "Europe/Berlin")
+    assert nonexistent.next_due(utc(2026, 3, 28, 12)) == utc(2026, 3, 29, 1, 30)  # 02:30 skipped: 03:30 CEST
+
+
+# --- exactly once ------------------------------------------------------------------------------------------
+
+
+def test_two_run_due_processes_started_at_the_same_moment_post_each_digest_once(engine, fake, migrated_database):
+    now = dt.datetime.now(UTC)
+    channels = [f"CRACE{n}" for n in range(8)]
+    for channel in channels:
+        add_subscription(engine, channel, due=now - dt.timedelta(minutes=1))
+    env = {**os.environ, "DATABASE_URL": migrated_database, "SLACK_BOT_TOKEN": "xoxb-test",
+           "SLACK_API_URL": fake.api_url}  # fmt: skip
+    command = [sys.executable, "-m", "bot.cli", "digest", "run-due"]
+    root = Path(__file__).resolve().parents[1]
+    processes = [subprocess.Popen(command, env=env, cwd=root, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [process.communicate(timeout=60)[0] for process in processes]
+
+    assert all(process.returncode == 0 for process in processes), outputs
+    for channel in channels:
+        assert len(fake.messages_in(channel)) == 1
+        assert [p.state for p in posts(engine, channel)] == ["posted"]
+
+
+def test_a_claim_held_by_a_running_poster_is_left_alone(engine, fake):
+    now = utc(2026, 11, 30, 8, 1)
+    add_subscription(engine, "CBUSY", due=utc(2026, 11, 30, 8))
+    with engine.sessions.begin() as session:
+        claim_period(session, subscription(engine, "CBUSY"), "2026-W49", utc(2026, 11, 30, 8), now - LEASE / 2)
+
+    report = runner_for(engine, fake).run_due(now=now)
+
+    assert (report.posted, report.waiting) == (0, 1) and fake.messages_in("CBUSY") == []
+
+
+def test_a_crash_after_claiming_and_before_posting_posts_once_when_the_lease_runs_out(engine, fake):
+    now = utc(2026, 11, 30, 8, 10)
+    add_subscription(engine, "CCRASH", due=utc(2026, 11, 30, 8))
+    with engine.sessions.begin() as session:
+        claim_period(session, subscription(engine, "CCRASH"), "2026-W49", utc(2026, 11, 30, 8), now - 2 * LEASE)
+
+    runner = runner_for(engine, fake)
+    assert runner.run_due(now=now).posted == 1
+    assert runner.run_due(now=now + dt.timedelta(minutes=1)).posted == 0
+    assert len(fake.messages_in("CCRASH")) == 1
+    assert [p.state for p in posts(engine, "CCRASH")] == ["posted"]
+
+
+def test_a_crash_after_posting_and_before_recording_is_found_in_history_not_posted_again(engine, fake):
+    now = utc(2026, 11, 30, 8, 10)
+    add_subscription(engine, "CLOST", due=utc(2026, 11, 30, 8))
+    with engine.sessions.begin() as session:
+        claim = claim_period(session, subscription(engine, "CLOST"), "2026-W49", utc(2026, 11, 30, 8), now - 2 * LEASE)
+        claim_id = claim.claim_id
+    runner = runner_for(engine, fake)
+    with time_machine.travel(now - 2 * LEASE + dt.timedelta(seconds=3)):  # the interrupted run got as far as posting
+        runner.client.chat_postMessage(channel="CLOST", text="Talk of the week: …",
+                                       metadata={"event_type": "talkbot_digest",
+                                                 "event_payload": {"claim_id": claim_id, "talk_id": 1}})  # fmt: skip
+
+    report = runner.run_due(now=now)
+
+    assert (report.recovered, report.posted) == (1, 0)
+    assert len(fake.messages_in("CLOST")) == 1
+    [post] = posts(engine, "CLOST")
+    assert (post.state, post.message_ts, post.talk_id) == ("posted", fake.messages_in("CLOST")[0]["ts"], 1)
+    assert subscription(engine, "CLOST").next_run_at.replace(tzinfo=UTC) == utc(2026, 12, 7, 8)
+
+
+# --- missed digests ----------------------------------------------------------------------------------------
+
+
+def test_a_digest_missed_within_the_grace_window_is_posted_once_and_an_older_one_is_skipped(engine, fake):
+    add_subscription(engine, "CLATE", due=utc(2026, 11, 30, 8))
+    add_subscription(engine, "CTOOLATE", due=utc(2026, 11, 30, 1))
+    runner = runner_for(engine, fake, grace=dt.timedelta(hours=6))
+
+    report = runner.run_due(now=utc(2026, 11, 30, 13))
+
+    assert (report.posted, report.skipped) == (1, 1)
+    assert len(fake.messages_in("CLATE")) == 1 and fake.messages_in("CTOOLATE") == []
+    [skipped] = posts(engine, "CTOOLATE")
+    assert skipped.state == "skipped" and "beyond the 6.0 h grace window" in skipped.detail
+    assert subscription(engine, "CTOOLATE").next_run_at.replace(tzinfo=UTC) == utc(2026, 12, 7, 8)
+    assert runner.run_due(now=utc(2026, 11, 30, 14)).posted == 0
+
+
+# --- the pick ----------------------------------------------------------------------------------------------
+
+
+def test_a_channel_never_sees_a_talk_twice_until_the_matching_talks_run_out(engine, fake):
+    add_subscription(engine, "CREPEAT", due=utc(2026, 1, 5, 8), topic="kafka")  # four talks mention kafka
+    runner = runner_for(engine, fake)
+    for week in range(6):
+        runner.run_due(now=utc(2026, 1, 5, 8, 1) + dt.timedelta(weeks=week))
+
+    picked = [p.talk_id for p in posts(engine, "CREPEAT")]
+    assert len(picked) == 6
+    assert len(set(picked[:4])) == 4
+    assert picked[4] in picked[:4] and picked[4] != picked[3]
+
+
+def test_recommended_talks_with_video_come_first_when_nothing_else_differs(migrated_database):
+    engine = SearchEngine(sessions_for(migrated_database))
+    with engine.sessions.begin() as session:
+        import_records(session, [
+            TalkRecord("t", "plain", "Zebra plain", event=EventRecord("Conf", 2020)),
+            TalkRecord("t", "liked", "Zebra liked", event=EventRecord("Conf", 2020), recommendation="Loved it."),
+        ])  # fmt: skip
+    pick = pick_talk(engine, "zebra", "T/C", "2026-W01", posted=[], votes={})
+    assert pick.card.title == "Zebra liked"
+    assert any("conference reporter" in reason for reason in pick.reasons)
+
+
+def test_feedback_changes_the_next_pick(migrated_database):
+    engine = SearchEngine(sessions_for(migrated_database))
+    with engine.sessions.begin() as session:
+        import_records(session, [
+            TalkRecord("t", "a", "Zebra alpha", tags=("alpha",), event=EventRecord("Conf", 2020)),
+            TalkRecord("t", "b", "Zebra beta", tags=("beta",), event=EventRecord("Conf", 2020)),
+            TalkRecord("t", "old-a", "Older alpha", tags=("alpha",), event=EventRecord("Other", 2019)),
+            TalkRecord("t", "old-b", "Older beta", tags=("beta",), event=EventRecord("Other", 2019)),
+        ])  # fmt: skip
+    ids = {card.title: card.id for card in engine.search("", limit=10).cards}
+
+    def next_pick():
+        with engine.sessions() as session:
+            votes = channel_votes(session, TEAM, "CFEED")
+        return pick_talk(engine, "zebra", f"{TEAM}/CFEED", "2026-W10", posted=[], votes=votes).card.title
+
+    with engine.sessions.begin() as session:
+        record_vote(session, TEAM, "CFEED", ids["Older alpha"], "UONE", -1)
+    assert next_pick() == "Zebra beta"
+    with engine.sessions.begin() as session:
+        record_vote(session, TEAM, "CFEED", ids["Older alpha"], "UONE", 1)  # changed their mind
+        record_vote(session, TEAM, "CFEED", ids["Older beta"], "UTWO", -1)
+    assert next_pick() == "Zebra alpha"
+
+
+# --- Slack errors ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("error", sorted(FIXES))
+def test_a_channel_slack_refuses_is_paused_its_subscriber_told_and_others_still_posted(engine, fake, error):
+    add_subscription(engine, "CBROKEN", due=utc(2026, 11, 30, 8), subscriber="UOWNER")
+    add_subscription(engine, "CFINE", due=utc(2026, 11, 30, 8))
+    fake.fail_next("chat.postMessage", error)
+
+    report = runner_for(engine, fake).run_due(now=utc(2026, 11, 30, 8, 1))
+
+    assert (report.paused, report.posted) == (1, 1)
+    assert subscription(engine, "CBROKEN").paused_reason == error
+    [note] = [c.params for c in fake.calls_to("chat.postMessage") if c.params["channel"] == "UOWNER"]
+    assert "<#CBROKEN>" in note["text"] and FIXES[error] in note["text"]
+    assert len(fake.messages_in("CFINE")) == 1
+    assert runner_for(engine, fake).run_due(now=utc(2026, 12, 7, 8, 1)).paused == 0  # paused: not tried again
+
+
+def test_a_rate_limited_post_waits_for_retry_after_and_succeeds(engine, fake):
+    add_subscription(engine, "CBUSYSLACK", due=utc(2026, 11, 30, 8))
+    fake.rate_limit_next("chat.postMessage", retry_after=1)
+
+    assert runner_for(engine, fake).run_due(now=utc(2026, 11, 30, 8, 1)).posted == 1
+    assert len(fake.calls_to("chat.postMessage")) == 2 and len(fake.messages_in("CBUSYSLACK")) == 1
+
+
+def test_an_unexpected_slack_error_leaves_the_claim_to_be_retried_after_the_lease(engine, fake):
+    add_subscription(engine, "CFLAKY", due=utc(2026, 11, 30, 8))
+    fake.fail_next("chat.postMessage", "internal_error")
+    runner = runner_for(engine, fake)
+
+    assert runner.run_due(now=utc(2026, 11, 30, 8, 1)).failed == 1
+    assert runner.run_due(now=utc(2026, 11, 30, 8, 2)).posted == 0  # still within the lease
+    assert runner.run_due(now=utc(2026, 11, 30, 8, 10)).posted == 1
+    assert len(fake.messages_in("CFLAKY")) == 1
+
+
+# --- the clock ---------------------------------------------------------------------------------------------
+
+
+def test_the_clock_process_posts_due_digests_on_its_schedule(engine, fake, migrated_database):
+    add_subscription(engine, "CCLOCK", due=dt.datetime.now(UTC) - dt.timedelta(minutes=1))
+    env = {**os.environ, "DATABASE_URL": migrated_database, "SLACK_BOT_TOKEN": "xoxb-test",
+           "SLACK_API_URL": fake.api_url}  # fmt: skip
+    clock = subprocess.Popen([sys.executable, "-m", "bot.cli", "clock", "--every", "1"], env=env,
+                             cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while not fake.messages_in("CCLOCK") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(2.5)  # a few more passes: still one post
+    finally:
+        clock.terminate()
+        output = clock.communicate(timeout=10)[0]
+    assert len(fake.messages_in("CCLOCK")) == 1, output
+    assert "digest pass: 1 posted" in output
+    assert clock.returncode == 0

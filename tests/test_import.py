@@ -1,0 +1,242 @@
+"""`talkbot import` end to end: every format in, again without changes, updates and prunes, duplicates out,
+bad files refused with nothing written — on SQLite and PostgreSQL."""
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from db.config import dispose_engine, is_sqlite, sessions_for
+from db.models import Speaker, Talk, TalkSource
+from db.search.engine import SearchEngine
+from db.setup import seed_catalog
+from tests.conftest import SHARED
+from tests.talkbot_cli import talkbot
+
+FIXTURES = Path(__file__).parent / "importers" / "fixtures"
+SCHEDULES = SHARED / "data" / "schedules"
+PYVIDEO_ARCHIVE = SHARED / "data" / "pyvideo-data.tar.gz"
+
+
+@pytest.fixture
+def catalog(migrated_database) -> str:
+    seed_catalog(migrated_database)
+    return migrated_database
+
+
+def run_import(catalog, *paths, options=()):
+    return talkbot("import", *map(str, paths), *options, database_url=catalog)
+
+
+def titles(catalog, query, limit=10):
+    return [card.title for card in SearchEngine(sessions_for(catalog)).search(query, limit=limit).cards]
+
+
+def export(catalog) -> str:
+    result = talkbot("export", database_url=catalog)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.mark.parametrize(
+    ("fixture", "detected", "count", "findable"),
+    [
+        ("frab-minicon.json", "frab", None, "Observability on a Budget"),
+        ("frab-minicon.xml", "frab", None, "Observability on a Budget"),
+        ("widget/democamp.json", "pretalx", None, "Writing Your First Fuzzer"),
+        ("sessionize-all.json", "sessionize", None, "Scaling Kafka at Acme"),
+        ("ical-program.ics", "ics", None, "Observability, the hard parts"),
+        ("csv-talks.csv", "csv", 3, "Five jq tricks"),
+        ("pyvideo", "pyvideo", 3, "Typing in practice"),
+    ],
+)
+def test_each_format_is_detected_from_its_content_imported_and_found_by_search(
+    catalog, fixture, detected, count, findable
+):
+    result = run_import(catalog, FIXTURES / fixture)
+
+    assert result.returncode == 0, result.stderr
+    first = result.stdout.splitlines()[0]
+    assert first.startswith(f"{FIXTURES / fixture}: {detected} format, ")
+    if count is not None:
+        assert f", {count} talks" in first
+    assert any(title.startswith(findable) for title in titles(catalog, f'"{findable}"'))
+
+
+def test_importing_the_same_files_again_changes_nothing(catalog):
+    files = [FIXTURES / name for name in ("frab-minicon.json", "sessionize-all.json", "csv-talks.csv", "pyvideo")]
+    first = run_import(catalog, *files)
+    before = export(catalog)
+    again = run_import(catalog, *files)
+
+    [summary] = [line for line in first.stdout.splitlines() if line.startswith("imported")]
+    added = int(summary.split("talks: ")[1].split(" added")[0])
+    assert added > 0
+    assert f"talks: 0 added, 0 updated, {added} unchanged" in again.stdout
+    assert export(catalog) == before
+
+
+def write_csv(path: Path, rows: list[str]) -> Path:
+    path.write_text("id,title,speakers,event,year\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_newer_version_updates_adds_and_reports_what_disappeared_and_prune_removes_it(catalog, tmp_path):
+    program = tmp_path / "program.csv"
+    write_csv(program, ["a,Alpha talk,Ada,DemoConf,2024", "b,Beta talk,Bob,DemoConf,2024",
+                        "c,Gamma talk,Cy,DemoConf,2024"])  # fmt: skip
+    assert run_import(catalog, program).returncode == 0
+
+    write_csv(program, ["a,Alpha talk renamed,Ada,DemoConf,2024", "c,Gamma talk,Cy,DemoConf,2024",
+                        "d,Delta talk,Di,DemoConf,2024"])  # fmt: skip
+    result = run_import(catalog, program)
+    assert "1 added, 1 updated, 1 unchanged, 1 no longer in the source (kept; --prune removes them)" in result.stdout
+    assert "  no longer in the source: csv:program b" in result.stdout
+    assert "Beta talk" in titles(catalog, '"beta"')
+
+    pruned = run_import(catalog, program, options=["--prune"])
+    assert "1 no longer in the source, removed" in pruned.stdout
+    assert titles(catalog, '"beta"') == []
+    assert titles(catalog, '"delta"') == ["Delta talk"] and titles(catalog, "renamed") == ["Alpha talk renamed"]
+
+
+def test_dry_run_says_what_would_change_and_changes_nothing(catalog):
+    before = export(catalog)
+    result = run_import(catalog, FIXTURES / "csv-talks.csv", options=["--dry-run"])
+
+    assert "would import 3 talks: 3 added, 0 updated, 0 unchanged" in result.stdout
+    assert export(catalog) == before
+
+
+BROKEN = {
+    "frab.json": (FIXTURES / "frab-bad-missing-title.json", "field 'title'"),
+    "frab.xml": (FIXTURES / "frab-bad-broken.xml", "not valid XML"),
+    "pretalx": (FIXTURES / "widget" / "bad-missing-title.json", "field 'title'"),
+    "sessionize": (None, "field 'title'"),
+    "ics": (None, "field 'UID'"),
+    "csv": (None, "field 'year'"),
+    "pyvideo": (None, "not valid JSON"),
+    "yaml": (None, "field 'type'"),
+}
+
+
+def broken_file(kind: str, folder: Path) -> Path:
+    path, _ = BROKEN[kind]
+    if path:
+        return path
+    if kind == "sessionize":
+        data = json.loads((FIXTURES / "sessionize-all.json").read_text())
+        del next(s for s in data["sessions"] if not s["isServiceSession"])["title"]
+        (folder / "sessions.json").write_text(json.dumps(data))
+        return folder / "sessions.json"
+    if kind == "ics":
+        text = (FIXTURES / "ical-program.ics").read_text().replace("UID:", "X-NOT-UID:", 1)
+        (folder / "program.ics").write_text(text)
+        return folder / "program.ics"
+    if kind == "csv":
+        return write_csv(folder / "bad.csv", ["a,Fine,Ada,DemoConf,2024", "b,Broken,Bob,DemoConf,twenty"])
+    if kind == "pyvideo":
+        broken = folder / "pyvideo" / "democon-2024" / "videos"
+        broken.mkdir(parents=True)
+        (broken.parent / "category.json").write_text('{"title": "DemoCon 2024"}')
+        (broken / "good.json").write_text('{"title": "Good", "speakers": ["Ada"], "videos": []}')
+        (broken / "bad.json").write_text('{"title": "Bad", ')
+        return folder / "pyvideo"
+    talks = "  - {id: a, title: A}\n  - {id: b, title: B, type: panel}\n"
+    (folder / "mine.yaml").write_text(f"source: mine\ntalks:\n{talks}")
+    return folder / "mine.yaml"
+
+
+def catalog_bytes(catalog: str) -> bytes:
+    """The SQLite catalog's data exactly as it is on disk: the database and its write-ahead log (not the
+    shared-memory index, which every reader touches)."""
+    database = Path(catalog.removeprefix("sqlite:///"))
+    files = [database, database.with_name(database.name + "-wal")]
+    return b"".join(path.read_bytes() for path in files if path.exists())
+
+
+@pytest.mark.parametrize("kind", sorted(BROKEN))
+def test_a_malformed_file_is_refused_saying_where_and_why_and_the_catalog_is_unchanged(catalog, tmp_path, kind):
+    good = FIXTURES / "csv-talks.csv"  # imported in the same run: it must not land either
+    path = broken_file(kind, tmp_path)
+    dispose_engine(catalog)  # this process holds no connection: only the import under test touches the files
+    before_export = export(catalog)
+    before_bytes = catalog_bytes(catalog) if is_sqlite(catalog) else b""
+
+    result = run_import(catalog, good, path)
+
+    assert result.returncode == 1
+    [message] = result.stderr.strip().splitlines()
+    assert message.startswith(f"talkbot: {path}") and BROKEN[kind][1] in message
+    if is_sqlite(catalog):
+        assert hashlib.sha256(catalog_bytes(catalog)).digest() == hashlib.sha256(before_bytes).digest()
+    assert export(catalog) == before_export
+
+
+def test_one_speaker_across_sources_and_near_identical_names_reported_not_merged(catalog):
+    result = run_import(catalog, FIXTURES / "pyvideo")
+
+    with sessions_for(catalog)() as session:
+        langa = session.scalars(select(Speaker.name).where(Speaker.name.like("%ukasz Langa"))).all()
+        smiths = session.scalars(select(Speaker.name).where(Speaker.name.like("%Smith"))).all()
+    assert len(langa) == 1  # "Łukasz Langa" and "Lukasz Langa" are one person
+    assert sorted(smiths) == ["John Smith", "Jon Smith"]
+    assert "similar speaker names, not merged: “John Smith” and “Jon Smith”" in result.stdout
+
+
+def test_the_same_talk_from_two_sources_is_linked_not_doubled(catalog, tmp_path):
+    run_import(catalog, FIXTURES / "pyvideo")
+    program = tmp_path / "pycon.csv"
+    program.write_text(
+        "id,title,speakers,event,year,slides\n"
+        "k1,Streaming with Kafka from Python,Lukasz Langa,PyCon Demo,2023,https://example.org/kafka-slides.pdf\n"
+    )
+
+    result = run_import(catalog, program)
+
+    assert "0 added, 0 updated, 0 unchanged, 1 linked to the same talk from another source" in result.stdout
+    with sessions_for(catalog)() as session:
+        [talk] = session.scalars(select(Talk).where(Talk.title == "Streaming with Kafka from Python")).all()
+        assert {s.importer for s in talk.sources} == {"pyvideo:pycon-demo-2023", "csv:pycon"}
+        assert {link.kind for link in talk.links} == {"video", "slides"}
+    assert run_import(catalog, program).stdout.splitlines()[-1].endswith("0 added, 0 updated, 1 unchanged")
+
+
+def test_tags_are_normalised_noise_dropped_and_plurals_folded(catalog):
+    run_import(catalog, FIXTURES / "pyvideo")
+    engine = SearchEngine(sessions_for(catalog))
+    cards = {card.title: card for query in ("kafka python", "typing", "async") for card in engine.search(query).cards}
+
+    assert cards["Streaming with Kafka from Python"].tags == ["kafka", "streaming"]  # "Talk" dropped, case folded
+    assert "databases" in cards["Typing in practice"].tags
+    assert "databases" in cards["Async everything"].tags  # "database" joined the plural met first
+
+
+def test_search_sees_talks_imported_by_another_process_at_once(catalog, tmp_path):
+    engine = SearchEngine(sessions_for(catalog))
+    assert engine.search("zanzibarian").cards == []
+
+    program = write_csv(tmp_path / "late.csv", ["z,The zanzibarian keynote,Zoe,DemoConf,2024"])
+    assert run_import(catalog, program).returncode == 0
+
+    assert [card.title for card in engine.search("zanzibarian").cards] == ["The zanzibarian keynote"]
+
+
+@pytest.mark.skipif(not PYVIDEO_ARCHIVE.exists(), reason=f"{PYVIDEO_ARCHIVE} is not here (a fresh clone)")
+def test_the_real_pyvideo_archive_and_schedules_load_cleanly_and_again_without_changes(catalog):
+    files = [PYVIDEO_ARCHIVE, SCHEDULES / "frab-camp2019.json", SCHEDULES / "pretalx-democon.json"]
+    first = run_import(catalog, *files)
+    assert first.returncode == 0, first.stderr
+    assert f"{PYVIDEO_ARCHIVE}: pyvideo format, 21713 talks, 2 skipped (listed in NO_PUBLISH.json)" in first.stdout
+    assert f"{SCHEDULES / 'frab-camp2019.json'}: frab format, 79 talks" in first.stdout
+
+    again = run_import(catalog, *files)
+    assert again.stdout.splitlines()[3].endswith(": 0 added, 0 updated, 21828 unchanged")
+
+    with sessions_for(catalog)() as session:
+        assert session.scalar(select(func.count(TalkSource.id)).where(TalkSource.importer.like("pyvideo:%"))) == 21713
+    found = talkbot("search", 'event:"chaos communication camp" opening', database_url=catalog)
+    assert found.stdout.startswith("1. Opening Ceremony — jinxx, smtw")
+    assert "Lessons learned with asyncio" in talkbot("search", "lessons learned asyncio", database_url=catalog).stdout

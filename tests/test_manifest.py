@@ -1,0 +1,23 @@
+"""The shipped Slack app manifest declares what the app's listeners need."""
+
+from pathlib import Path
+
+import yaml
+
+MANIFEST = yaml.safe_load((Path(__file__).resolve().parents[1] / "manifest.yml").read_text())
+
+
+def test_manifest_declares_the_command_events_scopes_home_tab_and_interactivity():
+    [command] = MANIFEST["features"]["slash_commands"]
+    assert command["command"] == "/talk" and "speaker:" in command["usage_hint"]
+    assert set(MANIFEST["settings"]["event_subscriptions"]["bot_events"]) == {
+        "app_home_opened", "app_mention", "message.im",
+    }  # fmt: skip
+    scopes = set(MANIFEST["oauth_config"]["scopes"]["bot"])
+    assert {"commands", "chat:write", "app_mentions:read", "im:history", "users:read", "channels:history",
+            "channels:read"} <= scopes  # fmt: skip
+    assert MANIFEST["features"]["app_home"]["home_tab_enabled"] is True
+    assert MANIFEST["settings"]["interactivity"]["is_enabled"] is True
+    urls = {command["url"], MANIFEST["settings"]["interactivity"]["request_url"],
+            MANIFEST["settings"]["event_subscriptions"]["request_url"]}  # fmt: skip
+    assert urls == {"https://YOUR-HOST/slack/events"}
