@@ -17,10 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.app import web_client
 from bot.config import SlackSettings
 from bot.digest.runner import DigestRunner
 from bot.fake_slack import FakeSlack
+from bot.installations import bot_clients
 from db.config import sessions_for
 from db.digests import subscribe
 from db.migrate import upgrade
@@ -47,14 +47,15 @@ def main() -> None:
                     weekday=0, minute_of_day=540, timezone="Europe/Berlin", topic=TOPICS[number % len(TOPICS)],
                     next_run_at=now - dt.timedelta(minutes=1),
                 )  # fmt: skip
-        client = web_client(SlackSettings("xoxb-bench", None, None, fake.api_url))
+        clients = bot_clients(SlackSettings("xoxb-bench", None, None, fake.api_url), engine.sessions)
+        client = clients("T1", None)
         start = time.perf_counter()
         for number in range(args.channels):
             client.chat_postMessage(channel=f"CBASE{number:05d}", text="baseline")
         floor = time.perf_counter() - start
 
         start = time.perf_counter()
-        report = DigestRunner(engine, client).run_due(now=now)
+        report = DigestRunner(engine, clients).run_due(now=now)
         elapsed = time.perf_counter() - start
     print(f"{args.channels} due channels, seed catalog on SQLite, fake Slack on loopback")
     print(f"{'':<34} {'total s':>8} {'ms/channel':>11}")

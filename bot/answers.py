@@ -13,6 +13,7 @@ from bot.blocks import (
     PAGE_SIZE,
     Screen,
     help_message,
+    home_problem_view,
     home_view,
     no_match_message,
     notice_message,
@@ -101,42 +102,72 @@ class Answers:
             talk = talks_by_id(session, [talk_id]).get(talk_id)
             return TalkCard.of(talk) if talk else None
 
+    # Button answers never raise on a database error. When a listener raises after ack(), Bolt (slack_bolt 1.30,
+    # listener/thread_runner.py) resets the ack; unless the request thread saw it first (it polls every 10 ms), Slack
+    # gets a 404 after 3 s. A refused connection fails within a millisecond, so the person would see Slack's error
+    # and never hear why.
+
     def save(self, team_id: str, user_id: str, talk_id: int) -> str | None:
-        """Save a talk; the note to show, or None when the talk is unknown."""
-        card = self.card(talk_id)
-        if card is None:
-            return None
-        with self.sessions.begin() as session:
-            newly = save_talk(session, team_id, user_id, talk_id)
+        """Save a talk; the note to show (TRY_AGAIN when the database did not answer), or None when it is unknown."""
+        try:
+            card = self.card(talk_id)
+            if card is None:
+                return None
+            with self.sessions.begin() as session:
+                newly = save_talk(session, team_id, user_id, talk_id)
+        except SQLAlchemyError:
+            log.exception("could not save talk %s", talk_id)
+            return TRY_AGAIN
         return f"Saved “{card.title}”." if newly else f"“{card.title}” was already saved."
 
     def unsave(self, team_id: str, user_id: str, talk_id: int) -> str:
-        with self.sessions.begin() as session:
-            removed = remove_saved_talk(session, team_id, user_id, talk_id)
+        """Remove a saved talk; the note to show (TRY_AGAIN when the database did not answer)."""
+        try:
+            with self.sessions.begin() as session:
+                removed = remove_saved_talk(session, team_id, user_id, talk_id)
+        except SQLAlchemyError:
+            log.exception("could not remove saved talk %s", talk_id)
+            return TRY_AGAIN
         return "Removed from your saved talks." if removed else "That talk was not in your saved talks."
 
-    def share(self, talk_id: int, user_id: str) -> tuple[dict, str] | None:
-        """The public message for a shared talk and the note for the sharer; None when the talk is unknown."""
-        card = self.card(talk_id)
+    def share(self, talk_id: int, user_id: str) -> tuple[dict, str] | dict:
+        """The public message for a shared talk and the note for the sharer; or, when the talk is unknown or the
+        database did not answer, the problem to show the sharer alone."""
+        try:
+            card = self.card(talk_id)
+        except SQLAlchemyError:
+            log.exception("could not share talk %s", talk_id)
+            return problem_message(TRY_AGAIN)
         if card is None:
-            return None
+            return problem_message(STALE_BUTTON)
         return shared_message(card, user_id), f"Shared “{card.title}” with the channel."
 
     def saved_notice(self, note: str) -> dict:
+        if note == TRY_AGAIN:
+            return problem_message(note)
         return notice_message(f"{note} `/talk saved` lists your saved talks.")
 
     def vote(self, team_id: str, channel_id: str, user_id: str, talk_id: int, vote: int) -> dict:
-        if self.card(talk_id) is None or not channel_id:
-            return problem_message(STALE_BUTTON)
-        with self.sessions.begin() as session:
-            record_vote(session, team_id, channel_id, talk_id, user_id, vote)
+        try:
+            if self.card(talk_id) is None or not channel_id:
+                return problem_message(STALE_BUTTON)
+            with self.sessions.begin() as session:
+                record_vote(session, team_id, channel_id, talk_id, user_id, vote)
+        except SQLAlchemyError:
+            log.exception("could not record a vote on talk %s", talk_id)
+            return problem_message(TRY_AGAIN)
         more_or_fewer = "more" if vote > 0 else "fewer"
         return notice_message(f"Thanks! Talk of the week will pick {more_or_fewer} talks like this one here.")
 
     def home(self, team_id: str, user_id: str, channel_ids: list[str]) -> dict:
-        with self.sessions() as session:
-            subscriptions = [
-                (s.channel_id, schedule_of(s).describe(), s.topic, s.paused_reason)
-                for s in subscriptions_in(session, team_id, channel_ids)
-            ]
-            return home_view(saved_cards(session, team_id, user_id), subscriptions)
+        """The Home tab; without a database, one that says so (publishing nothing would leave a stale tab)."""
+        try:
+            with self.sessions() as session:
+                subscriptions = [
+                    (s.channel_id, schedule_of(s).describe(), s.topic, s.paused_reason)
+                    for s in subscriptions_in(session, team_id, channel_ids)
+                ]
+                return home_view(saved_cards(session, team_id, user_id), subscriptions)
+        except SQLAlchemyError:
+            log.exception("could not draw the Home tab")
+            return home_problem_view(TRY_AGAIN)

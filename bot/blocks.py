@@ -87,6 +87,8 @@ class Screen:
         """Rebuild a screen from a button value, which is user-controlled: validate every field."""
         if not isinstance(data, dict):
             raise ValueError("not a screen")
+        if not set(data) <= {"k", "q", "o", "t"}:
+            raise ValueError("unknown field")
         kind, query, offset, talk_id = data.get("k"), data.get("q", ""), data.get("o", 0), data.get("t", 0)
         if kind not in ("search", "similar", "saved") or not isinstance(query, str):
             raise ValueError("unknown screen")
@@ -120,8 +122,8 @@ class ButtonValue:
             data = json.loads(value)
         except (TypeError, RecursionError, json.JSONDecodeError) as error:
             raise ValueError("not JSON") from error
-        if not isinstance(data, dict):
-            raise ValueError("not an object")
+        if not isinstance(data, dict) or not set(data) <= {"s", "t", "q"}:
+            raise ValueError("not a button value talkbot wrote")  # e.g. one naming a workspace of its choosing
         talk_id, query = data.get("t", 0), data.get("q", "")
         if not _whole(talk_id, 2**31):
             raise ValueError("bad talk id")
@@ -373,4 +375,15 @@ def home_view(saved: list[TalkCard], subscriptions: list[tuple[str, str, str, st
         blocks.append(_section("*Talk of the week*\nNone of your channels gets one yet. In a channel, type "
                                "`/talk digest subscribe`."))  # fmt: skip
     assert len(blocks) <= MAX_HOME_BLOCKS
+    return {"type": "home", "blocks": blocks}
+
+
+def home_problem_view(problem: str) -> dict:
+    """The App Home tab when its content cannot be read: what went wrong, and how to search meanwhile."""
+    examples = "\n".join(f"`{command}` — {meaning}" for command, meaning in HELP_EXAMPLES)
+    blocks = [
+        {"type": "header", "text": {"type": "plain_text", "text": "talkbot"}},
+        _section(f":warning: {escape(problem)}"),
+        _section(f"*Search*\n{examples}"),
+    ]
     return {"type": "home", "blocks": blocks}

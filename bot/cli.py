@@ -14,10 +14,10 @@ from pathlib import Path
 from sqlalchemy.exc import OperationalError
 
 from bot import console, server
-from bot.app import web_client
 from bot.config import ConfigError, SlackSettings
 from bot.digest import clock
 from bot.digest.runner import DEFAULT_GRACE, DigestRunner
+from bot.installations import bot_clients
 from db.cards import TalkCard
 from db.catalog import all_talks, catalog_stats, import_records, talk_record
 from db.config import database_url, sessions_for
@@ -138,7 +138,7 @@ def run_default(args: argparse.Namespace, url: str) -> int:
     settings = SlackSettings.from_environment()
     if not settings.has_tokens:
         return run_console(args, url)
-    args.http = not settings.app_token
+    args.http = settings.uses_oauth or not settings.app_token
     args.host, args.port = "0.0.0.0", int(os.environ.get("PORT", DEFAULT_PORT))
     return run_serve(args, url)
 
@@ -189,10 +189,10 @@ def _card_lines(number: int, card: TalkCard) -> list[str]:
 
 
 def _digest_runner(url: str) -> DigestRunner:
-    settings = SlackSettings.from_environment()
-    settings.require("SLACK_BOT_TOKEN")
+    engine = _ready_engine(url)
+    clients = bot_clients(SlackSettings.from_environment(), engine.sessions)
     grace_hours = float(os.environ.get("TALKBOT_DIGEST_GRACE_HOURS", DEFAULT_GRACE.total_seconds() / 3600))
-    return DigestRunner(_ready_engine(url), web_client(settings), grace=dt.timedelta(hours=grace_hours))
+    return DigestRunner(engine, clients, grace=dt.timedelta(hours=grace_hours))
 
 
 def run_clock(args: argparse.Namespace, url: str) -> int:

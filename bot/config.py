@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from urllib.parse import urljoin
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 
@@ -12,6 +13,8 @@ WHERE_TO_GET = {
     "SLACK_SIGNING_SECRET": "your app's Basic Information page, under App Credentials",
     "SLACK_APP_TOKEN": "your app's Basic Information page, under App-Level Tokens (scope connections:write, "
     "starts with xapp-)",
+    "SLACK_CLIENT_ID": "your app's Basic Information page, under App Credentials",
+    "SLACK_CLIENT_SECRET": "your app's Basic Information page, under App Credentials",
 }
 
 
@@ -21,10 +24,15 @@ class ConfigError(RuntimeError):
 
 @dataclass(frozen=True)
 class SlackSettings:
+    """Token mode (one workspace, `SLACK_BOT_TOKEN`) or, with a client id and secret, OAuth for many workspaces."""
+
     bot_token: str | None
     signing_secret: str | None
     app_token: str | None
     api_url: str
+    client_id: str | None = None
+    client_secret: str | None = None
+    redirect_uri: str | None = None
 
     @classmethod
     def from_environment(cls) -> SlackSettings:
@@ -34,17 +42,37 @@ class SlackSettings:
             signing_secret=os.environ.get("SLACK_SIGNING_SECRET", "").strip() or None,
             app_token=os.environ.get("SLACK_APP_TOKEN", "").strip() or None,
             api_url=api_url if api_url.endswith("/") else api_url + "/",
+            client_id=os.environ.get("SLACK_CLIENT_ID", "").strip() or None,
+            client_secret=os.environ.get("SLACK_CLIENT_SECRET", "").strip() or None,
+            redirect_uri=os.environ.get("SLACK_REDIRECT_URI", "").strip() or None,
         )
 
     @property
+    def uses_oauth(self) -> bool:
+        """Distributed over OAuth: each workspace's bot token comes from the installation store."""
+        return bool(self.client_id or self.client_secret)
+
+    @property
     def has_tokens(self) -> bool:
-        return bool(self.bot_token)
+        return bool(self.bot_token) or self.uses_oauth
+
+    @property
+    def authorization_url(self) -> str:
+        """Slack's consent page, beside its Web API (so a fake Slack serves both)."""
+        return urljoin(self.api_url, "../oauth/v2/authorize")
+
+    def __repr__(self) -> str:
+        """Names which settings are present, never their values: settings end up in logs and tracebacks."""
+        present = [name for name, value in vars(self).items() if value and name != "api_url"]
+        return f"SlackSettings(api_url={self.api_url!r}, set={present})"
 
     def require(self, *names: str) -> None:
         values = {
             "SLACK_BOT_TOKEN": self.bot_token,
             "SLACK_SIGNING_SECRET": self.signing_secret,
             "SLACK_APP_TOKEN": self.app_token,
+            "SLACK_CLIENT_ID": self.client_id,
+            "SLACK_CLIENT_SECRET": self.client_secret,
         }
         for name in names:
             if not values[name]:

@@ -3,12 +3,18 @@
 Point slack_sdk at it with `WebClient(base_url=fake.api_url)` (or `SLACK_API_URL=fake.api_url`): it serves plain HTTP on
 127.0.0.1, records every call, keeps the messages the bot posts and answers the methods talkbot uses the way Slack does.
 Any other method answers `{"ok": true}`, so new features work against the fake before it models them.
+
+It also plays Slack's side of OAuth for several workspaces: `sign_in()` picks the workspace a browser approves an
+install for, `/oauth/v2/authorize` redirects back with a code, `oauth.v2.access` trades it for that workspace's own
+bot token, and every call made with a token is answered as that workspace (`revoke_tokens()` makes them fail).
 """
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
+import secrets
 import threading
 import time
 import uuid
@@ -17,11 +23,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 HOST = "127.0.0.1"
 API_PREFIX = "/api/"
 RESPONSE_URL_PREFIX = "/response/"
+AUTHORIZE_PATH = "/oauth/v2/authorize"
 RESPONSE_URL_METHOD = "response_url"
 JSON_FORM_FIELDS = ("blocks", "attachments", "view", "metadata")
 DEFAULT_TZ = "Europe/Berlin"
@@ -38,6 +45,21 @@ class SlackCall:
     params: dict
     headers: dict = field(repr=False)  # holds the bearer token: keep it out of reprs and assertion messages
     response_url_id: str | None = None
+
+    @property
+    def token(self) -> str:
+        return _bearer_token(self.params, self.headers)
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """A workspace (team) the fake knows, and the bot user talkbot has there."""
+
+    team_id: str
+    enterprise_id: str | None = None
+    bot_user_id: str = "UTALKBOT"
+    bot_id: str = "BTALKBOT"
+    installer_id: str = "UINSTALLER"
 
 
 @dataclass(frozen=True)
@@ -56,10 +78,20 @@ class _BadRequest(Exception):
 class FakeSlack:
     """A stand-in for https://slack.com/api/ on 127.0.0.1 that records every call and answers like Slack."""
 
-    def __init__(self, *, bot_user_id: str = "UTALKBOT", team_id: str = "T0001", bot_id: str = "BTALKBOT") -> None:
+    def __init__(
+        self, *, bot_user_id: str = "UTALKBOT", team_id: str = "T0001", bot_id: str = "BTALKBOT",
+        client_id: str = "fake-client-id", client_secret: str = "fake-client-secret",
+    ) -> None:  # fmt: skip
         self.bot_user_id = bot_user_id
         self.team_id = team_id
         self.bot_id = bot_id
+        self.client_id, self.client_secret = client_id, client_secret
+        # The app's configured Redirect URL, used when the authorize request names none (as Slack does).
+        self.redirect_url: str | None = None
+        self._signed_in: Workspace | None = None
+        self._codes: dict[str, Workspace] = {}
+        self._tokens: dict[str, Workspace] = {}
+        self._revoked: set[str] = set()
         self._changed = threading.Condition(threading.RLock())
         self._calls: list[SlackCall] = []
         self._planned_replies: defaultdict[str, deque[_Reply]] = defaultdict(deque)
@@ -71,7 +103,6 @@ class FakeSlack:
         self._server: _FakeSlackServer | None = None
         self._thread: threading.Thread | None = None
         self._methods: dict[str, Callable[[dict], dict]] = {
-            "auth.test": self._auth_test,
             "chat.postMessage": self._chat_post_message,
             "chat.postEphemeral": self._chat_post_ephemeral,
             "chat.update": self._chat_update,
@@ -80,6 +111,7 @@ class FakeSlack:
             "conversations.replies": self._conversations_replies,
             "conversations.open": self._conversations_open,
             "conversations.info": self._conversations_info,
+            "conversations.members": self._conversations_members,
             "users.info": self._users_info,
             "users.conversations": self._users_conversations,
             "views.publish": self._views_publish,
@@ -187,14 +219,30 @@ class FakeSlack:
         with self._changed:
             self._users[user_id] = _user(user_id, tz=tz, name=name, is_admin=is_admin)
 
+    def sign_in(self, workspace: Workspace) -> None:
+        """The workspace (and installing user) the browser is signed in to: OAuth consent installs talkbot there."""
+        with self._changed:
+            self._signed_in = workspace
+
+    def revoke_tokens(self, team_id: str) -> None:
+        """Revoke every bot token issued to a workspace (as uninstalling does); calls with them fail."""
+        with self._changed:
+            self._revoked |= {token for token, workspace in self._tokens.items() if workspace.team_id == team_id}
+
+    def tokens_of(self, team_id: str) -> list[str]:
+        with self._changed:
+            return [token for token, workspace in self._tokens.items() if workspace.team_id == team_id]
+
     def set_channel_members(self, channel: str, user_ids: list[str]) -> None:
-        """Who is in a channel, for users.conversations."""
+        """Who is in a channel, for users.conversations and conversations.members."""
         with self._changed:
             self._channel_members[channel] = set(user_ids)
 
     # --- answering requests ----------------------------------------------------------------------------------------
 
     def _answer(self, verb: str, path: str, params: dict, headers: dict) -> _Reply:
+        if path == AUTHORIZE_PATH:
+            return self._authorize(params)
         if path.startswith(API_PREFIX):
             return self._answer_api(path.removeprefix(API_PREFIX), params, headers)
         if path.startswith(RESPONSE_URL_PREFIX):
@@ -208,8 +256,15 @@ class FakeSlack:
             self._record(SlackCall(method, params, headers))
             if self._planned_replies[method]:
                 return self._planned_replies[method].popleft()
-            if not _is_authed(params, headers):
+            if method == "oauth.v2.access":
+                return _Reply(self._oauth_v2_access(params, headers))
+            token = _bearer_token(params, headers)
+            if not token:
                 return _Reply({"ok": False, "error": "not_authed"})
+            if token in self._revoked:
+                return _Reply({"ok": False, "error": "token_revoked"})
+            if method == "auth.test":
+                return _Reply(self._auth_test(self._tokens.get(token)))
             answer_method = self._methods.get(method)
             return _Reply(answer_method(params) if answer_method else {"ok": True})
 
@@ -231,12 +286,46 @@ class FakeSlack:
     def _find_message(self, channel: str | None, ts: str | None) -> dict | None:
         return next((message for message in self._messages.get(channel, []) if message["ts"] == ts), None)
 
+    # --- OAuth -----------------------------------------------------------------------------------------------------
+
+    def _authorize(self, params: dict) -> _Reply:
+        """Slack's consent page, approved at once for the signed-in workspace: back to the app with a code."""
+        redirect_url = params.get("redirect_uri") or self.redirect_url
+        if params.get("client_id") != self.client_id or self._signed_in is None or not redirect_url:
+            return _Reply(_error("invalid_authorize_request"), HTTPStatus.BAD_REQUEST)
+        code = secrets.token_hex(8)
+        with self._changed:
+            self._codes[code] = self._signed_in
+        location = f"{redirect_url}?{urlencode({'code': code, 'state': params.get('state', '')})}"
+        return _Reply({"ok": True}, HTTPStatus.FOUND, {"Location": location})
+
+    def _oauth_v2_access(self, params: dict, headers: dict) -> dict:
+        """Trade a code for a new bot token of the workspace that approved the install."""
+        client_id, client_secret = _client_credentials(params, headers)
+        if (client_id, client_secret) != (self.client_id, self.client_secret):
+            return _error("invalid_client")
+        workspace = self._codes.pop(params.get("code", ""), None)
+        if workspace is None:
+            return _error("invalid_code")
+        token = f"xoxb-{workspace.team_id}-{secrets.token_hex(12)}"
+        self._tokens[token] = workspace
+        enterprise = {"id": workspace.enterprise_id, "name": "Grid"} if workspace.enterprise_id else None
+        return {
+            "ok": True, "app_id": "ATALKBOT", "authed_user": {"id": workspace.installer_id},
+            "scope": params.get("scope", ""), "token_type": "bot", "access_token": token,
+            "bot_user_id": workspace.bot_user_id, "team": {"id": workspace.team_id, "name": workspace.team_id},
+            "enterprise": enterprise, "is_enterprise_install": False,
+        }  # fmt: skip
+
     # --- the Web API methods ---------------------------------------------------------------------------------------
 
-    def _auth_test(self, params: dict) -> dict:
+    def _auth_test(self, workspace: Workspace | None) -> dict:
+        """Who a token belongs to: its workspace's bot, or for tokens the fake did not issue, the default team."""
+        workspace = workspace or Workspace(self.team_id, bot_user_id=self.bot_user_id, bot_id=self.bot_id)
         return {
-            "ok": True, "url": "https://test.slack.com/", "team": "Test Team", "user": "talkbot",
-            "team_id": self.team_id, "user_id": self.bot_user_id, "bot_id": self.bot_id,
+            "ok": True, "url": f"https://{workspace.team_id.lower()}.slack.com/", "team": workspace.team_id,
+            "user": "talkbot", "team_id": workspace.team_id, "user_id": workspace.bot_user_id,
+            "bot_id": workspace.bot_id, "enterprise_id": workspace.enterprise_id,
         }  # fmt: skip
 
     def _chat_post_message(self, params: dict) -> dict:
@@ -304,6 +393,13 @@ class FakeSlack:
             return _error("channel_not_found")
         return {"ok": True, "channel": {"id": channel, "name": "general", "is_archived": False, "is_member": True}}
 
+    def _conversations_members(self, params: dict) -> dict:
+        """Members of a channel set with set_channel_members; any other channel is one talkbot cannot see."""
+        members = self._channel_members.get(params.get("channel"))
+        if members is None:
+            return _error("channel_not_found")
+        return {"ok": True, "members": sorted(members), "response_metadata": {"next_cursor": ""}}
+
     def _users_info(self, params: dict) -> dict:
         user_id = params.get("user")
         if not user_id:
@@ -329,9 +425,21 @@ def _user(user_id: str, *, tz: str = DEFAULT_TZ, name: str | None = None, is_adm
     return {"id": user_id, "name": name or user_id.lower(), "tz": tz, "is_admin": is_admin, "is_bot": False}
 
 
-def _is_authed(params: dict, headers: dict) -> bool:
-    bearer_token = headers.get("authorization", "").removeprefix("Bearer").strip()
-    return bool(bearer_token or params.get("token"))
+def _bearer_token(params: dict, headers: dict) -> str:
+    """The token a call was made with: slack_sdk sends it as a bearer header, forms may carry it as `token`."""
+    authorization = headers.get("authorization", "")
+    if authorization.startswith("Bearer "):
+        return authorization.removeprefix("Bearer ").strip()
+    return params.get("token", "")
+
+
+def _client_credentials(params: dict, headers: dict) -> tuple[str, str]:
+    """An app's client id and secret, from HTTP Basic auth (as slack_sdk sends them) or the form."""
+    authorization = headers.get("authorization", "")
+    if authorization.startswith("Basic "):
+        client_id, _, client_secret = base64.b64decode(authorization.removeprefix("Basic ")).decode().partition(":")
+        return client_id, client_secret
+    return params.get("client_id", ""), params.get("client_secret", "")
 
 
 def _is_true(value: object) -> bool:

@@ -14,7 +14,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from waitress import serve
 
 from bot.app import create_app
-from bot.config import SlackSettings
+from bot.config import ConfigError, SlackSettings
+from bot.installations import INSTALL_PATH
 from db.search.engine import SearchEngine
 
 log = logging.getLogger(__name__)
@@ -49,14 +50,22 @@ def database_health(engine: SearchEngine) -> tuple[bool, str]:
 
 
 def serve_http(settings: SlackSettings, engine: SearchEngine, host: str, port: int, threads: int = 16) -> None:
-    settings.require("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
+    """Token mode needs the bot token; OAuth mode gets each workspace's from the installation store instead."""
+    settings.require("SLACK_SIGNING_SECRET", *(() if settings.uses_oauth else ("SLACK_BOT_TOKEN",)))
     application = wsgi_app(create_app(settings, engine), engine)
     engine.warm_up()
     log.info("talkbot listening on http://%s:%d%s", host, port, EVENTS_PATH)
+    if settings.uses_oauth:
+        log.info("workspaces install talkbot at http://%s:%d%s", host, port, INSTALL_PATH)
     serve(application, host=host, port=port, threads=threads, ident="talkbot")
 
 
 def serve_socket_mode(settings: SlackSettings, engine: SearchEngine) -> None:
+    if settings.uses_oauth:
+        raise ConfigError(
+            "installing talkbot in many workspaces (SLACK_CLIENT_ID) needs HTTP mode: `talkbot serve "
+            "--http`, reachable by Slack at /slack/events, /slack/install and /slack/oauth_redirect"
+        )
     settings.require("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN")
     app = create_app(settings, engine)
     engine.warm_up()

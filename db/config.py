@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -9,6 +10,19 @@ from platformdirs import user_data_path
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
+
+log = logging.getLogger(__name__)
+
+# Connections one `talkbot serve --http` process can hold at once: one per waitress request thread (16, bot/server.py:
+# /healthz, event receipts) and one per Bolt listener thread (5, slack_bolt's default executor: the answers). The pool
+# must never be smaller: with SQLAlchemy's default 5 + 10, 200 concurrent requests on PostgreSQL left threads waiting
+# for a connection (bench/load_http.py), and a wait longer than pool_timeout (30 s) fails the request.
+CONNECTION_HOLDERS = 16 + 5
+POOL_SIZE, MAX_OVERFLOW = CONNECTION_HOLDERS, 10  # every holder keeps a warm connection; overflow is headroom
+POOL_CAPACITY = POOL_SIZE + MAX_OVERFLOW
+POOL = {"pool_size": POOL_SIZE, "max_overflow": MAX_OVERFLOW}
+POOL_EXHAUSTED = "database connection pool exhausted: all %d connections in use"
 
 
 def default_sqlite_path() -> Path:
@@ -17,10 +31,13 @@ def default_sqlite_path() -> Path:
 
 
 def database_url() -> str:
-    """The configured database URL; a plain `postgresql://` URL is taken to mean psycopg 3."""
+    """The configured database URL (see normalized_url), or the embedded SQLite file."""
     url = os.environ.get("DATABASE_URL", "").strip()
-    if not url:
-        return f"sqlite:///{default_sqlite_path()}"
+    return normalized_url(url) if url else f"sqlite:///{default_sqlite_path()}"
+
+
+def normalized_url(url: str) -> str:
+    """`postgres://` and `postgresql://` as SQLAlchemy with psycopg 3 spells them; other URLs unchanged."""
     if url.startswith("postgres://"):
         url = "postgresql://" + url.removeprefix("postgres://")
     if url.startswith("postgresql://"):
@@ -43,12 +60,22 @@ def make_engine(url: str) -> Engine:
     """An engine with the settings talkbot relies on: FK enforcement and WAL on SQLite, pre-ping elsewhere."""
     if is_sqlite(url):
         database = make_url(url).database
-        if database and database != ":memory:":
+        in_memory = database in (None, "", ":memory:")  # one connection per thread, not a pool
+        if not in_memory:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, **({} if in_memory else POOL))
         event.listen(engine, "connect", _enable_sqlite_foreign_keys)
-        return engine
-    return create_engine(url, pool_pre_ping=True)
+    else:
+        engine = create_engine(url, pool_pre_ping=True, **POOL)
+    if isinstance(engine.pool, QueuePool):
+        event.listen(engine, "checkout", lambda *_: _warn_if_exhausted(engine.pool))
+    return engine
+
+
+def _warn_if_exhausted(pool: QueuePool) -> None:
+    """The last connection just went out: the next checkout waits for one, and fails after pool_timeout (30 s)."""
+    if pool.checkedout() >= POOL_CAPACITY:
+        log.warning(POOL_EXHAUSTED, POOL_CAPACITY)
 
 
 _engines: dict[str, Engine] = {}

@@ -18,13 +18,13 @@ from db.models import DigestFeedback, DigestPost, DigestSubscription
 
 def subscribe(
     session: Session, *, team_id: str, channel_id: str, subscriber_id: str, cadence: str, weekday: int,
-    minute_of_day: int, timezone: str, topic: str, next_run_at: dt.datetime,
+    minute_of_day: int, timezone: str, topic: str, next_run_at: dt.datetime, enterprise_id: str | None = None,
 ) -> DigestSubscription:  # fmt: skip
     """Create the channel's subscription, or replace it (one per channel); re-subscribing resumes a paused one."""
     subscription = subscription_for(session, team_id, channel_id) or DigestSubscription(
         team_id=team_id, channel_id=channel_id
     )
-    subscription.subscriber_id = subscriber_id
+    subscription.enterprise_id, subscription.subscriber_id = enterprise_id, subscriber_id
     subscription.cadence, subscription.weekday, subscription.minute_of_day = cadence, weekday, minute_of_day
     subscription.timezone, subscription.topic = timezone, topic
     subscription.next_run_at, subscription.paused_reason = next_run_at, None

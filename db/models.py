@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy import (
     CheckConstraint,
     Column,
@@ -228,6 +230,8 @@ class DigestSubscription(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     team_id: Mapped[str] = mapped_column(String(32))
+    # The Enterprise Grid organisation, if any: with the team it finds the bot token the digest is posted with.
+    enterprise_id: Mapped[str | None] = mapped_column(String(32))
     channel_id: Mapped[str] = mapped_column(String(32))
     subscriber_id: Mapped[str] = mapped_column(String(32))
     cadence: Mapped[str] = mapped_column(String(10))
@@ -282,3 +286,13 @@ class DigestFeedback(Base):
     talk_id: Mapped[int] = mapped_column(ForeignKey("talks.id", ondelete="CASCADE"))
     user_id: Mapped[str] = mapped_column(String(32))
     vote: Mapped[int] = mapped_column(Integer)
+
+
+# Slack's OAuth tables, in slack_sdk's own layout so its SQLAlchemy stores can read them. Declared here so that our
+# migrations create them and `alembic check` watches them, instead of the stores' create_tables().
+SLACK_INSTALLATIONS = "slack_installations"
+SLACK_BOTS = "slack_bots"
+SLACK_OAUTH_STATES = "slack_oauth_states"
+SQLAlchemyInstallationStore.build_installations_table(Base.metadata, SLACK_INSTALLATIONS)
+SQLAlchemyInstallationStore.build_bots_table(Base.metadata, SLACK_BOTS)
+SQLAlchemyOAuthStateStore.build_oauth_states_table(Base.metadata, SLACK_OAUTH_STATES)

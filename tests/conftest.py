@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine
 
 from db.config import database_url, dispose_engine, sessions_for
 from db.migrate import upgrade
 from db.search.engine import SearchEngine
 from db.setup import seed_catalog
+from tests.databases import private_schema
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
@@ -57,19 +56,8 @@ def _fresh_database(kind: str, tmp_path_factory) -> Iterator[str]:
         return
     if POSTGRES_SKIP:
         pytest.skip(POSTGRES_SKIP)
-    schema = f"test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(database_url_of(POSTGRES_URL), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(database_url_of(POSTGRES_URL)).update_query_dict({"options": f"-csearch_path={schema}"})
-    url_text = url.render_as_string(hide_password=False)
-    try:
-        yield url_text
-    finally:
-        dispose_engine(url_text)
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with private_schema(database_url_of(POSTGRES_URL)) as url:
+        yield url
 
 
 def database_url_of(url: str) -> str:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -13,10 +15,12 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.fake_slack import FakeSlack
+from bot.fake_slack import FakeSlack, Workspace
+from bot.installations import INSTALL_PATH, REDIRECT_PATH
 from bot.slack_payloads import FORM, JSON, block_action, event_callback, signed_headers, slash_command
 
 SIGNING_SECRET = "test-signing-secret"
+CLIENT_ID, CLIENT_SECRET = "1234.5678", "client-secret-not-real"
 BOT_TOKEN = "xoxb-test-token-not-real"
 TEAM = "T0001"
 
@@ -100,25 +104,38 @@ class TalkbotServer:
 
     # What Slack sends, signed.
 
-    def command(self, text: str, user: str = "UALICE", channel: str = "CGENERAL") -> tuple[Reply, str]:
+    def command(
+        self, text: str, user: str = "UALICE", channel: str = "CGENERAL", team: str = TEAM
+    ) -> tuple[Reply, str]:
         """Send `/talk text`; returns the ack and the response_url id the answer will be posted to."""
         response_url = self.fake.response_url()
-        body = slash_command(text, user_id=user, team_id=TEAM, channel_id=channel, response_url=response_url)
+        body = slash_command(text, user_id=user, team_id=team, channel_id=channel, response_url=response_url)
         return self.post(body, FORM), response_url.rsplit("/", 1)[1]
 
-    def event(self, event: dict, event_id: str | None = None, headers: dict | None = None) -> Reply:
-        return self.post(event_callback(event, team_id=TEAM, event_id=event_id), JSON, headers)
+    def event(self, event: dict, event_id: str | None = None, headers: dict | None = None, team: str = TEAM) -> Reply:
+        return self.post(event_callback(event, team_id=team, event_id=event_id), JSON, headers)
 
-    def click(self, button: dict, *, user: str = "UALICE", ephemeral: bool = True, view: dict | None = None) -> str:
+    def click(
+        self, button: dict, *, user: str = "UALICE", ephemeral: bool = True, view: dict | None = None,
+        team: str = TEAM,
+    ) -> str:  # fmt: skip
         """Press a button talkbot sent; returns the response_url id its answer goes to."""
+        ack, response_url_id = self.press(button, user=user, ephemeral=ephemeral, view=view, team=team)
+        assert ack.status == 200
+        return response_url_id
+
+    def press(
+        self, button: dict, *, user: str = "UALICE", ephemeral: bool = True, view: dict | None = None,
+        team: str = TEAM,
+    ) -> tuple[Reply, str]:  # fmt: skip
+        """Press a button talkbot sent; returns the ack and the response_url id its answer goes to."""
         response_url = self.fake.response_url()
         action = {key: button[key] for key in ("action_id", "value")}
         body = block_action(
-            action, user_id=user, team_id=TEAM, channel_id="CGENERAL", response_url=response_url,
+            action, user_id=user, team_id=team, channel_id="CGENERAL", response_url=response_url,
             is_ephemeral=ephemeral, view=view,
         )  # fmt: skip
-        assert self.post(body, FORM).status == 200
-        return response_url.rsplit("/", 1)[1]
+        return self.post(body, FORM), response_url.rsplit("/", 1)[1]
 
 
 def answers_to(fake: FakeSlack, response_url_id: str, count: int = 1, timeout: float = 10.0) -> list[dict]:
@@ -130,6 +147,16 @@ def answers_to(fake: FakeSlack, response_url_id: str, count: int = 1, timeout: f
             return found
         time.sleep(0.02)
     raise AssertionError(f"expected {count} answer(s) on response_url {response_url_id}, got {len(found)}")
+
+
+def wait_for(found, timeout: float = 10.0):
+    """Poll `found()` until it returns something truthy (talkbot answers events after acking them); return that."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := found():
+            return result
+        time.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout} s")
 
 
 def buttons(message: dict) -> list[dict]:
@@ -148,3 +175,37 @@ def button(message: dict, label: str, nth: int = 0) -> dict:
 def texts(message: dict) -> str:
     """Every piece of text in a message, joined, for assertions about content."""
     return json.dumps(message["blocks"], ensure_ascii=False)
+
+
+def oauth_server(database_url: str, fake: FakeSlack) -> TalkbotServer:
+    """`talkbot serve --http` distributed over OAuth (no bot token of its own); `fake` must use CLIENT_ID/SECRET."""
+    oauth = {"SLACK_BOT_TOKEN": "", "SLACK_CLIENT_ID": CLIENT_ID, "SLACK_CLIENT_SECRET": CLIENT_SECRET}
+    server = TalkbotServer(database_url, fake, extra_env=oauth)
+    fake.redirect_url = server.url + REDIRECT_PATH  # the Redirect URL configured in the Slack app
+    return server
+
+
+class StayOnRedirect(urllib.request.HTTPRedirectHandler):
+    """Let the test see each redirect, as a browser's network panel would."""
+
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def install(server: TalkbotServer, fake: FakeSlack, team: str, installer: str = "UALICE") -> str:
+    """Click "Add to Slack" on /slack/install, approve on (fake) Slack, land on the redirect; returns that page.
+
+    The browser carries bolt's state cookie back itself: it is marked Secure, which a cookie jar on plain
+    http://127.0.0.1 would (rightly) not send."""
+    fake.sign_in(Workspace(team, bot_user_id=f"UBOT{team}", installer_id=installer))
+    with urllib.request.urlopen(server.url + INSTALL_PATH, timeout=10) as page:
+        state_cookie = page.headers["Set-Cookie"].split(";")[0]
+        consent_url = re.search(r'href="([^"]+/oauth/v2/authorize[^"]+)"', page.read().decode())[1]
+    try:
+        urllib.request.build_opener(StayOnRedirect).open(html.unescape(consent_url), timeout=10)
+    except urllib.error.HTTPError as consent:
+        assert consent.code == 302, consent
+        back_to_talkbot = consent.headers["Location"]
+    landing = urllib.request.Request(back_to_talkbot, headers={"Cookie": state_cookie})
+    with urllib.request.urlopen(landing, timeout=10) as page:
+        return page.read().decode()

@@ -1,6 +1,7 @@
 """Talk of the week on real databases and a fake Slack: scheduling, exactly-once posting, picks, errors."""
 
 import datetime as dt
+import json
 import os
 import subprocess
 import sys
@@ -11,13 +12,13 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
-from bot.app import web_client
 from bot.config import SlackSettings
 from bot.digest.commands import DigestCommands
 from bot.digest.picker import pick_talk
 from bot.digest.runner import FIXES, LEASE, DigestRunner
 from bot.digest.schedule import Schedule
 from bot.fake_slack import FakeSlack
+from bot.installations import bot_clients
 from db.catalog import import_records
 from db.config import sessions_for
 from db.digests import channel_votes, claim_period, record_vote, subscribe, subscription_for
@@ -44,7 +45,7 @@ def engine(migrated_database) -> SearchEngine:
 
 def runner_for(engine, fake, grace=dt.timedelta(hours=6)) -> DigestRunner:
     settings = SlackSettings(bot_token="xoxb-test", signing_secret=None, app_token=None, api_url=fake.api_url)
-    return DigestRunner(engine, web_client(settings), grace=grace)
+    return DigestRunner(engine, bot_clients(settings, engine.sessions), grace=grace)
 
 
 def add_subscription(engine, channel, *, due, topic="", cadence="weekly", weekday=0, minute=9 * 60,
@@ -76,10 +77,11 @@ def utc(*parts) -> dt.datetime:
 MONDAY_NOON = dt.datetime(2026, 11, 23, 12, tzinfo=UTC)
 
 
-def handle(engine, text, channel="CSUB", now=MONDAY_NOON, tz="America/New_York"):
+def handle(engine, text, channel="CSUB", now=MONDAY_NOON, tz="America/New_York", member=True):
     return DigestCommands(engine).handle(
-        text.split(), team_id=TEAM, channel_id=channel, user_id="UALICE", user_timezone=lambda: tz, now=now
-    )
+        text.split(), team_id=TEAM, enterprise_id=None, channel_id=channel, user_id="UALICE",
+        user_timezone=lambda: tz, is_member=lambda: member, now=now,
+    )  # fmt: skip
 
 
 def said(message) -> str:
@@ -111,6 +113,17 @@ def test_changing_a_subscription_replaces_it_and_unsubscribe_removes_it(engine):
     assert "off for this channel" in said(handle(engine, "unsubscribe"))
     assert subscription(engine, "CSUB") is None
     assert "no Talk of the week" in said(handle(engine, "unsubscribe"))
+
+
+def test_only_members_of_a_channel_change_its_digest_but_anyone_may_look(engine):
+    handle(engine, "subscribe weekly mon 09:00 Europe/Berlin kafka")
+
+    for text in ("subscribe daily 08:00 UTC chaos", "unsubscribe", "stop"):
+        assert "Only members of this channel" in said(handle(engine, text, member=False))
+        assert "Invite me first" in said(handle(engine, text, member=None))
+    assert subscription(engine, "CSUB").topic == "kafka"
+    assert "on “kafka”" in said(handle(engine, "", member=False))
+    assert "Preview, only for you" in json.dumps(handle(engine, "preview", member=False), ensure_ascii=False)
 
 
 @pytest.mark.parametrize(
@@ -217,7 +230,7 @@ def test_a_crash_after_posting_and_before_recording_is_found_in_history_not_post
         claim_id = claim.claim_id
     runner = runner_for(engine, fake)
     with time_machine.travel(now - 2 * LEASE + dt.timedelta(seconds=3)):  # the interrupted run got as far as posting
-        runner.client.chat_postMessage(channel="CLOST", text="Talk of the week: …",
+        runner.bot_clients(TEAM, None).chat_postMessage(channel="CLOST", text="Talk of the week: …",
                                        metadata={"event_type": "talkbot_digest",
                                                  "event_payload": {"claim_id": claim_id, "talk_id": 1}})  # fmt: skip
 

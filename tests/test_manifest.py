@@ -4,6 +4,8 @@ from pathlib import Path
 
 import yaml
 
+from bot.installations import BOT_SCOPES, REDIRECT_PATH
+
 MANIFEST = yaml.safe_load((Path(__file__).resolve().parents[1] / "manifest.yml").read_text())
 
 
@@ -11,13 +13,17 @@ def test_manifest_declares_the_command_events_scopes_home_tab_and_interactivity(
     [command] = MANIFEST["features"]["slash_commands"]
     assert command["command"] == "/talk" and "speaker:" in command["usage_hint"]
     assert set(MANIFEST["settings"]["event_subscriptions"]["bot_events"]) == {
-        "app_home_opened", "app_mention", "message.im",
+        "app_home_opened", "app_mention", "message.im", "app_uninstalled", "tokens_revoked",
     }  # fmt: skip
-    scopes = set(MANIFEST["oauth_config"]["scopes"]["bot"])
     assert {"commands", "chat:write", "app_mentions:read", "im:history", "users:read", "channels:history",
-            "channels:read"} <= scopes  # fmt: skip
+            "channels:read"} <= set(MANIFEST["oauth_config"]["scopes"]["bot"])  # fmt: skip
     assert MANIFEST["features"]["app_home"]["home_tab_enabled"] is True
     assert MANIFEST["settings"]["interactivity"]["is_enabled"] is True
     urls = {command["url"], MANIFEST["settings"]["interactivity"]["request_url"],
             MANIFEST["settings"]["event_subscriptions"]["request_url"]}  # fmt: skip
     assert urls == {"https://YOUR-HOST/slack/events"}
+
+
+def test_oauth_installs_ask_for_exactly_the_scopes_the_manifest_declares():
+    assert sorted(BOT_SCOPES) == sorted(MANIFEST["oauth_config"]["scopes"]["bot"])
+    assert MANIFEST["oauth_config"]["redirect_urls"] == [f"https://YOUR-HOST{REDIRECT_PATH}"]

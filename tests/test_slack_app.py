@@ -15,7 +15,7 @@ from db.config import sessions_for
 from db.digests import channel_votes
 from db.models import SavedTalk
 from db.records import LinkRecord, SpeakerRecord, TalkRecord
-from tests.slack_server import BOT_TOKEN, TEAM, TalkbotServer, answers_to, button, buttons, texts
+from tests.slack_server import BOT_TOKEN, TEAM, TalkbotServer, answers_to, button, buttons, texts, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -180,14 +180,14 @@ def test_opening_app_home_publishes_the_home_tab_with_saved_talks(server, fake):
     answers_to(server.fake, server.click(button(results, "Save"), user=user))
 
     server.event({"type": "app_home_opened", "user": user, "channel": "DHOME", "tab": "home"})
-    publish = _wait_for(lambda: [c for c in fake.calls_to("views.publish") if c.params["user_id"] == user])
+    publish = wait_for(lambda: [c for c in fake.calls_to("views.publish") if c.params["user_id"] == user])
     view = publish[0].params["view"]
     assert (
         view["type"] == "home" and "Your saved talks* (1)" in json.dumps(view) and "Scaling Kafka" in json.dumps(view)
     )
 
     server.click(button({"blocks": view["blocks"]}, "Remove"), user=user, view=view)
-    republished = _wait_for(lambda: [c for c in fake.calls_to("views.publish") if c.params["user_id"] == user][1:])
+    republished = wait_for(lambda: [c for c in fake.calls_to("views.publish") if c.params["user_id"] == user][1:])
     assert "Your saved talks* (0)" in json.dumps(republished[0].params["view"])
 
 
@@ -259,18 +259,8 @@ def _assert_within_limits(message: dict) -> None:
             assert len(text if isinstance(text, str) else text["text"]) <= MAX_TEXT
 
 
-def _wait_for(found, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = found()
-        if result:
-            return result
-        time.sleep(0.02)
-    raise AssertionError("timed out")
-
-
 def _wait_messages(fake, channel):
-    return _wait_for(lambda: fake.messages_in(channel))
+    return wait_for(lambda: fake.messages_in(channel))
 
 
 def test_two_replicas_receiving_the_same_event_answer_it_once(server, seeded_database, fake):
@@ -321,7 +311,7 @@ def test_digest_subscribe_uses_the_subscribers_slack_timezone_and_shows_in_app_h
     assert "Next post: Fri" in texts(status) and "JST" in texts(status)
 
     server.event({"type": "app_home_opened", "user": user, "channel": "DHOME", "tab": "home"})
-    [home] = _wait_for(lambda: [c for c in fake.calls_to("views.publish") if c.params["user_id"] == user])
+    [home] = wait_for(lambda: [c for c in fake.calls_to("views.publish") if c.params["user_id"] == user])
     assert f"<#{channel}>: every Friday at 10:30 (Asia/Tokyo) on “kafka”" in json.dumps(home.params["view"],
                                                                                        ensure_ascii=False)  # fmt: skip
 

@@ -1,4 +1,6 @@
-"""`/talk digest …`: subscribe a channel, show, preview or stop its Talk of the week."""
+"""`/talk digest …`: subscribe a channel, show, preview or stop its Talk of the week.
+
+Anyone in a channel may see or preview its digest; only its members may change it."""
 
 from __future__ import annotations
 
@@ -26,19 +28,24 @@ class DigestCommands:
         self.engine, self.sessions = engine, engine.sessions
 
     def handle(
-        self, words: list[str], *, team_id: str, channel_id: str, user_id: str, user_timezone: Callable[[], str],
-        now: dt.datetime,
+        self, words: list[str], *, team_id: str, enterprise_id: str | None, channel_id: str, user_id: str,
+        user_timezone: Callable[[], str], is_member: Callable[[], bool | None], now: dt.datetime,
     ) -> dict:  # fmt: skip
+        """`is_member` says whether the user is in the channel (None: Slack would not show talkbot its members)."""
         try:
-            return self._handle(words, team_id, channel_id, user_id, user_timezone, now)
+            return self._handle(words, team_id, enterprise_id, channel_id, user_id, user_timezone, is_member, now)
         except SQLAlchemyError:
             log.exception("digest command failed: database unavailable")
             return problem_message(TRY_AGAIN)
 
-    def _handle(self, words, team_id, channel_id, user_id, user_timezone, now) -> dict:
+    def _handle(self, words, team_id, enterprise_id, channel_id, user_id, user_timezone, is_member, now) -> dict:
         action = words[0].lower() if words else ""
+        if action in ("subscribe", "unsubscribe", "stop"):
+            refusal = _membership_refusal(is_member())
+            if refusal:
+                return problem_message(refusal)
         if action == "subscribe":
-            return self.subscribe(words[1:], team_id, channel_id, user_id, user_timezone, now)
+            return self.subscribe(words[1:], team_id, enterprise_id, channel_id, user_id, user_timezone, now)
         if action in ("unsubscribe", "stop"):
             with self.sessions.begin() as session:
                 removed = unsubscribe(session, team_id, channel_id)
@@ -50,7 +57,7 @@ class DigestCommands:
             return self.status(team_id, channel_id)
         return digest_usage_message(f"“{words[0]}” is not a digest command.")
 
-    def subscribe(self, words, team_id, channel_id, user_id, user_timezone, now) -> dict:
+    def subscribe(self, words, team_id, enterprise_id, channel_id, user_id, user_timezone, now) -> dict:
         try:
             request = parse_subscribe(words, user_timezone() if not _names_timezone(words) else "UTC")
             self.engine.parse(request.topic)
@@ -59,7 +66,8 @@ class DigestCommands:
         schedule = request.schedule
         with self.sessions.begin() as session:
             subscribe(
-                session, team_id=team_id, channel_id=channel_id, subscriber_id=user_id, cadence=schedule.cadence,
+                session, team_id=team_id, enterprise_id=enterprise_id, channel_id=channel_id, subscriber_id=user_id,
+                cadence=schedule.cadence,
                 weekday=schedule.weekday, minute_of_day=schedule.minute_of_day, timezone=schedule.timezone,
                 topic=request.topic, next_run_at=schedule.next_due(now),
             )  # fmt: skip
@@ -100,6 +108,15 @@ class DigestCommands:
         message["blocks"].insert(0, {"type": "context", "elements": [
             {"type": "mrkdwn", "text": f"Preview, only for you: this channel gets this on {when}."}]})  # fmt: skip
         return message
+
+
+def _membership_refusal(member: bool | None) -> str | None:
+    if member is None:
+        return ("I cannot see who is in this channel, so I cannot set up its Talk of the week. "
+                "Invite me first with `/invite @talkbot`, then try again.")  # fmt: skip
+    if not member:
+        return "Only members of this channel can change its Talk of the week. Join it first, then try again."
+    return None
 
 
 def _names_timezone(words: list[str]) -> bool:

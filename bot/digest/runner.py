@@ -5,16 +5,19 @@
   the claim id in its metadata) in the channel's recent history, and posts only if it is not there.
 - Missed while everything was down: posted once if still within the grace window, else recorded as skipped.
 - Slack refuses for good (archived, bot removed…): the subscription pauses and the subscriber is told how to fix it.
+- The workspace uninstalled talkbot or revoked its token: its digests pause until it installs again.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.blocks import digest_message
 from bot.digest.picker import pick_talk
@@ -48,7 +51,13 @@ FIXES = {
     "`/talk digest subscribe` there again.",
     "account_inactive": "my Slack account was deactivated. Reinstall talkbot, then subscribe again.",
     "token_revoked": "my access to this workspace was revoked. Reinstall talkbot, then subscribe again.",
+    "invalid_auth": "my access to this workspace is no longer valid. Reinstall talkbot, then subscribe again.",
 }
+# The workspace has no installation (uninstalled, or its bot token revoked): paused until it installs again.
+NOT_INSTALLED = "not_installed"
+
+# The client that posts in a workspace (team id, Enterprise Grid id), or None when talkbot is not installed there.
+BotClients = Callable[[str, str | None], WebClient | None]
 
 
 @dataclass
@@ -69,16 +78,23 @@ def schedule_of(subscription: DigestSubscription) -> Schedule:
 
 
 class DigestRunner:
-    def __init__(self, engine: SearchEngine, client: WebClient, grace: dt.timedelta = DEFAULT_GRACE) -> None:
-        self.engine, self.sessions, self.client, self.grace = engine, engine.sessions, client, grace
+    def __init__(self, engine: SearchEngine, bot_clients: BotClients, grace: dt.timedelta = DEFAULT_GRACE) -> None:
+        self.engine, self.sessions, self.bot_clients, self.grace = engine, engine.sessions, bot_clients, grace
 
     def run_due(self, now: dt.datetime | None = None) -> PassReport:
         """Post every digest due at `now`; one channel's failure never stops the others."""
         now = now or dt.datetime.now(dt.UTC)
         report = PassReport()
-        with self.sessions() as session:
-            due = due_subscriptions(session, now)
-            session.expunge_all()
+        try:
+            with self.sessions() as session:
+                due = due_subscriptions(session, now)
+                session.expunge_all()
+        except SQLAlchemyError:
+            # The database is down: nothing can be claimed, so nothing is posted. One failure (how many digests are
+            # due cannot be read); they stay due, and the first pass after the outage posts them within the grace.
+            log.exception("digest pass failed: database unavailable; due digests will be retried")
+            report.failed += 1
+            return report
         for subscription in due:
             try:
                 self._run_one(subscription, now, report)
@@ -88,6 +104,14 @@ class DigestRunner:
         return report
 
     def _run_one(self, subscription: DigestSubscription, now: dt.datetime, report: PassReport) -> None:
+        client = self.bot_clients(subscription.team_id, subscription.enterprise_id)
+        if client is None:
+            with self.sessions.begin() as session:
+                pause(session, subscription.id, NOT_INSTALLED)
+            log.info("digest for channel %s paused: talkbot is not installed in %s", subscription.channel_id,
+                     subscription.team_id)  # fmt: skip
+            report.paused += 1
+            return
         schedule = schedule_of(subscription)
         due_at = _aware(subscription.next_run_at)
         period = schedule.period(due_at)
@@ -104,12 +128,12 @@ class DigestRunner:
             claim = claim_period(session, subscription, period, due_at, now)
             claim_id, post_id = (claim.claim_id, claim.id) if claim else (None, None)
         if claim is None:
-            post_id, claim_id = self._resume(subscription, period, following, now, report)
+            post_id, claim_id = self._resume(client, subscription, period, following, now, report)
             if post_id is None:
                 return
-        self._post(subscription, schedule, period, post_id, claim_id, following, now, report)
+        self._post(client, subscription, schedule, period, post_id, claim_id, following, now, report)
 
-    def _resume(self, subscription, period, following, now, report) -> tuple[int | None, str | None]:
+    def _resume(self, client, subscription, period, following, now, report) -> tuple[int | None, str | None]:
         """This period is claimed already: stand back, finish a crashed post's bookkeeping, or take it over."""
         with self.sessions.begin() as session:
             claim = claim_of(session, subscription.team_id, subscription.channel_id, period)
@@ -119,7 +143,7 @@ class DigestRunner:
             if now - _aware(claim.claimed_at) < LEASE:
                 report.waiting += 1
                 return None, None
-            found = self._find_posted(claim)
+            found = self._find_posted(client, claim)
             if found:
                 message_ts, talk_id = found
                 finish(session, claim.id, "posted", now, talk_id=talk_id, message_ts=message_ts,
@@ -131,7 +155,7 @@ class DigestRunner:
                 return None, None
             return claim.id, claim.claim_id
 
-    def _post(self, subscription, schedule, period, post_id, claim_id, following, now, report) -> None:
+    def _post(self, client, subscription, schedule, period, post_id, claim_id, following, now, report) -> None:
         team_id, channel_id = subscription.team_id, subscription.channel_id
         with self.sessions() as session:
             posted = posted_talk_ids(session, team_id, channel_id)
@@ -146,12 +170,12 @@ class DigestRunner:
         message = digest_message(pick.card, pick.reasons, schedule.cadence)
         metadata = {"event_type": METADATA_EVENT, "event_payload": {"claim_id": claim_id, "talk_id": pick.card.id}}
         try:
-            response = self.client.chat_postMessage(channel=channel_id, metadata=metadata, **message)
+            response = client.chat_postMessage(channel=channel_id, metadata=metadata, **message)
         except SlackApiError as error:
             code = error.response.get("error", "")
             if code not in FIXES:
                 raise
-            self._pause(subscription, post_id, code, now)
+            self._pause(client, subscription, post_id, code, now)
             report.paused += 1
             return
         with self.sessions.begin() as session:
@@ -159,23 +183,24 @@ class DigestRunner:
             advance(session, subscription.id, subscription.next_run_at, following)
         report.posted += 1
 
-    def _pause(self, subscription: DigestSubscription, post_id: int, code: str, now: dt.datetime) -> None:
+    def _pause(self, client: WebClient, subscription: DigestSubscription, post_id: int, code: str,
+               now: dt.datetime) -> None:  # fmt: skip
         with self.sessions.begin() as session:
             pause(session, subscription.id, code)
             finish(session, post_id, "skipped", now, detail=f"Slack refused: {code}")
         text = f"I could not post Talk of the week in <#{subscription.channel_id}>: {FIXES[code]}"
         try:
-            self.client.chat_postMessage(channel=subscription.subscriber_id, text=text)
+            client.chat_postMessage(channel=subscription.subscriber_id, text=text)
         except SlackApiError as error:
             log.warning("could not tell %s about the paused digest: %s", subscription.subscriber_id,
                         error.response.get("error"))  # fmt: skip
 
-    def _find_posted(self, claim: DigestPost) -> tuple[str, int | None] | None:
+    def _find_posted(self, client: WebClient, claim: DigestPost) -> tuple[str, int | None] | None:
         """(ts, talk id) of this claim's message if it reached the channel (its metadata carries the claim id)."""
         cursor = None
         oldest = f"{_aware(claim.claimed_at).timestamp() - 60:.6f}"
         for _ in range(HISTORY_PAGES):
-            page = self.client.conversations_history(
+            page = client.conversations_history(
                 channel=claim.channel_id, oldest=oldest, include_all_metadata=True, limit=200, cursor=cursor
             )
             for message in page.get("messages", []):

@@ -1,0 +1,45 @@
+"""What talkbot keeps per Slack workspace, and what happens to it when the workspace removes or re-adds the app."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from db.models import DigestFeedback, DigestPost, DigestSubscription, SavedTalk
+
+# Pause reasons a reinstall fixes: the app lost its access, not the channel its bot.
+LOST_ACCESS = ("token_revoked", "account_inactive", "invalid_auth", "not_installed")
+
+
+def forget_workspace(session: Session, team_id: str) -> None:
+    """The app was uninstalled: drop everything its people created there (saved talks, digests, votes, history).
+    Event receipts stay until they expire; they name no person and guard against Slack's redeliveries."""
+    for table in (SavedTalk, DigestFeedback, DigestPost, DigestSubscription):
+        session.execute(delete(table).where(table.team_id == team_id))
+
+
+def pause_workspace_digests(session: Session, team_id: str, reason: str) -> int:
+    """The bot token was revoked: no digest can be posted until the workspace reinstalls."""
+    result = session.execute(
+        update(DigestSubscription)
+        .where(DigestSubscription.team_id == team_id, DigestSubscription.paused_reason.is_(None))
+        .values(paused_reason=reason)
+    )
+    return result.rowcount
+
+
+def resume_workspace_digests(
+    session: Session, team_id: str, next_due: Callable[[DigestSubscription], dt.datetime]
+) -> int:
+    """After a reinstall, digests paused for lost access run again from their next due time (none are back-filled)."""
+    paused = session.scalars(
+        select(DigestSubscription).where(
+            DigestSubscription.team_id == team_id, DigestSubscription.paused_reason.in_(LOST_ACCESS)
+        )
+    ).all()
+    for subscription in paused:
+        subscription.paused_reason, subscription.next_run_at = None, next_due(subscription)
+    return len(paused)
