@@ -15,7 +15,7 @@ from sqlalchemy import select
 from bot.config import SlackSettings
 from bot.digest.commands import DigestCommands
 from bot.digest.picker import pick_talk
-from bot.digest.runner import FIXES, LEASE, DigestRunner
+from bot.digest.runner import FIXES, LEASE, NOT_INSTALLED, DigestRunner
 from bot.digest.schedule import Schedule
 from bot.fake_slack import FakeSlack
 from bot.installations import bot_clients
@@ -26,6 +26,7 @@ from db.models import DigestPost, DigestSubscription
 from db.records import EventRecord, TalkRecord
 from db.search.engine import SearchEngine
 from db.setup import seed_catalog
+from db.workspaces import resume_workspace_digests
 
 UTC = dt.UTC
 TEAM = "T0001"
@@ -330,6 +331,22 @@ def test_a_channel_slack_refuses_is_paused_its_subscriber_told_and_others_still_
     assert "<#CBROKEN>" in note["text"] and FIXES[error] in note["text"]
     assert len(fake.messages_in("CFINE")) == 1
     assert runner_for(engine, fake).run_due(now=utc(2026, 12, 7, 8, 1)).paused == 0  # paused: not tried again
+
+
+def test_a_workspace_without_installation_is_paused_and_resumed_at_its_next_time_after_reinstall(engine, fake):
+    """The clock finds no bot token for a workspace (uninstalled between passes): pause rather than fail every
+    minute; a reinstall resumes the digest from its next due time, without back-filling the missed ones."""
+    add_subscription(engine, "CGONE", due=utc(2026, 11, 30, 8))
+    nowhere = DigestRunner(engine, lambda _team, _enterprise: None)
+
+    report = nowhere.run_due(now=utc(2026, 11, 30, 8, 1))
+
+    assert (report.paused, report.posted, report.failed) == (1, 0, 0)
+    assert subscription(engine, "CGONE").paused_reason == NOT_INSTALLED and fake.messages_in("CGONE") == []
+    with engine.sessions.begin() as session:
+        resumed = resume_workspace_digests(session, TEAM, lambda _: utc(2026, 12, 14, 8))
+    assert resumed == 1 and subscription(engine, "CGONE").paused_reason is None
+    assert runner_for(engine, fake).run_due(now=utc(2026, 12, 14, 8, 1)).posted == 1
 
 
 def test_a_rate_limited_post_waits_for_retry_after_and_succeeds(engine, fake):
