@@ -198,7 +198,7 @@ def create_app(settings: SlackSettings, engine: SearchEngine) -> App:
         if not (event.get("tokens") or {}).get("bot"):
             return
         with engine.sessions.begin() as session:
-            paused = pause_workspace_digests(session, context.team_id, "token_revoked")
+            paused = pause_workspace_digests(session, context.team_id)
         if installations:
             installations.forget_bot(context.team_id, context.enterprise_id)
         log.info("bot token revoked in workspace %s: %d digest(s) paused", context.team_id, paused)

@@ -10,8 +10,12 @@ from sqlalchemy.orm import Session
 
 from db.models import DigestFeedback, DigestPost, DigestSubscription, SavedTalk
 
-# Pause reasons a reinstall fixes: the app lost its access, not the channel its bot.
-LOST_ACCESS = ("token_revoked", "account_inactive", "invalid_auth", "not_installed")
+# Why a workspace's digests pause: its bot token was revoked, or the clock found no installation for it.
+TOKEN_REVOKED = "token_revoked"
+NOT_INSTALLED = "not_installed"
+# Pause reasons a reinstall fixes (with the Slack errors that mean the same): the app lost its access, not the
+# channel its bot.
+LOST_ACCESS = (TOKEN_REVOKED, NOT_INSTALLED, "account_inactive", "invalid_auth")
 
 
 def forget_workspace(session: Session, team_id: str) -> None:
@@ -21,12 +25,12 @@ def forget_workspace(session: Session, team_id: str) -> None:
         session.execute(delete(table).where(table.team_id == team_id))
 
 
-def pause_workspace_digests(session: Session, team_id: str, reason: str) -> int:
+def pause_workspace_digests(session: Session, team_id: str) -> int:
     """The bot token was revoked: no digest can be posted until the workspace reinstalls."""
     result = session.execute(
         update(DigestSubscription)
         .where(DigestSubscription.team_id == team_id, DigestSubscription.paused_reason.is_(None))
-        .values(paused_reason=reason)
+        .values(paused_reason=TOKEN_REVOKED)
     )
     return result.rowcount
 

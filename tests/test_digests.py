@@ -15,7 +15,7 @@ from sqlalchemy import select
 from bot.config import SlackSettings
 from bot.digest.commands import DigestCommands
 from bot.digest.picker import pick_talk
-from bot.digest.runner import FIXES, LEASE, NOT_INSTALLED, DigestRunner
+from bot.digest.runner import FIXES, LEASE, DigestRunner
 from bot.digest.schedule import Schedule
 from bot.fake_slack import FakeSlack
 from bot.installations import bot_clients
@@ -26,7 +26,7 @@ from db.models import DigestPost, DigestSubscription
 from db.records import EventRecord, TalkRecord
 from db.search.engine import SearchEngine
 from db.setup import seed_catalog
-from db.workspaces import resume_workspace_digests
+from db.workspaces import NOT_INSTALLED, resume_workspace_digests
 
 UTC = dt.UTC
 TEAM = "T0001"

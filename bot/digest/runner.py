@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from db.digests import (
 )
 from db.models import DigestPost, DigestSubscription
 from db.search.engine import SearchEngine
+from db.workspaces import NOT_INSTALLED
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +55,6 @@ FIXES = {
     "token_revoked": "my access to this workspace was revoked. Reinstall talkbot, then subscribe again.",
     "invalid_auth": "my access to this workspace is no longer valid. Reinstall talkbot, then subscribe again.",
 }
-# The workspace has no installation (uninstalled, or its bot token revoked): paused until it installs again.
-NOT_INSTALLED = "not_installed"
-
 # The client that posts in a workspace (team id, Enterprise Grid id), or None when talkbot is not installed there.
 BotClients = Callable[[str, str | None], WebClient | None]
 
@@ -95,16 +94,19 @@ class DigestRunner:
             log.exception("digest pass failed: database unavailable; due digests will be retried")
             report.failed += 1
             return report
+        # One lookup per workspace and pass, not per channel: in OAuth mode each is a read of the installation store.
+        client_for = functools.cache(self.bot_clients)
         for subscription in due:
             try:
-                self._run_one(subscription, now, report)
+                self._run_one(subscription, client_for(subscription.team_id, subscription.enterprise_id), now, report)
             except Exception:
                 log.exception("digest for channel %s failed; it will be retried", subscription.channel_id)
                 report.failed += 1
         return report
 
-    def _run_one(self, subscription: DigestSubscription, now: dt.datetime, report: PassReport) -> None:
-        client = self.bot_clients(subscription.team_id, subscription.enterprise_id)
+    def _run_one(
+        self, subscription: DigestSubscription, client: WebClient | None, now: dt.datetime, report: PassReport
+    ) -> None:
         if client is None:
             with self.sessions.begin() as session:
                 pause(session, subscription.id, NOT_INSTALLED)
