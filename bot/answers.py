@@ -27,7 +27,7 @@ from bot.blocks import (
 from bot.digest.runner import schedule_of
 from db.cards import TalkCard
 from db.catalog import talks_by_id
-from db.digests import record_vote, subscriptions_in
+from db.digests import record_vote, subscriptions_in, team_of_post
 from db.saved_talks import remove_saved_talk, save_talk, saved_cards, saved_talk_ids
 from db.search.engine import SearchEngine
 from db.search.query import QueryError
@@ -147,12 +147,17 @@ class Answers:
             return problem_message(note)
         return notice_message(f"{note} `/talk saved` lists your saved talks.")
 
-    def vote(self, team_id: str, channel_id: str, user_id: str, talk_id: int, vote: int) -> dict:
+    def vote(
+        self, team_id: str, channel_id: str, message_ts: str | None, user_id: str, talk_id: int, vote: int
+    ) -> dict:
+        """A vote on the digest post `message_ts` counts for the workspace that posted it (`team_id`, the request's
+        workspace, when the post is a preview or unknown)."""
         try:
             if self.card(talk_id) is None or not channel_id:
                 return problem_message(STALE_BUTTON)
             with self.sessions.begin() as session:
-                record_vote(session, team_id, channel_id, talk_id, user_id, vote)
+                owner = team_of_post(session, channel_id, message_ts) or team_id
+                record_vote(session, owner, channel_id, talk_id, user_id, vote)
         except SQLAlchemyError:
             log.exception("could not record a vote on talk %s", talk_id)
             return problem_message(TRY_AGAIN)

@@ -7,6 +7,7 @@ in place: a `Screen` says what the message shows (a search page, talks like one 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -23,7 +24,8 @@ MAX_SAVED_SHOWN = 20
 MAX_OFFSET = 10_000  # the furthest page a button may ask for
 PAGE_SIZE = 5
 
-# Action ids: the listeners in bot/app.py register one handler each.
+# Action ids: the listeners in bot/app.py register one handler each. Slack refuses a message (`invalid_blocks`) when
+# two buttons of one block share an action_id, so buttons that share a handler get a suffix: `results_page.next`.
 SHARE = "talk_share"
 SAVE = "talk_save"
 UNSAVE = "talk_unsave"
@@ -32,6 +34,12 @@ SHOW_PAGE = "results_page"
 SEARCH_FOR = "search_for"
 VOTE_UP = "digest_vote_up"
 VOTE_DOWN = "digest_vote_down"
+
+
+def action_ids(handler: str) -> re.Pattern:
+    """Every action_id one handler answers: `handler` itself and `handler.<suffix>`."""
+    return re.compile(rf"^{re.escape(handler)}(\.[\w-]+)?$")
+
 
 HELP_EXAMPLES = (
     ("/talk kafka", "talks about a topic"),
@@ -211,10 +219,10 @@ def _paging(screen: Screen, page: ResultPage) -> list[dict]:
     buttons = []
     if page.offset > 0:
         earlier = Screen(screen.kind, screen.query, max(0, page.offset - PAGE_SIZE), screen.talk_id)
-        buttons.append(_button("Previous", SHOW_PAGE, ButtonValue(earlier)))
+        buttons.append(_button("Previous", f"{SHOW_PAGE}.previous", ButtonValue(earlier)))
     if page.has_more and page.offset + len(page.cards) <= MAX_OFFSET:
         later = Screen(screen.kind, screen.query, page.offset + len(page.cards), screen.talk_id)
-        buttons.append(_button("Next results", SHOW_PAGE, ButtonValue(later)))
+        buttons.append(_button("Next results", f"{SHOW_PAGE}.next", ButtonValue(later)))
     return [{"type": "actions", "block_id": "paging", "elements": buttons}] if buttons else []
 
 
@@ -227,7 +235,8 @@ def public_results_message(query: str, page: ResultPage) -> dict:
         blocks += _card_blocks(card, None, saved=False, shareable=False)
     if page.has_more and page.offset + len(page.cards) <= MAX_OFFSET:
         more = ButtonValue(Screen("search", query, page.offset + len(page.cards)))
-        blocks.append({"type": "actions", "block_id": "paging", "elements": [_button("Next results", SHOW_PAGE, more)]})
+        more_button = _button("Next results", f"{SHOW_PAGE}.next", more)
+        blocks.append({"type": "actions", "block_id": "paging", "elements": [more_button]})
     return _message(f"{page.total} talks for “{query}”", blocks)
 
 
@@ -240,7 +249,10 @@ def no_match_message(query: str, page: ResultPage, starters: list[TalkCard]) -> 
             {
                 "type": "actions",
                 "block_id": "suggestions",
-                "elements": [_button(word, SEARCH_FOR, ButtonValue(None, query=word)) for word in page.suggestions],
+                "elements": [
+                    _button(word, f"{SEARCH_FOR}.{number}", ButtonValue(None, query=word))
+                    for number, word in enumerate(page.suggestions)
+                ],
             }
         )
     if starters:
@@ -259,9 +271,8 @@ def similar_message(source: TalkCard, screen: Screen, page: ResultPage, saved_id
         blocks.append(_section("No other talk in the catalog is much like this one yet."))
     if screen.query:
         back = ButtonValue(Screen("search", screen.query, screen.offset))
-        blocks.append(
-            {"type": "actions", "block_id": "paging", "elements": [_button("Back to results", SHOW_PAGE, back)]}
-        )
+        back_button = _button("Back to results", f"{SHOW_PAGE}.back", back)
+        blocks.append({"type": "actions", "block_id": "paging", "elements": [back_button]})
     return _message(f"Talks like “{source.title}”", blocks)
 
 

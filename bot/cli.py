@@ -17,16 +17,17 @@ from bot import console, server
 from bot.config import ConfigError, SlackSettings
 from bot.digest import clock
 from bot.digest.runner import DEFAULT_GRACE, DigestRunner
-from bot.installations import bot_clients
+from bot.installations import bot_clients, reencrypt_stored_tokens
 from db.cards import TalkCard
 from db.catalog import all_talks, catalog_stats, import_records, talk_record
-from db.config import database_url, sessions_for
+from db.config import DatabaseSettingError, bulk_timeouts, database_url, engine_for, sessions_for
 from db.importers import ImportFileError, format_names, read_catalog_file
 from db.importers.talkbot_format import catalog_document
 from db.migrate import upgrade
 from db.search.engine import ResultPage, SearchEngine
 from db.search.query import QueryError
 from db.setup import CatalogNotReady, display_url, prepare_catalog, seed_catalog
+from db.token_cipher import ENCRYPTION_KEY_VARIABLE, TokenCipher, TokenCipherError
 
 DEFAULT_PORT = 3000
 
@@ -38,9 +39,13 @@ class CommandError(Exception):
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     url = database_url()
+    if args.run in (run_export, run_import, run_upgrade, run_seed, run_stats):
+        bulk_timeouts()  # statements over the whole catalog, with no one waiting in Slack (db/config.py)
     try:
         return args.run(args, url)
-    except (QueryError, ImportFileError, CatalogNotReady, CommandError, ConfigError) as error:
+    except (
+        QueryError, ImportFileError, CatalogNotReady, CommandError, ConfigError, DatabaseSettingError, TokenCipherError,
+    ) as error:  # fmt: skip
         _fail(str(error))
     except OperationalError as error:
         reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
@@ -99,6 +104,15 @@ def _parser() -> argparse.ArgumentParser:
     database = commands.add_parser("db", help="database chores").add_subparsers(title="commands", metavar="COMMAND")
     database.required = True
     database.add_parser("upgrade", help="migrate the database to this version").set_defaults(run=run_upgrade)
+
+    keys = commands.add_parser("keys", help="the key(s) that encrypt stored Slack tokens").add_subparsers(
+        title="commands", metavar="COMMAND"
+    )
+    keys.required = True
+    keys.add_parser("generate", help="print a new encryption key").set_defaults(run=run_keys_generate)
+    keys.add_parser(
+        "rotate", help="re-encrypt every stored token with the first key, so that the keys after it can be removed"
+    ).set_defaults(run=run_keys_rotate)
 
     commands.add_parser("seed", help="load the built-in seed catalog (idempotent)").set_defaults(run=run_seed)
     commands.add_parser("stats", help="count talks per event, year and tag").set_defaults(run=run_stats)
@@ -255,6 +269,27 @@ def _progress_printer(total: int) -> Callable[[int], None]:
         print(f"\r  importing {done}/{total} talks ({done * 100 // total}%)", end=end, file=sys.stderr, flush=True)
 
     return show
+
+
+def run_keys_generate(args: argparse.Namespace, url: str) -> int:
+    print(TokenCipher.generate_key())
+    return 0
+
+
+def run_keys_rotate(args: argparse.Namespace, url: str) -> int:
+    """Step two of a key change: every process runs with `new,old` first; this moves every stored token to `new`."""
+    cipher = SlackSettings.from_environment().token_cipher()
+    prepare_catalog(url, announce=_fail)
+    report = reencrypt_stored_tokens(engine_for(url), cipher)
+    print(f"re-encrypted {report.reencrypted} stored token(s) with the first key ({report.already_current} had it)")
+    if report.left_behind:
+        raise CommandError(
+            f"{report.left_behind} token(s) were rewritten meanwhile by a talkbot process whose first key is an older "
+            f"one: restart every process with the new key first in {ENCRYPTION_KEY_VARIABLE}, then run this again"
+        )
+    if cipher.key_count > 1:
+        print(f"every stored token uses the first key now: remove the other key(s) from {ENCRYPTION_KEY_VARIABLE}")
+    return 0
 
 
 def run_upgrade(args: argparse.Namespace, url: str) -> int:

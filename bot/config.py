@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from urllib.parse import urljoin
 
+from db.token_cipher import ENCRYPTION_KEY_VARIABLE, TokenCipher, TokenCipherError
+
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 
 WHERE_TO_GET = {
@@ -33,6 +35,7 @@ class SlackSettings:
     client_id: str | None = None
     client_secret: str | None = None
     redirect_uri: str | None = None
+    encryption_key: str | None = None  # TALKBOT_ENCRYPTION_KEY: comma-separated Fernet keys, the first encrypting
 
     @classmethod
     def from_environment(cls) -> SlackSettings:
@@ -45,6 +48,7 @@ class SlackSettings:
             client_id=os.environ.get("SLACK_CLIENT_ID", "").strip() or None,
             client_secret=os.environ.get("SLACK_CLIENT_SECRET", "").strip() or None,
             redirect_uri=os.environ.get("SLACK_REDIRECT_URI", "").strip() or None,
+            encryption_key=os.environ.get(ENCRYPTION_KEY_VARIABLE, "").strip() or None,
         )
 
     @property
@@ -77,3 +81,17 @@ class SlackSettings:
         for name in names:
             if not values[name]:
                 raise ConfigError(f"{name} is not set: copy it from {WHERE_TO_GET[name]} at https://api.slack.com/apps")
+
+    def token_cipher(self) -> TokenCipher:
+        """What encrypts the workspaces' tokens in the installation store: required in OAuth mode."""
+        try:
+            cipher = TokenCipher.from_setting(self.encryption_key)
+        except TokenCipherError as error:
+            raise ConfigError(str(error)) from None
+        if cipher is None:
+            raise ConfigError(
+                f"{ENCRYPTION_KEY_VARIABLE} is not set: talkbot encrypts every workspace's Slack tokens with it. "
+                "Make one with `talkbot keys generate` and keep it with talkbot's other secrets (without it, the "
+                "stored tokens cannot be read and every workspace would have to install talkbot again)"
+            )
+        return cipher

@@ -58,7 +58,7 @@ class Console:
 
     def __enter__(self) -> Console:
         self.fake.start()
-        self.fake.set_channel_members(CHANNEL, [USER])  # so `/talk digest subscribe` works in #general
+        self.fake.set_channel_members(CHANNEL, [USER, self.fake.bot_user_id])  # `/talk digest subscribe` in #general
         settings = SlackSettings(
             bot_token="xoxb-console", signing_secret=SIGNING_SECRET, app_token=None, api_url=self.fake.api_url
         )

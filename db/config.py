@@ -1,12 +1,22 @@
-"""Where the catalog lives: `DATABASE_URL`, or an embedded SQLite file in the user's data folder."""
+"""Where the catalog lives (`DATABASE_URL`, or an embedded SQLite file in the user's data folder), and how long
+talkbot waits for it.
+
+A database that is down, or that accepts connections and never answers, must not hold talkbot's threads: every wait
+is bounded (`DatabaseTimeouts`), and a request that runs out of time fails with an `OperationalError`, which every
+Slack surface turns into "try again"."""
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
+import psycopg
 from platformdirs import user_data_path
+from psycopg.errors import _WaitTimeout
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,12 +27,124 @@ log = logging.getLogger(__name__)
 # Connections one `talkbot serve --http` process can hold at once: one per waitress request thread (16, bot/server.py:
 # /healthz, event receipts) and one per Bolt listener thread (5, slack_bolt's default executor: the answers). The pool
 # must never be smaller: with SQLAlchemy's default 5 + 10, 200 concurrent requests on PostgreSQL left threads waiting
-# for a connection (bench/load_http.py), and a wait longer than pool_timeout (30 s) fails the request.
+# for a connection (bench/load_http.py), and a wait longer than the pool timeout fails the request.
 CONNECTION_HOLDERS = 16 + 5
 POOL_SIZE, MAX_OVERFLOW = CONNECTION_HOLDERS, 10  # every holder keeps a warm connection; overflow is headroom
 POOL_CAPACITY = POOL_SIZE + MAX_OVERFLOW
 POOL = {"pool_size": POOL_SIZE, "max_overflow": MAX_OVERFLOW}
 POOL_EXHAUSTED = "database connection pool exhausted: all %d connections in use"
+
+
+class DatabaseSettingError(ValueError):
+    """A database setting in the environment is not usable; the message names it."""
+
+
+@dataclass(frozen=True)
+class DatabaseTimeouts:
+    """How long talkbot waits for its database, in seconds.
+
+    The defaults are for people waiting in Slack: a query of ours takes milliseconds, so a database that has not
+    answered within seconds is not going to, and "try again" now beats silence. Worst case for one request against a
+    database that accepts connections and never answers: `reply` (the pooled connection's pre-ping) + `connect` (one
+    new connection) = 6 s. Acks never touch the database, so they are not affected."""
+
+    connect: int = 3  # TCP, TLS and authentication of a new connection (whole seconds, at least 2: libpq's rule)
+    reply: float = 3.0  # client side: any one exchange with the server (a statement and all its rows, a commit, a ping)
+    statement: float = 2.0  # server side (statement_timeout), below `reply`: a slow query is cancelled, and the
+    #                         connection survives, before the client gives up on it
+    lock: float = 1.0  # server side (lock_timeout): waiting for a row or table lock
+    pool: float = 3.0  # waiting for a free connection in the pool (it is sized so that this does not happen)
+    sqlite_busy: float = 3.0  # SQLite: waiting for another writer to finish
+    bulk: float = 300.0  # work that reads or writes the whole catalog on purpose: the search index's load, imports,
+    #                     migrations (`bulk_timeouts`, `patient`); bounded still, so a hang ends
+
+    ENVIRONMENT = {
+        "connect": "TALKBOT_DB_CONNECT_TIMEOUT",
+        "reply": "TALKBOT_DB_REPLY_TIMEOUT",
+        "statement": "TALKBOT_DB_STATEMENT_TIMEOUT",
+        "lock": "TALKBOT_DB_LOCK_TIMEOUT",
+        "pool": "TALKBOT_DB_POOL_TIMEOUT",
+        "sqlite_busy": "TALKBOT_SQLITE_BUSY_TIMEOUT",
+        "bulk": "TALKBOT_DB_BULK_TIMEOUT",
+    }
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> DatabaseTimeouts:
+        values: dict = {}
+        for setting in fields(cls):
+            variable = cls.ENVIRONMENT[setting.name]
+            raw = environ.get(variable, "").strip()
+            if not raw:
+                continue
+            try:
+                value = float(raw)
+            except ValueError:
+                value = 0.0
+            if not 0 < value <= 24 * 3600:
+                raise DatabaseSettingError(f"{variable} must be a number of seconds above 0, not {raw!r}")
+            values[setting.name] = max(2, round(value)) if setting.name == "connect" else value
+        return cls(**values)
+
+    def for_bulk_work(self) -> DatabaseTimeouts:
+        """Statements and replies may take up to `bulk` seconds; connecting and the pool stay as they are."""
+        return replace(self, reply=self.bulk, statement=self.bulk, lock=self.bulk, sqlite_busy=self.bulk)
+
+
+_bulk_process = False
+
+
+def bulk_timeouts() -> None:
+    """Give every engine this process creates from now on the bulk timeouts: for the operator's commands (import,
+    migrations, export), whose statements over a whole catalog may rightly take longer than a Slack request's."""
+    global _bulk_process
+    _bulk_process = True
+
+
+def current_timeouts() -> DatabaseTimeouts:
+    timeouts = DatabaseTimeouts.from_environment()
+    return timeouts.for_bulk_work() if _bulk_process else timeouts
+
+
+class AnsweringConnection(psycopg.Connection):
+    """A psycopg connection that gives up on a server that does not answer.
+
+    Server-side timeouts need a server that runs them, and TCP keepalives need a peer that stops acknowledging; a
+    server (or a proxy) that accepts a query and never replies defeats both. psycopg waits for every reply through
+    `Connection.wait(gen, interval, timeout)`, which raises `errors._WaitTimeout` when `timeout` passes (psycopg >=
+    3.2); a wait without a timeout of its own gets `reply_timeout` here. Out of time, the connection is closed (its
+    state is unknown) and `OperationalError` raised: SQLAlchemy sees a closed connection, counts it as a disconnect
+    and replaces the pool's connections. Waits that bring their own timeout (notifies, cancel) are left alone."""
+
+    reply_timeout: float | None = None
+
+    def wait(self, gen, interval: float = 0.1, timeout: float | None = None):
+        deadline = self.reply_timeout
+        if timeout is not None or deadline is None:
+            return super().wait(gen, interval, timeout)
+        try:
+            return super().wait(gen, interval, deadline)
+        except _WaitTimeout:
+            self.close()
+            raise psycopg.OperationalError(f"the database did not answer within {deadline:g} s") from None
+
+
+@contextmanager
+def patient(session: Session, seconds: float | None = None) -> Iterator[None]:
+    """Let the work inside the block, in `session`'s transaction, take up to `seconds` (default: the bulk timeout)
+    per statement, e.g. reading a million talks for the search index."""
+    seconds = seconds or current_timeouts().bulk
+    connection = session.connection()
+    driver = connection.connection.driver_connection
+    if not isinstance(driver, AnsweringConnection):
+        yield
+        return
+    previous = driver.reply_timeout
+    driver.reply_timeout = max(seconds, previous or 0)
+    connection.exec_driver_sql(f"SET LOCAL statement_timeout = {round(seconds * 1000)}")  # until the transaction ends
+    try:
+        yield
+    finally:
+        driver.reply_timeout = previous
 
 
 def default_sqlite_path() -> Path:
@@ -56,26 +178,55 @@ def _enable_sqlite_foreign_keys(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
-    """An engine with the settings talkbot relies on: FK enforcement and WAL on SQLite, pre-ping elsewhere."""
+def make_engine(url: str, timeouts: DatabaseTimeouts | None = None) -> Engine:
+    """An engine with the settings talkbot relies on: FK enforcement and WAL on SQLite, pre-ping elsewhere, and
+    `timeouts` (by default from the environment) on every wait."""
+    timeouts = timeouts or current_timeouts()
+    pool = {**POOL, "pool_timeout": timeouts.pool}
     if is_sqlite(url):
         database = make_url(url).database
         in_memory = database in (None, "", ":memory:")  # one connection per thread, not a pool
         if not in_memory:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30}, **({} if in_memory else POOL))
+        engine = create_engine(url, connect_args={"timeout": timeouts.sqlite_busy}, **({} if in_memory else pool))
         event.listen(engine, "connect", _enable_sqlite_foreign_keys)
     else:
-        engine = create_engine(url, pool_pre_ping=True, **POOL)
+        engine = create_engine(url, pool_pre_ping=True, **pool)
+        if make_url(url).get_driver_name() == "psycopg":
+            _bound_postgresql_waits(engine, timeouts)
     if isinstance(engine.pool, QueuePool):
-        event.listen(engine, "checkout", lambda *_: _warn_if_exhausted(engine.pool))
+        event.listen(engine, "checkout", lambda *_: _warn_if_exhausted(engine.pool, timeouts.pool))
     return engine
 
 
-def _warn_if_exhausted(pool: QueuePool) -> None:
-    """The last connection just went out: the next checkout waits for one, and fails after pool_timeout (30 s)."""
+def _bound_postgresql_waits(engine: Engine, timeouts: DatabaseTimeouts) -> None:
+    """Connect with `connect_timeout`, through `AnsweringConnection` (every reply, the pool's pre-ping included, within
+    `reply`), and set statement_timeout and lock_timeout for the session before the pool hands the connection out."""
+
+    @event.listens_for(engine, "do_connect")
+    def connect(_dialect, _record, cargs, cparams):
+        cparams.setdefault("connect_timeout", timeouts.connect)
+        connection = AnsweringConnection.connect(*cargs, **cparams)
+        connection.reply_timeout = timeouts.reply
+        return connection
+
+    @event.listens_for(engine, "connect")
+    def set_server_timeouts(dbapi_connection, _record):
+        # Outside a transaction, so that a rollback cannot undo it; one round trip per new connection.
+        autocommit, dbapi_connection.autocommit = dbapi_connection.autocommit, True
+        try:
+            dbapi_connection.execute(
+                "SELECT set_config('statement_timeout', %s, false), set_config('lock_timeout', %s, false)",
+                (f"{round(timeouts.statement * 1000)}ms", f"{round(timeouts.lock * 1000)}ms"),
+            )
+        finally:
+            dbapi_connection.autocommit = autocommit
+
+
+def _warn_if_exhausted(pool: QueuePool, pool_timeout: float) -> None:
+    """The last connection just went out: the next checkout waits for one, and fails after the pool timeout."""
     if pool.checkedout() >= POOL_CAPACITY:
-        log.warning(POOL_EXHAUSTED, POOL_CAPACITY)
+        log.warning(POOL_EXHAUSTED + " (the next request waits up to %g s for one)", POOL_CAPACITY, pool_timeout)
 
 
 _engines: dict[str, Engine] = {}

@@ -150,6 +150,16 @@ def posted_talk_ids(session: Session, team_id: str, channel_id: str) -> list[int
     )
 
 
+def team_of_post(session: Session, channel_id: str, message_ts: str | None) -> str | None:
+    """The workspace whose digest posted this message. In a Slack Connect channel people from other workspaces vote
+    on it too, and their votes must steer the channel's own digest, not be filed under their workspace."""
+    if not message_ts:
+        return None
+    return session.scalar(
+        select(DigestPost.team_id).where(DigestPost.channel_id == channel_id, DigestPost.message_ts == message_ts)
+    )
+
+
 def record_vote(session: Session, team_id: str, channel_id: str, talk_id: int, user_id: str, vote: int) -> None:
     """One vote per person and talk; voting again replaces it."""
     existing = session.scalar(

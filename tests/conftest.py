@@ -9,11 +9,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine
 
+from bot.fake_slack import FakeSlack
 from db.config import database_url, dispose_engine, sessions_for
 from db.migrate import upgrade
 from db.search.engine import SearchEngine
 from db.setup import seed_catalog
+from db.token_cipher import ENCRYPTION_KEY_VARIABLE, TokenCipher
 from tests.databases import private_schema
+from tests.slack_server import TEAM, TalkbotServer
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
@@ -91,3 +94,27 @@ def seeded_database(request, tmp_path_factory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def seeded_engine(seeded_database) -> SearchEngine:
     return SearchEngine(sessions_for(seeded_database))
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeSlack]:
+    """A fake Slack for the whole module, answering as workspace TEAM (modules may override it)."""
+    with FakeSlack(team_id=TEAM) as slack:
+        yield slack
+
+
+@pytest.fixture(scope="module")
+def server(seeded_database, fake) -> Iterator[TalkbotServer]:
+    """A real `talkbot serve --http` in token mode on the seeded catalog, talking to `fake`."""
+    talkbot = TalkbotServer(seeded_database, fake)
+    yield talkbot
+    talkbot.stop()
+
+
+@pytest.fixture(scope="module")
+def encryption_key() -> Iterator[str]:
+    """OAuth mode stores tokens encrypted: servers started in the module (they inherit the environment) use this."""
+    with pytest.MonkeyPatch.context() as environment:
+        key = TokenCipher.generate_key()
+        environment.setenv(ENCRYPTION_KEY_VARIABLE, key)
+        yield key

@@ -17,7 +17,21 @@ from pathlib import Path
 
 from bot.fake_slack import FakeSlack, Workspace
 from bot.installations import INSTALL_PATH, REDIRECT_PATH
-from bot.slack_payloads import FORM, JSON, block_action, event_callback, signed_headers, slash_command
+from bot.slack_payloads import (
+    FORM,
+    JSON,
+    app_mention,
+    block_action,
+    event_callback,
+    file_share_event,
+    message_changed,
+    message_event,
+    retry_headers,
+    shared_file,
+    signed_headers,
+    slash_command,
+)
+from db.token_cipher import ENCRYPTION_KEY_VARIABLE, TokenCipher
 
 SIGNING_SECRET = "test-signing-secret"
 CLIENT_ID, CLIENT_SECRET = "1234.5678", "client-secret-not-real"
@@ -105,48 +119,103 @@ class TalkbotServer:
     # What Slack sends, signed.
 
     def command(
-        self, text: str, user: str = "UALICE", channel: str = "CGENERAL", team: str = TEAM
-    ) -> tuple[Reply, str]:
-        """Send `/talk text`; returns the ack and the response_url id the answer will be posted to."""
+        self, text: str, user: str = "UALICE", channel: str = "CGENERAL", team: str = TEAM, *,
+        channel_name: str = "general", escape: bool = True, enterprise_id: str | None = None,
+    ) -> tuple[Reply, str]:  # fmt: skip
+        """Send `/talk text`; returns the ack and the response_url id the answer will be posted to.
+        `channel_name`: "directmessage" in a DM, group_dm_name(...) in a group DM, "privategroup" for private ones."""
         response_url = self.fake.response_url()
-        body = slash_command(text, user_id=user, team_id=team, channel_id=channel, response_url=response_url)
+        body = slash_command(
+            text, user_id=user, team_id=team, channel_id=channel, response_url=response_url,
+            channel_name=channel_name, escape=escape, enterprise_id=enterprise_id,
+        )  # fmt: skip
         return self.post(body, FORM), response_url.rsplit("/", 1)[1]
 
-    def event(self, event: dict, event_id: str | None = None, headers: dict | None = None, team: str = TEAM) -> Reply:
-        return self.post(event_callback(event, team_id=team, event_id=event_id), JSON, headers)
+    def event(
+        self, event: dict, event_id: str | None = None, headers: dict | None = None, team: str = TEAM, *,
+        retry: int = 0, retry_reason: str = "http_timeout", is_ext_shared_channel: bool = False,
+    ) -> Reply:  # fmt: skip
+        """Deliver an Events API event; `retry=n` sends it as Slack's n-th redelivery (same event_id)."""
+        body = event_callback(event, team_id=team, event_id=event_id, bot_user_id=self.fake.bot_user_of(team),
+                              is_ext_shared_channel=is_ext_shared_channel)  # fmt: skip
+        extra = {**(retry_headers(retry, retry_reason) if retry else {}), **(headers or {})}
+        return self.post(body, JSON, extra)
+
+    def mention(
+        self, text: str, *, user: str = "UALICE", channel: str = "CGENERAL", team: str = TEAM,
+        thread_ts: str | None = None, ts: str | None = None, edited: bool = False, user_team: str | None = None,
+        event_id: str | None = None, retry: int = 0,
+    ) -> tuple[Reply, dict]:  # fmt: skip
+        """`@talkbot text` in a channel; returns the ack and the event sent (its `ts` is the message's). To edit
+        that message, send `mention(new_text, ts=event["ts"], edited=True)`: Slack's re-delivery of an edited mention.
+        `user_team`: the person is from another workspace, in a Slack Connect channel."""
+        event = app_mention(
+            f"<@{self.fake.bot_user_of(team)}> {text}", user_id=user, channel_id=channel, team_id=team, ts=ts,
+            thread_ts=thread_ts, edited=edited, user_team=user_team,
+        )  # fmt: skip
+        reply = self.event(event, event_id=event_id, team=team, retry=retry, is_ext_shared_channel=bool(user_team))
+        return reply, event
+
+    def dm(
+        self, text: str, *, user: str = "UALICE", channel: str | None = None, team: str = TEAM,
+        files: list[str] | None = None,
+    ) -> tuple[Reply, dict]:  # fmt: skip
+        """A direct message to talkbot (with `files`, their names: a file_share message); returns ack and event."""
+        channel = channel or "D" + user[1:]
+        if files:
+            shared = [shared_file(name, user_id=user) for name in files]
+            event = file_share_event(text, shared, user_id=user, channel_id=channel, team_id=team)
+        else:
+            event = message_event(text, user_id=user, channel_id=channel, team_id=team)
+        return self.event(event, team=team), event
+
+    def edit(self, original: dict, new_text: str, *, team: str = TEAM) -> tuple[Reply, dict]:
+        """Edit a message sent with dm(): Slack's `message_changed` event."""
+        event = message_changed(original, new_text)
+        return self.event(event, team=team), event
 
     def click(
         self, button: dict, *, user: str = "UALICE", ephemeral: bool = True, view: dict | None = None,
-        team: str = TEAM,
+        team: str = TEAM, **where,
     ) -> str:  # fmt: skip
-        """Press a button talkbot sent; returns the response_url id its answer goes to."""
-        ack, response_url_id = self.press(button, user=user, ephemeral=ephemeral, view=view, team=team)
+        """Press a button talkbot sent; returns the response_url id its answer goes to (see press() for `where`)."""
+        ack, response_url_id = self.press(button, user=user, ephemeral=ephemeral, view=view, team=team, **where)
         assert ack.status == 200
         return response_url_id
 
     def press(
         self, button: dict, *, user: str = "UALICE", ephemeral: bool = True, view: dict | None = None,
-        team: str = TEAM,
+        team: str = TEAM, channel: str = "CGENERAL", message_ts: str | None = None, thread_ts: str | None = None,
+        message: dict | None = None, user_team: str | None = None,
     ) -> tuple[Reply, str]:  # fmt: skip
-        """Press a button talkbot sent; returns the ack and the response_url id its answer goes to."""
+        """Press a button talkbot sent; returns the ack and the response_url id its answer goes to.
+
+        `message_ts`/`thread_ts`: the message it is on, and its thread; `message`: a public message as talkbot
+        posted it (e.g. from fake.messages_in), sent whole as Slack does; `user_team`: the person is from another
+        workspace (Slack Connect)."""
         response_url = self.fake.response_url()
-        action = {key: button[key] for key in ("action_id", "value")}
         body = block_action(
-            action, user_id=user, team_id=team, channel_id="CGENERAL", response_url=response_url,
-            is_ephemeral=ephemeral, view=view,
+            button, user_id=user, team_id=team, channel_id=channel, response_url=response_url,
+            is_ephemeral=ephemeral, view=view, message_ts=message_ts, thread_ts=thread_ts, message=message,
+            user_team_id=user_team, bot_user_id=self.fake.bot_user_of(team),
         )  # fmt: skip
         return self.post(body, FORM), response_url.rsplit("/", 1)[1]
 
 
 def answers_to(fake: FakeSlack, response_url_id: str, count: int = 1, timeout: float = 10.0) -> list[dict]:
-    """The bodies talkbot posted to one response_url, waiting for `count` of them."""
+    """The bodies talkbot posted to one response_url and Slack accepted, waiting for `count` of them. A post the
+    fake refused (as Slack would: invalid blocks, no text…) never reached anyone, so it is not an answer."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = [c.params for c in fake.calls_to("response_url") if c.response_url_id == response_url_id]
+    while True:
+        posts = [c for c in fake.calls_to("response_url") if c.response_url_id == response_url_id]
+        found = [c.params for c in posts if not (c.error or c.dropped)]
         if len(found) >= count:
             return found
+        if time.monotonic() >= deadline:
+            break
         time.sleep(0.02)
-    raise AssertionError(f"expected {count} answer(s) on response_url {response_url_id}, got {len(found)}")
+    refused = "".join(f"; Slack refused one with {c.error}: {list(c.problems)}" for c in posts if c.error)
+    raise AssertionError(f"expected {count} answer(s) on response_url {response_url_id}, got {len(found)}{refused}")
 
 
 def wait_for(found, timeout: float = 10.0):
@@ -160,8 +229,9 @@ def wait_for(found, timeout: float = 10.0):
 
 
 def buttons(message: dict) -> list[dict]:
+    """The buttons in a message, each with the `block_id` of its block when it has one (a click reports it)."""
     return [
-        element
+        {**element, "block_id": block["block_id"]} if "block_id" in block else element
         for block in message["blocks"]
         for element in (block.get("elements", []) if block["type"] == "actions" else [block.get("accessory", {})])
         if element.get("type") == "button"
@@ -179,7 +249,11 @@ def texts(message: dict) -> str:
 
 def oauth_server(database_url: str, fake: FakeSlack) -> TalkbotServer:
     """`talkbot serve --http` distributed over OAuth (no bot token of its own); `fake` must use CLIENT_ID/SECRET."""
-    oauth = {"SLACK_BOT_TOKEN": "", "SLACK_CLIENT_ID": CLIENT_ID, "SLACK_CLIENT_SECRET": CLIENT_SECRET}
+    oauth = {
+        "SLACK_BOT_TOKEN": "", "SLACK_CLIENT_ID": CLIENT_ID, "SLACK_CLIENT_SECRET": CLIENT_SECRET,
+        # OAuth mode stores tokens encrypted: a test that reads them sets the key itself; any other gets one
+        ENCRYPTION_KEY_VARIABLE: os.environ.get(ENCRYPTION_KEY_VARIABLE) or TokenCipher.generate_key(),
+    }  # fmt: skip
     server = TalkbotServer(database_url, fake, extra_env=oauth)
     fake.redirect_url = server.url + REDIRECT_PATH  # the Redirect URL configured in the Slack app
     return server

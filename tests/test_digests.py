@@ -13,7 +13,7 @@ import time_machine
 from sqlalchemy import select
 
 from bot.config import SlackSettings
-from bot.digest.commands import DigestCommands
+from bot.digest.commands import ChannelAccess, DigestCommands
 from bot.digest.picker import pick_talk
 from bot.digest.runner import FIXES, LEASE, DigestRunner
 from bot.digest.schedule import Schedule
@@ -78,10 +78,13 @@ def utc(*parts) -> dt.datetime:
 MONDAY_NOON = dt.datetime(2026, 11, 23, 12, tzinfo=UTC)
 
 
-def handle(engine, text, channel="CSUB", now=MONDAY_NOON, tz="America/New_York", member=True):
+IN_CHANNEL = ChannelAccess("channel", bot_is_member=True, user_is_member=True)
+
+
+def handle(engine, text, channel="CSUB", now=MONDAY_NOON, tz="America/New_York", access=IN_CHANNEL):
     return DigestCommands(engine).handle(
         text.split(), team_id=TEAM, enterprise_id=None, channel_id=channel, user_id="UALICE",
-        user_timezone=lambda: tz, is_member=lambda: member, now=now,
+        user_timezone=lambda: tz, access=lambda: access, now=now,
     )  # fmt: skip
 
 
@@ -119,12 +122,39 @@ def test_changing_a_subscription_replaces_it_and_unsubscribe_removes_it(engine):
 def test_only_members_of_a_channel_change_its_digest_but_anyone_may_look(engine):
     handle(engine, "subscribe weekly mon 09:00 Europe/Berlin kafka")
 
+    outsider = ChannelAccess("channel", bot_is_member=True, user_is_member=False)
+    hidden = ChannelAccess("channel", bot_is_member=False)  # a private channel talkbot is not in
     for text in ("subscribe daily 08:00 UTC chaos", "unsubscribe", "stop"):
-        assert "Only members of this channel" in said(handle(engine, text, member=False))
-        assert "Invite me first" in said(handle(engine, text, member=None))
+        assert "Only members of this channel" in said(handle(engine, text, access=outsider))
+        assert "Invite me first" in said(handle(engine, text, access=hidden))
     assert subscription(engine, "CSUB").topic == "kafka"
-    assert "on “kafka”" in said(handle(engine, "", member=False))
-    assert "Preview, only for you" in json.dumps(handle(engine, "preview", member=False), ensure_ascii=False)
+    assert "on “kafka”" in said(handle(engine, "", access=outsider))
+    assert "Preview, only for you" in json.dumps(handle(engine, "preview", access=outsider), ensure_ascii=False)
+
+
+def test_subscribing_needs_talkbot_in_the_channel_but_a_member_may_stop_a_digest_without_it(engine):
+    removed = ChannelAccess("channel", bot_is_member=False, user_is_member=True)  # talkbot was removed since
+    handle(engine, "subscribe weekly mon 09:00 Europe/Berlin kafka")
+
+    assert "I am not in this channel" in said(handle(engine, "subscribe daily 08:00 UTC", access=removed))
+    assert subscription(engine, "CSUB").cadence == "weekly"
+    assert "is off" in said(handle(engine, "unsubscribe", access=removed))
+    assert subscription(engine, "CSUB") is None
+
+
+@pytest.mark.parametrize("kind", ["dm", "group_dm"])
+def test_a_digest_cannot_be_set_up_in_a_direct_message(engine, kind):
+    answer = said(handle(engine, "subscribe", channel="DSOMEONE", access=ChannelAccess(kind)))
+
+    assert "posted in channels, not in direct messages" in answer
+    assert subscription(engine, "DSOMEONE") is None
+
+
+def test_a_missing_slack_permission_is_named_instead_of_blaming_the_channel(engine):
+    answer = said(handle(engine, "subscribe", access=ChannelAccess("channel", missing_scope="groups:read")))
+
+    assert "lacks the `groups:read` permission" in answer and "reinstall" in answer
+    assert subscription(engine, "CSUB") is None
 
 
 @pytest.mark.parametrize(
@@ -151,8 +181,8 @@ def test_preview_shows_exactly_what_the_next_post_will_be(engine, fake):
 
     runner_for(engine, fake).run_due(now=utc(2026, 11, 30, 8, 0, 30))
 
-    [posted] = fake.messages_in("CSUB")
-    assert preview["blocks"][2:] == posted["blocks"][1:]  # the same card, reasons and buttons
+    [posted] = [call.params for call in fake.calls_to("chat.postMessage") if call.params["channel"] == "CSUB"]
+    assert preview["blocks"][2:] == posted["blocks"][1:]  # the same card, reasons and buttons, as talkbot sent them
     assert "Preview, only for you" in preview["blocks"][0]["elements"][0]["text"]
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from db.search.query import MAX_QUERY_CHARS, MAX_WORDS, QueryError, parse_query
+from db.search.query import MAX_FILTERS, MAX_QUERY_CHARS, MAX_WORDS, QueryError, parse_query
 
 
 def words(query):
@@ -41,10 +41,29 @@ def test_urls_are_words_not_filters():
     assert words(parse_query("https://example.org")) == ["https", "example", "org"]
 
 
-def test_long_queries_are_cut_with_a_note():
-    assert parse_query("x" * (MAX_QUERY_CHARS + 50)).notes[0].startswith(f"Only the first {MAX_QUERY_CHARS}")
-    long = parse_query(" ".join(f"w{i}" for i in range(MAX_WORDS + 5)))
-    assert len(long.words) == MAX_WORDS and long.notes
+def test_a_query_up_to_every_limit_parses():
+    """The limits (measured at a million talks: bench/worst_queries.py) leave room for anything a person types."""
+    assert len(parse_query("k" * MAX_QUERY_CHARS).words) == 1
+    assert len(parse_query(" ".join(f"w{i}" for i in range(MAX_WORDS))).words) == MAX_WORDS
+    three = parse_query('speaker:"liz fong-jones" event:srecon tag:kafka year:2019 year:2015..2020 kafka streams')
+    assert (len(three.speaker + three.event + three.tag), three.years) == (MAX_FILTERS, (2019, 2019))
+    stopwords = frozenset({"any", "talks", "about", "the", "in"})
+    assert words(parse_query("any talks about the kafka in the " * 5 + "kafka", stopwords)) == ["kafka"] * 6
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("k" * (MAX_QUERY_CHARS + 1), f"201 characters long; talkbot reads up to {MAX_QUERY_CHARS}"),
+     (" ".join(f"w{i}" for i in range(MAX_WORDS + 1)), f"searches for 11 words .*up to {MAX_WORDS}"),
+     ('speaker:"ada lovelace" event:"pycon us" tag:kafka ' + " ".join(f"w{i}" for i in range(6)),
+      "searches for 11 words \\(counting the words in filters\\)"),
+     ("tag:a tag:b speaker:c event:d kafka", f"has 4 speaker:, event: and tag: filters; .* up to {MAX_FILTERS}"),
+     ("the " * 11, "searches for 11 words")],
+)  # fmt: skip
+def test_a_query_over_a_limit_is_refused_with_what_to_write_instead(text, message):
+    with pytest.raises(QueryError, match=message) as refused:
+        parse_query(text)
+    assert "like" in str(refused.value) or "kafka streams production" in str(refused.value)
 
 
 @pytest.mark.parametrize(

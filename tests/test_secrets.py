@@ -1,5 +1,5 @@
 """Secrets never reach a log line or a user's screen, even while things go wrong: the signing secret, the OAuth
-client secret, every workspace's bot token and the database password."""
+client secret, every workspace's bot and refresh tokens, the key that encrypts them, and the database password."""
 
 from __future__ import annotations
 
@@ -20,11 +20,13 @@ from bot.slack_payloads import FORM, slash_command
 from db.config import is_sqlite, sessions_for
 from db.digests import subscription_for
 from db.search.engine import SearchEngine
+from db.token_cipher import ENCRYPTION_KEY_VARIABLE, TokenCipher
 from tests.slack_server import CLIENT_ID, CLIENT_SECRET, SIGNING_SECRET, answers_to, install, oauth_server, texts
 from tests.talkbot_cli import talkbot
 
 TEAM = "TSECRETS"
 DATABASE_PASSWORD = "db-password-not-real-7f3a"
+ENCRYPTION_KEY = TokenCipher.generate_key()
 
 
 def with_password(url: str) -> str:
@@ -38,13 +40,14 @@ def secrets_in(text: str, secrets: list[str]) -> list[str]:
     return [secret for secret in secrets if secret and secret in text]
 
 
-def test_no_secret_reaches_the_logs_or_the_user_while_things_fail(seeded_database, caplog):
+def test_no_secret_reaches_the_logs_or_the_user_while_things_fail(seeded_database, caplog, monkeypatch):
     database = with_password(seeded_database)
-    with FakeSlack(client_id=CLIENT_ID, client_secret=CLIENT_SECRET) as fake:
+    monkeypatch.setenv(ENCRYPTION_KEY_VARIABLE, ENCRYPTION_KEY)  # the server inherits it
+    with FakeSlack(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, token_rotation=True) as fake:
         server = oauth_server(database, fake)
         try:
             install(server, fake, TEAM)
-            fake.set_channel_members("CSECRET", ["UALICE"])
+            fake.set_channel_members("CSECRET", ["UALICE", f"UBOT{TEAM}"])
             # Slack refuses talkbot's calls with auth errors while users keep asking.
             fake.fail_next("users.info", "invalid_auth")
             fake.fail_next("views.publish", "token_revoked")
@@ -62,20 +65,27 @@ def test_no_secret_reaches_the_logs_or_the_user_while_things_fail(seeded_databas
             server.stop()
         server_log = server.log.read_text()
 
-        # The clock process, in this process: a digest whose post fails for a reason talkbot does not know.
+        # The clock process, in this process, logging everything: Slack says its token expired, so it trades the
+        # refresh token for new ones (slack_sdk logs request and response bodies at DEBUG), then the post fails for
+        # a reason talkbot does not know.
         caplog.set_level(logging.DEBUG)
-        settings = SlackSettings(None, SIGNING_SECRET, None, fake.api_url, CLIENT_ID, CLIENT_SECRET)
+        settings = SlackSettings(
+            None, SIGNING_SECRET, None, fake.api_url, CLIENT_ID, CLIENT_SECRET, encryption_key=ENCRYPTION_KEY
+        )
         engine = SearchEngine(sessions_for(database))
+        used_refresh_tokens = fake.refresh_tokens_of(TEAM)
+        fake.fail_next("chat.postMessage", "token_expired")
         fake.fail_next("chat.postMessage", "internal_error")
         with engine.sessions() as session:
             due = subscription_for(session, TEAM, "CSECRET").next_run_at.replace(tzinfo=dt.UTC)
         report = DigestRunner(engine, bot_clients(settings, engine.sessions)).run_due(now=due)
         assert report.failed == 1
-        secrets = [SIGNING_SECRET, CLIENT_SECRET, DATABASE_PASSWORD, *fake.tokens_of(TEAM)]
-        assert re.fullmatch(r"xoxb-\S+", secrets[-1])
+        tokens = [*fake.tokens_of(TEAM), *used_refresh_tokens, *fake.refresh_tokens_of(TEAM)]
+        secrets = [SIGNING_SECRET, CLIENT_SECRET, DATABASE_PASSWORD, ENCRYPTION_KEY, *tokens]
+        assert len(fake.tokens_of(TEAM)) == 2 and all(re.fullmatch(r"xox[be][.-]\S+", token) for token in tokens)
 
     assert "Scaling Kafka" in shown and "ERROR" in server_log  # the failures really happened and were logged
-    assert "digest for channel CSECRET failed" in caplog.text
+    assert "digest for channel CSECRET failed" in caplog.text and "refreshed the bot token" in caplog.text
     assert secrets_in(server_log, secrets) == []
     assert secrets_in(caplog.text, secrets) == []
     assert secrets_in(shown, secrets) == []

@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import select
 
 from bot.blocks import MAX_BLOCKS, MAX_TEXT
-from bot.fake_slack import FakeSlack
 from bot.slack_payloads import FORM, message_event, signed_headers, slash_command
 from db.catalog import import_records
 from db.config import sessions_for
@@ -16,19 +15,6 @@ from db.digests import channel_votes
 from db.models import SavedTalk
 from db.records import LinkRecord, SpeakerRecord, TalkRecord
 from tests.slack_server import BOT_TOKEN, TEAM, TalkbotServer, answers_to, button, buttons, texts, wait_for
-
-
-@pytest.fixture(scope="module")
-def fake():
-    with FakeSlack(team_id=TEAM) as slack:
-        yield slack
-
-
-@pytest.fixture(scope="module")
-def server(seeded_database, fake):
-    talkbot = TalkbotServer(seeded_database, fake)
-    yield talkbot
-    talkbot.stop()
 
 
 def new_user() -> str:
@@ -300,7 +286,7 @@ def test_long_hostile_catalog_text_is_escaped_and_kept_within_limits(server, see
 def test_digest_subscribe_uses_the_subscribers_slack_timezone_and_shows_in_app_home(server, fake):
     user, channel = new_user(), "C" + uuid.uuid4().hex[:8].upper()
     fake.set_user(user, tz="Asia/Tokyo")
-    fake.set_channel_members(channel, [user])
+    fake.set_channel_members(channel, [user, fake.bot_user_id])
 
     ack, response_url_id = server.command("digest subscribe weekly fri 10:30 kafka", user=user, channel=channel)
     [confirmation] = answers_to(fake, response_url_id)

@@ -4,6 +4,7 @@ themselves, and a reinstall resumes."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import re
@@ -12,7 +13,7 @@ import urllib.request
 import uuid
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import create_engine, func, inspect, select, text
 
 from bot.config import SlackSettings
 from bot.digest.runner import DigestRunner
@@ -46,16 +47,19 @@ def fake(seeded_database):
 
 
 @pytest.fixture(scope="module")
-def server(seeded_database, fake):
-    talkbot = oauth_server(seeded_database, fake)
+def server(seeded_database, fake, encryption_key):
+    with pytest.MonkeyPatch.context() as environment:  # short waits for a locked database, as in production
+        environment.setenv("TALKBOT_DB_LOCK_TIMEOUT", "1")
+        environment.setenv("TALKBOT_SQLITE_BUSY_TIMEOUT", "1")
+        talkbot = oauth_server(seeded_database, fake)
     yield talkbot
     talkbot.stop()
 
 
 @pytest.fixture(scope="module")
-def runner(seeded_database, fake) -> DigestRunner:
+def runner(seeded_database, fake, encryption_key) -> DigestRunner:
     """The clock process's digest runner, configured like the server: tokens come from the installation store."""
-    settings = SlackSettings(None, None, None, fake.api_url, CLIENT_ID, CLIENT_SECRET)
+    settings = SlackSettings(None, None, None, fake.api_url, CLIENT_ID, CLIENT_SECRET, encryption_key=encryption_key)
     engine = SearchEngine(sessions_for(seeded_database))
     return DigestRunner(engine, bot_clients(settings, engine.sessions))
 
@@ -72,7 +76,7 @@ def saved_titles(server: TalkbotServer, team: str) -> str:
 
 
 def subscribe(server: TalkbotServer, team: str, channel: str) -> None:
-    server.fake.set_channel_members(channel, [USER])
+    server.fake.set_channel_members(channel, [USER, f"UBOT{team}"])  # talkbot's bot user in that workspace (install)
     assert "is on for this channel" in texts(ask(server, "digest subscribe daily 09:00 UTC kafka", team, channel))
 
 
@@ -88,6 +92,23 @@ def count(database: str, table, team: str) -> int:
 def installation_rows(database: str, team: str) -> int:
     with sessions_for(database)() as session:
         return session.scalar(text("SELECT count(*) FROM slack_bots WHERE team_id = :team"), {"team": team})
+
+
+# Tables that keep something of a workspace after it uninstalled, and why: receipts of Slack's event deliveries name
+# no person, guard against redeliveries and expire after hours (db/event_receipts.py).
+KEPT_AFTER_UNINSTALL = {"slack_event_receipts"}
+
+
+def rows_left_of(database: str, team: str) -> dict[str, int]:
+    """Every table with a team_id column, and how many of its rows belong to `team`."""
+    with sessions_for(database)() as session:
+        tables = inspect(session.connection()).get_table_names()
+        counts = {
+            table: session.scalar(text(f'SELECT count(*) FROM "{table}" WHERE team_id = :team'), {"team": team})
+            for table in tables
+            if "team_id" in {column["name"] for column in inspect(session.connection()).get_columns(table)}
+        }
+    return {table: rows for table, rows in counts.items() if rows and table not in KEPT_AFTER_UNINSTALL}
 
 
 def paused_reason(database: str, team: str) -> str | None:
@@ -166,7 +187,7 @@ def test_uninstalling_deletes_that_workspace_only_and_a_reinstall_starts_afresh(
     assert server.event({"type": "app_uninstalled"}, team=gone).status == 200
     assert server.event({"type": "tokens_revoked", "tokens": {"bot": [f"UBOT{gone}"]}}, team=gone).status == 200
 
-    wait_for(lambda: installation_rows(seeded_database, gone) == 0 and count(seeded_database, SavedTalk, gone) == 0)
+    assert rows_left_of(seeded_database, gone) == {}  # cleaned up before Slack was answered
     for table in (SavedTalk, DigestSubscription):
         assert count(seeded_database, table, gone) == 0
         assert count(seeded_database, table, staying) == 1
@@ -179,6 +200,43 @@ def test_uninstalling_deletes_that_workspace_only_and_a_reinstall_starts_afresh(
     install(server, fake, gone)
     assert "Scaling Kafka" in texts(ask(server, "kafka", gone))
     assert "You have not saved any talks yet" in saved_titles(server, gone)
+
+
+def test_an_uninstall_the_database_cannot_record_is_refused_so_that_slack_delivers_it_again(
+    server, fake, seeded_database
+):
+    """Slack does not resend an event answered with 200: a clean-up that failed must not be acked."""
+    team = "TLOCKED" + uuid.uuid4().hex[:4].upper()
+    install(server, fake, team)
+    answers_to(fake, server.click(button(ask(server, "kafka", team), "Save"), user=USER, team=team))
+    event = {"type": "app_uninstalled"}
+    event_id = "Ev" + uuid.uuid4().hex[:10].upper()
+
+    with holding_a_write_lock_on(seeded_database, SavedTalk.__tablename__):
+        refused = server.event(event, event_id=event_id, team=team)
+    assert refused.status >= 500 and refused.seconds < 3
+    assert count(seeded_database, SavedTalk, team) == 1  # nothing half-done
+
+    assert server.event(event, event_id=event_id, team=team, retry=1).status == 200  # Slack's redelivery
+    assert rows_left_of(seeded_database, team) == {}
+
+
+@contextlib.contextmanager
+def holding_a_write_lock_on(database: str, table: str):
+    """Another client holds a lock that stops writes to `table` (on SQLite, to the whole database) until the block
+    ends; the server gives up after its lock or busy timeout (TALKBOT_DB_LOCK_TIMEOUT, TALKBOT_SQLITE_BUSY_TIMEOUT)."""
+    holder = create_engine(database)
+    with holder.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.begin()
+            connection.exec_driver_sql(f'LOCK TABLE "{table}" IN ACCESS EXCLUSIVE MODE')
+        try:
+            yield
+        finally:
+            connection.rollback()
+    holder.dispose()
 
 
 def test_a_revoked_token_pauses_digests_until_the_workspace_installs_again(server, fake, runner, seeded_database):
@@ -205,7 +263,7 @@ def test_a_revoked_token_pauses_digests_until_the_workspace_installs_again(serve
 def test_only_members_of_a_channel_change_its_digest(server, fake):
     team = "TMEMBERS" + uuid.uuid4().hex[:4].upper()
     install(server, fake, team)
-    fake.set_channel_members("CPRIVATE", ["UOTHER"])
+    fake.set_channel_members("CPRIVATE", ["UOTHER", f"UBOT{team}"])  # talkbot is in, the user asking is not
 
     answer = ask(server, "digest subscribe weekly mon 09:00 UTC", team, "CPRIVATE")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -23,25 +24,37 @@ from db.search.query import QueryError
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class ChannelAccess:
+    """What Slack says about the channel a digest command came from: its kind, and who is in it.
+
+    None means Slack would not say (the bot is not in the channel, or a permission is missing)."""
+
+    kind: str  # "channel" | "dm" | "group_dm"
+    bot_is_member: bool | None = None
+    user_is_member: bool | None = None
+    missing_scope: str | None = None
+
+
 class DigestCommands:
     def __init__(self, engine: SearchEngine) -> None:
         self.engine, self.sessions = engine, engine.sessions
 
     def handle(
         self, words: list[str], *, team_id: str, enterprise_id: str | None, channel_id: str, user_id: str,
-        user_timezone: Callable[[], str], is_member: Callable[[], bool | None], now: dt.datetime,
+        user_timezone: Callable[[], str], access: Callable[[], ChannelAccess], now: dt.datetime,
     ) -> dict:  # fmt: skip
-        """`is_member` says whether the user is in the channel (None: Slack would not show talkbot its members)."""
+        """`access` asks Slack about the channel; only commands that change the digest need to."""
         try:
-            return self._handle(words, team_id, enterprise_id, channel_id, user_id, user_timezone, is_member, now)
+            return self._handle(words, team_id, enterprise_id, channel_id, user_id, user_timezone, access, now)
         except SQLAlchemyError:
             log.exception("digest command failed: database unavailable")
             return problem_message(TRY_AGAIN)
 
-    def _handle(self, words, team_id, enterprise_id, channel_id, user_id, user_timezone, is_member, now) -> dict:
+    def _handle(self, words, team_id, enterprise_id, channel_id, user_id, user_timezone, access, now) -> dict:
         action = words[0].lower() if words else ""
         if action in ("subscribe", "unsubscribe", "stop"):
-            refusal = _membership_refusal(is_member())
+            refusal = _refusal(access(), posting=action == "subscribe")
             if refusal:
                 return problem_message(refusal)
         if action == "subscribe":
@@ -110,11 +123,22 @@ class DigestCommands:
         return message
 
 
-def _membership_refusal(member: bool | None) -> str | None:
-    if member is None:
-        return ("I cannot see who is in this channel, so I cannot set up its Talk of the week. "
+def _refusal(access: ChannelAccess, posting: bool) -> str | None:
+    """Why this person may not change this channel's digest here, or None. Subscribing also needs talkbot in the
+    channel, or its first post would fail; stopping a digest does not."""
+    if access.kind != "channel":
+        return ("Talk of the week is posted in channels, not in direct messages. Run `/talk digest subscribe` in "
+                "the channel that should get it.")  # fmt: skip
+    if access.missing_scope:
+        return (f"talkbot's Slack app lacks the `{access.missing_scope}` permission it needs to check this channel. "
+                "Ask a workspace admin to reinstall talkbot from its manifest, then try again.")  # fmt: skip
+    if posting and not access.bot_is_member:
+        return ("I am not in this channel, so I could not post its Talk of the week. Invite me first with "
+                "`/invite @talkbot`, then try again.")  # fmt: skip
+    if access.user_is_member is None and not access.bot_is_member:
+        return ("I cannot see who is in this channel, so I cannot change its Talk of the week. "
                 "Invite me first with `/invite @talkbot`, then try again.")  # fmt: skip
-    if not member:
+    if not access.user_is_member:
         return "Only members of this channel can change its Talk of the week. Join it first, then try again."
     return None
 

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.cards import TalkCard
 from db.catalog import catalog_revision, talks_by_id
+from db.config import patient
 from db.search.index import CatalogIndex, load_talk_texts
 from db.search.query import Query, parse_query
 from db.search.ranking import Hit, rank, similar
@@ -50,7 +51,9 @@ class SearchEngine:
         if self._index is None or revision != self._revision:
             with self._lock:
                 if self._index is None or revision != self._revision:
-                    self._index = CatalogIndex(load_talk_texts(session))
+                    with patient(session):  # the whole catalog: at 1M talks, seconds (db/config.py)
+                        texts = load_talk_texts(session)
+                    self._index = CatalogIndex(texts)
                     self._revision = revision
         return self._index
 

@@ -131,6 +131,10 @@ class CatalogIndex:
         self.prior = np.empty(len(talk_ids), dtype=np.int64)
         self.prior[order] = np.arange(len(talk_ids))
         self.vocabulary = sorted(self.postings)
+        # How many talks use each vocabulary term, in vocabulary order: prefix lookups rank a range of it at once.
+        self._vocabulary_doc_freq = np.fromiter(
+            (len(self.postings[term].docs) for term in self.vocabulary), dtype=np.int64, count=len(self.vocabulary)
+        )
         # Typo candidates, looked up by length and first (or second) letter: the words of titles, tags, speakers
         # and events, and summary words used by at least two talks. A misspelling is never corrected into a word
         # that only one summary uses once, which keeps typo search fast on catalogs with long summaries.
@@ -164,10 +168,14 @@ class CatalogIndex:
         """The `limit` most common terms that start with `prefix` (the prefix itself excluded)."""
         start = bisect.bisect_right(self.vocabulary, prefix)
         end = bisect.bisect_left(self.vocabulary, prefix + "\U0010ffff", start)
-        found = self.vocabulary[start:end]
-        if len(found) > limit:
-            found = sorted(found, key=lambda term: (-self.doc_freq(term), term))[:limit]
-        return found
+        if end - start <= limit:
+            return self.vocabulary[start:end]
+        # A short prefix spans tens of thousands of terms at 1M talks: pick the most used with numpy, not a sort of
+        # Python strings. Ties go to the earlier term, as positions in the range follow the vocabulary's order.
+        span = end - start
+        order = -self._vocabulary_doc_freq[start:end] * span + np.arange(span)  # most used first, then earlier
+        top = np.argpartition(order, limit - 1)[:limit]
+        return [self.vocabulary[start + int(at)] for at in top[np.argsort(order[top])]]
 
     def starting_like(self, term: str, spread: int) -> list[str]:
         """Vocabulary terms that start with `term`'s first letter and are at most `spread` letters longer or

@@ -14,8 +14,13 @@ from dataclasses import dataclass, field
 from db.search.text import stem, surface_words, terms
 
 FILTERS = ("speaker", "event", "year", "tag")
-MAX_QUERY_CHARS = 500
-MAX_WORDS = 12
+# What one query may ask of the engine. Each word searched for (a free word, or a word in a speaker:, event: or tag:
+# value; filter words are matched as prefixes too) costs a pass over its postings, up to tens of ms each on a million
+# talks; unbounded, one query of 500 characters took 4 to 8 s there (bench/worst_queries.py). People search with a few
+# words: the longest of the labelled relevance queries has 9 and 71 characters.
+MAX_QUERY_CHARS = 200
+MAX_WORDS = 10  # searched for, in all: free words (stopwords left out) and the words of filter values
+MAX_FILTERS = 3  # speaker:, event: and tag: filters; year: filters cost nothing and are not counted
 EARLIEST_YEAR, LATEST_YEAR = 1900, 2100
 
 _FILTER_KEY = re.compile(r"([A-Za-z]{1,20}):(.*)", re.S)
@@ -58,8 +63,10 @@ def parse_query(text: str, stopwords: frozenset[str] = frozenset()) -> Query:
     text = _CONTROL.sub(" ", text).strip()
     query = Query()
     if len(text) > MAX_QUERY_CHARS:
-        text = text[:MAX_QUERY_CHARS]
-        query.notes.append(f"Only the first {MAX_QUERY_CHARS} characters of the query were used.")
+        raise QueryError(
+            f"That query is {len(text)} characters long; talkbot reads up to {MAX_QUERY_CHARS}. Keep the words that "
+            "matter most, like kafka streams year:2019.."
+        )
     loose_words: list[tuple[str, bool]] = []
     for token, quoted in _split(text):
         match = None if quoted else _FILTER_KEY.fullmatch(token)
@@ -70,10 +77,23 @@ def parse_query(text: str, stopwords: frozenset[str] = frozenset()) -> Query:
     topical = [(w, q) for w, q in loose_words if q or w.lower() not in stopwords]
     for word, quoted in topical or loose_words:
         query.words.extend(QueryWord(stem(w), w, exact=quoted) for w in surface_words(word))
-    if len(query.words) > MAX_WORDS:
-        query.words = query.words[:MAX_WORDS]
-        query.notes.append(f"Only the first {MAX_WORDS} words of the query were used.")
+    _check_size(query)
     return query
+
+
+def _check_size(query: Query) -> None:
+    filters = query.speaker + query.event + query.tag
+    if len(filters) > MAX_FILTERS:
+        raise QueryError(
+            f"That query has {len(filters)} speaker:, event: and tag: filters; talkbot takes up to {MAX_FILTERS}. "
+            "Keep the ones that narrow it most, like speaker:fong-jones tag:kafka."
+        )
+    searched = len(query.words) + sum(len(words) for words in filters)
+    if searched > MAX_WORDS:
+        raise QueryError(
+            f"That query searches for {searched} words (counting the words in filters); talkbot takes up to "
+            f"{MAX_WORDS}. Keep the ones that matter most: kafka streams production finds what a whole sentence would."
+        )
 
 
 def _split(text: str) -> list[tuple[str, bool]]:

@@ -1,0 +1,35 @@
+"""What people typed, recovered from the way Slack delivers it.
+
+Slack escapes `&`, `<` and `>` in message and command text (`ops &amp; sre`) and writes mentions, channels and
+links in angle brackets (`<@U123>`, `<#C123|general>`, `<https://example.com|the docs>`). talkbot searches for the
+words a person meant, so it undoes that once, on the way in (https://api.slack.com/reference/surfaces/formatting).
+"""
+
+from __future__ import annotations
+
+import re
+
+# <@U123>, <@U123|name>, <#C123|general>, <!here>, <!subteam^S123|@sre>, <https://…|label>, <mailto:…>
+SLACK_MARKUP = re.compile(r"<([^<>]*)>")
+ESCAPES = (("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"))  # &amp; last: `&amp;lt;` is a typed `&lt;`
+
+
+def plain_text(slack_text: str) -> str:
+    """The words behind Slack's markup: channel names and link labels stay, user mentions, special mentions
+    (@here, @channel) and bare links go; Slack's three HTML escapes are undone once; runs of spaces become one."""
+    return " ".join(_unescape(SLACK_MARKUP.sub(_words_of, slack_text or "")).split())
+
+
+def _words_of(match: re.Match) -> str:
+    target, _, label = match.group(1).partition("|")
+    if target.startswith("#"):  # a channel: its name is a word someone chose (#kafka)
+        return f" {label or ''} "
+    if target.startswith(("@", "!")):  # a person or @here/@channel/a user group: not a search word
+        return " "
+    return f" {label} " if label else " "  # a link: its label is words; a bare URL is not
+
+
+def _unescape(text: str) -> str:
+    for escaped, character in ESCAPES:
+        text = text.replace(escaped, character)
+    return text
