@@ -9,6 +9,7 @@ Targets: the first import under 60 s on this machine, the re-import faster still
 from __future__ import annotations
 
 import argparse
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -47,6 +48,7 @@ def main() -> None:
     print(f"{'baseline: read and validate only':<42} {read_seconds:8.1f}")
     print(f"{'first import (read + write)':<42} {read_seconds + first_seconds:8.1f}   {first}")
     print(f"{'re-import, nothing changed (read + check)':<42} {read_seconds + again_seconds:8.1f}   {again}")
+    print(f"peak memory (RSS): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MB")
 
 
 if __name__ == "__main__":

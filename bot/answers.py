@@ -61,14 +61,19 @@ class Answers:
                 saved = set(saved_talk_ids(session, team_id, user_id))
             if screen.kind == "saved":
                 with self.sessions() as session:
-                    return saved_message(saved_cards(session, team_id, user_id), screen.offset, note)
+                    cards = saved_cards(session, team_id, user_id)
+                if screen.offset and screen.offset >= len(cards):  # a page past the end: saved talks were removed
+                    return problem_message(STALE_BUTTON)
+                return saved_message(cards, screen.offset, note)
             if screen.kind == "similar":
                 source = self.card(screen.talk_id)
                 if source is None:
                     return problem_message(STALE_BUTTON)
                 return similar_message(source, screen, self.engine.similar(screen.talk_id), saved)
             page = self.engine.search(screen.query, limit=PAGE_SIZE, offset=screen.offset)
-            if not page.cards and screen.offset == 0:
+            if not page.cards and screen.offset > 0:  # a page past the end: forged, or the catalog shrank since
+                return problem_message(STALE_BUTTON)
+            if not page.cards:
                 return no_match_message(screen.query, page, self.starters())
             return results_message(screen, page, saved, note)
         except QueryError as error:

@@ -133,7 +133,7 @@ def create_app(settings: SlackSettings, engine: SearchEngine) -> App:
         elif value.screen:
             _checked(respond(replace_original=True, **answers.screen(value.screen, team_id, user_id, note=note)))
 
-    @after_ack(app.action(SHARE))
+    @after_ack(app.action(SHARE), once=True)
     def share(body: dict, action: dict, respond: Respond) -> None:
         value = _button_value(body, action, respond)
         if not value:
@@ -215,12 +215,15 @@ def _after_ack(sessions: sessionmaker[Session]) -> Callable:
     ack, so that an ack never waits on the database: Slack redelivers events it thinks were missed, and only the
     first process to claim an event_id answers it."""
 
-    def after_ack(register: Callable) -> Callable:
+    def after_ack(register: Callable, once: bool = False) -> Callable:
+        """`once`: a click whose effect others see (Share) is done once even if its request is replayed."""
+
         def decorate(work: Callable) -> Callable:
             wanted = tuple(inspect.signature(work).parameters)
 
             def run(args: Args) -> None:
-                if not _first_delivery(sessions, args.body):
+                if not _first_delivery(sessions, args.body, once):
+                    log.info("%s: a repeated delivery, already handled", work.__name__)
                     return
                 try:
                     work(**{name: getattr(args, name) for name in wanted})
@@ -240,18 +243,28 @@ def _ack_at_once(ack: Ack) -> None:
     ack()
 
 
-def _first_delivery(sessions: sessionmaker[Session], body: dict) -> bool:
-    """False for an event another delivery (a retry, or another replica) already claimed."""
-    event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-    if not event_id:
+def _first_delivery(sessions: sessionmaker[Session], body: dict, once: bool) -> bool:
+    """False for a delivery already handled: an event Slack retried (or another replica took), or a `once` click sent
+    again (a replayed request repeats its trigger_id). Other commands and clicks are answered again: they only read,
+    or their writes are idempotent (save, vote, subscribe), and claiming them would cost every one a database write."""
+    if body.get("type") == "event_callback":
+        delivery_id = body.get("event_id")
+    else:
+        delivery_id = f"trigger:{body['trigger_id']}" if once and body.get("trigger_id") else None
+    if not isinstance(delivery_id, str) or not delivery_id:
         return True
     try:
         with sessions.begin() as session:
-            return claim_event(session, event_id, body.get("team_id"))
+            return claim_event(session, delivery_id, _team_of(body))
     except SQLAlchemyError:
-        # No database, no claim: handle the event anyway, so its listener can say "try again".
-        log.warning("could not claim event %s: database unavailable; handling it unclaimed", event_id)
+        # No database, no claim: handle it anyway, so its listener can say "try again".
+        log.warning("could not claim delivery %s: database unavailable; handling it unclaimed", delivery_id[:80])
         return True
+
+
+def _team_of(body: dict) -> str | None:
+    team = body.get("team_id") or body.get("team")
+    return team.get("id") if isinstance(team, dict) else team
 
 
 def _report_failure(listener: str, args: Args, error: Exception) -> None:

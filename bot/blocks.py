@@ -22,6 +22,7 @@ MAX_BUTTON_TEXT = 75
 MAX_BUTTON_VALUE = 2000
 MAX_SAVED_SHOWN = 20
 MAX_OFFSET = 10_000  # the furthest page a button may ask for
+MAX_TALK_ID = 2**31 - 1  # talk ids are 32-bit integers in the database
 PAGE_SIZE = 5
 
 # Action ids: the listeners in bot/app.py register one handler each. Slack refuses a message (`invalid_blocks`) when
@@ -100,7 +101,7 @@ class Screen:
         kind, query, offset, talk_id = data.get("k"), data.get("q", ""), data.get("o", 0), data.get("t", 0)
         if kind not in ("search", "similar", "saved") or not isinstance(query, str):
             raise ValueError("unknown screen")
-        if not _whole(offset, MAX_OFFSET) or not _whole(talk_id, 2**31):
+        if not _whole(offset, MAX_OFFSET) or not _whole(talk_id, MAX_TALK_ID):
             raise ValueError("bad number")
         return cls(kind, query, offset, talk_id)
 
@@ -133,7 +134,7 @@ class ButtonValue:
         if not isinstance(data, dict) or not set(data) <= {"s", "t", "q"}:
             raise ValueError("not a button value talkbot wrote")  # e.g. one naming a workspace of its choosing
         talk_id, query = data.get("t", 0), data.get("q", "")
-        if not _whole(talk_id, 2**31):
+        if not _whole(talk_id, MAX_TALK_ID):
             raise ValueError("bad talk id")
         if not isinstance(query, str):
             raise ValueError("bad query")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import logging
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -18,6 +17,7 @@ from bot.config import ConfigError, SlackSettings
 from bot.digest import clock
 from bot.digest.runner import DEFAULT_GRACE, DigestRunner
 from bot.installations import bot_clients, reencrypt_stored_tokens
+from bot.logs import configure_logging
 from db.cards import TalkCard
 from db.catalog import all_talks, catalog_stats, import_records, talk_record
 from db.config import DatabaseSettingError, bulk_timeouts, database_url, engine_for, sessions_for
@@ -165,7 +165,7 @@ def run_console(args: argparse.Namespace, url: str) -> int:
 def run_serve(args: argparse.Namespace, url: str) -> int:
     settings = SlackSettings.from_environment()
     engine = _ready_engine(url)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()  # one line per record, control characters escaped (bot/logs.py)
     if args.http:
         server.serve_http(settings, engine, args.host, args.port)
     else:
@@ -210,7 +210,7 @@ def _digest_runner(url: str) -> DigestRunner:
 
 
 def run_clock(args: argparse.Namespace, url: str) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()  # one line per record, control characters escaped (bot/logs.py)
     clock.run_clock(_digest_runner(url), args.every)
     return 0
 

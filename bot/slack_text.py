@@ -12,12 +12,15 @@ import re
 # <@U123>, <@U123|name>, <#C123|general>, <!here>, <!subteam^S123|@sre>, <https://…|label>, <mailto:…>
 SLACK_MARKUP = re.compile(r"<([^<>]*)>")
 ESCAPES = (("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"))  # &amp; last: `&amp;lt;` is a typed `&lt;`
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # never part of a query; NUL cannot even be stored
 
 
 def plain_text(slack_text: str) -> str:
     """The words behind Slack's markup: channel names and link labels stay, user mentions, special mentions
-    (@here, @channel) and bare links go; Slack's three HTML escapes are undone once; runs of spaces become one."""
-    return " ".join(_unescape(SLACK_MARKUP.sub(_words_of, slack_text or "")).split())
+    (@here, @channel) and bare links go; Slack's three HTML escapes are undone once; control characters and runs of
+    spaces become one space."""
+    words = _unescape(SLACK_MARKUP.sub(_words_of, slack_text or ""))
+    return " ".join(CONTROL_CHARACTERS.sub(" ", words).split())
 
 
 def _words_of(match: re.Match) -> str:

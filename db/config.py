@@ -7,8 +7,10 @@ Slack surface turns into "try again"."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
@@ -46,7 +48,8 @@ class DatabaseTimeouts:
     The defaults are for people waiting in Slack: a query of ours takes milliseconds, so a database that has not
     answered within seconds is not going to, and "try again" now beats silence. Worst case for one request against a
     database that accepts connections and never answers: `reply` (the pooled connection's pre-ping) + `connect` (one
-    new connection) = 6 s. Acks never touch the database, so they are not affected."""
+    new connection) = 6 s, and while the database stays silent only one request at a time waits for it (`Unanswered`).
+    Acks never touch the database, so they are not affected."""
 
     connect: int = 3  # TCP, TLS and authentication of a new connection (whole seconds, at least 2: libpq's rule)
     reply: float = 3.0  # client side: any one exchange with the server (a statement and all its rows, a commit, a ping)
@@ -105,6 +108,40 @@ def current_timeouts() -> DatabaseTimeouts:
     return timeouts.for_bulk_work() if _bulk_process else timeouts
 
 
+class Unanswered:
+    """Whether the database has failed to answer in time, and not answered since. While it has not, one request at a
+    time probes it (and waits its timeouts); the others fail at once instead of each waiting out the same timeouts: a
+    hang would otherwise hold every thread for seconds per request, and "try again" should come fast. The first
+    probe that gets an answer closes it again. Refused connections fail fast by themselves and do not trip it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tripped = self._probing = False
+
+    @contextmanager
+    def waiting(self) -> Iterator[None]:
+        """Around one wait for the database: raises at once while another request is probing a silent database."""
+        with self._lock:
+            probe = self._tripped
+            if probe and self._probing:
+                raise psycopg.OperationalError("the database is not answering; not waiting for it twice at once")
+            self._probing = self._probing or probe
+        try:
+            yield
+        except (_WaitTimeout, psycopg.errors.ConnectionTimeout):
+            with self._lock:
+                self._tripped = True
+            raise
+        else:
+            if probe:
+                with self._lock:
+                    self._tripped = False
+        finally:
+            if probe:
+                with self._lock:
+                    self._probing = False
+
+
 class AnsweringConnection(psycopg.Connection):
     """A psycopg connection that gives up on a server that does not answer.
 
@@ -116,16 +153,21 @@ class AnsweringConnection(psycopg.Connection):
     and replaces the pool's connections. Waits that bring their own timeout (notifies, cancel) are left alone."""
 
     reply_timeout: float | None = None
+    unanswered: Unanswered | None = None
 
     def wait(self, gen, interval: float = 0.1, timeout: float | None = None):
         deadline = self.reply_timeout
         if timeout is not None or deadline is None:
             return super().wait(gen, interval, timeout)
         try:
-            return super().wait(gen, interval, deadline)
+            with self.unanswered.waiting() if self.unanswered else contextlib.nullcontext():
+                return super().wait(gen, interval, deadline)
         except _WaitTimeout:
             self.close()
             raise psycopg.OperationalError(f"the database did not answer within {deadline:g} s") from None
+        except psycopg.OperationalError:
+            self.close()  # refused before anything was sent: closed, the pool replaces it when the database is back
+            raise
 
 
 @contextmanager
@@ -203,11 +245,14 @@ def _bound_postgresql_waits(engine: Engine, timeouts: DatabaseTimeouts) -> None:
     """Connect with `connect_timeout`, through `AnsweringConnection` (every reply, the pool's pre-ping included, within
     `reply`), and set statement_timeout and lock_timeout for the session before the pool hands the connection out."""
 
+    unanswered = Unanswered()
+
     @event.listens_for(engine, "do_connect")
     def connect(_dialect, _record, cargs, cparams):
         cparams.setdefault("connect_timeout", timeouts.connect)
-        connection = AnsweringConnection.connect(*cargs, **cparams)
-        connection.reply_timeout = timeouts.reply
+        with unanswered.waiting():
+            connection = AnsweringConnection.connect(*cargs, **cparams)
+        connection.reply_timeout, connection.unanswered = timeouts.reply, unanswered
         return connection
 
     @event.listens_for(engine, "connect")

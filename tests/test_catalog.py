@@ -1,6 +1,8 @@
 """The one import path: seeding, re-imports that update instead of duplicating, validation, export round trip."""
 
+import datetime as dt
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,7 @@ from db.config import sessions_for
 from db.importers import ImportFileError, read_catalog_file
 from db.importers.talkbot_format import catalog_document
 from db.models import Speaker
-from db.records import EventRecord, SpeakerRecord, TalkRecord
+from db.records import EventRecord, LinkRecord, SpeakerRecord, TalkRecord
 from db.setup import SEED_FILE, seed_catalog
 
 SEED_TALKS = yaml.safe_load(SEED_FILE.read_text())["talks"]
@@ -125,3 +127,48 @@ def test_a_malformed_file_is_refused_naming_the_record_and_field(tmp_path: Path,
     assert (error.record, error.field) == (where, field)
     assert problem in error.problem
     assert str(path) in str(error)
+
+
+def test_an_import_of_more_than_one_batch_writes_every_talk_with_its_speakers_tags_and_links(migrated_database):
+    """New talks are inserted in batches of plain INSERTs: every row and relation must land, in order."""
+    records = [
+        record(
+            f"t{n}", f"Talk number {n}", speakers=(SpeakerRecord(f"Speaker {n % 7}"), SpeakerRecord("Ada Lovelace")),
+            tags=("kafka", f"topic-{n % 3}"), links=(LinkRecord("video", f"https://example.org/v/{n}"),),
+            duration_minutes=30, recorded_on=dt.date(2020, 5, 1), event=EventRecord("TestConf", 2020, "TestConf 2020"),
+        )
+        for n in range(2_500)
+    ]  # fmt: skip
+
+    report = write(migrated_database, records)
+
+    assert (report.added, report.updated) == (2_500, 0)
+    with sessions_for(migrated_database)() as session:
+        talks = all_talks(session)
+        assert [talk_record(talk) for talk in talks] == records
+        assert session.scalar(select(func.count(Speaker.id))) == 8
+    assert write(migrated_database, records).unchanged == 2_500
+
+
+def test_a_talk_added_and_changed_in_the_same_import_is_one_talk_with_the_last_version(migrated_database):
+    report = write(migrated_database, [record("t1", "First title"), record("t1", "Second title")])
+
+    assert (report.added, report.updated) == (1, 1)
+    with sessions_for(migrated_database)() as session:
+        assert [talk.title for talk in all_talks(session)] == ["Second title"]
+
+
+def test_a_second_source_in_the_same_import_links_to_the_talk_the_first_just_added(migrated_database):
+    video = LinkRecord("video", "https://example.org/v/kafka")
+    first = record("a", "Streams at scale", links=(video,))
+    second = replace(first, source="other", external_id="b", summary="From the second source.",
+                     links=(video, LinkRecord("slides", "https://example.org/s.pdf")))  # fmt: skip
+
+    report = write(migrated_database, [first, second])
+
+    assert (report.added, report.linked) == (1, 1)
+    with sessions_for(migrated_database)() as session:
+        [talk] = all_talks(session)
+        assert {(source.importer, source.external_id) for source in talk.sources} == {("test", "a"), ("other", "b")}
+        assert talk.summary == "From the second source."
+        assert [link.kind for link in talk.links] == ["video", "slides"]

@@ -7,16 +7,19 @@ shows the same through `talkbot serve --http` with a database that never answers
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Iterator
 
+import psycopg
 import pytest
+from psycopg.errors import _WaitTimeout
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
-from db.config import POOL_CAPACITY, DatabaseSettingError, DatabaseTimeouts, make_engine, patient
+from db.config import POOL_CAPACITY, DatabaseSettingError, DatabaseTimeouts, Unanswered, make_engine, patient
 from db.migrate import upgrade
 
 QUICK = DatabaseTimeouts(reply=1.0, statement=0.6, lock=0.3, sqlite_busy=0.3, bulk=5.0)
@@ -127,3 +130,28 @@ def test_timeouts_come_from_the_environment_and_bad_values_name_their_variable()
     for variable, value in (("TALKBOT_DB_STATEMENT_TIMEOUT", "2s"), ("TALKBOT_SQLITE_BUSY_TIMEOUT", "-1")):
         with pytest.raises(DatabaseSettingError, match=re.escape(variable)):
             DatabaseTimeouts.from_environment({variable: value})
+
+
+def test_while_the_database_is_silent_one_request_waits_for_it_and_the_others_fail_at_once():
+    """After a wait ran out, a hang would otherwise cost every request the full timeouts; the first probe that is
+    answered lets everyone wait again."""
+    unanswered = Unanswered()
+    with pytest.raises(_WaitTimeout), unanswered.waiting():
+        raise _WaitTimeout()
+    probing, answer = threading.Event(), threading.Event()
+
+    def probe() -> None:
+        with unanswered.waiting():
+            probing.set()
+            answer.wait(5)
+
+    prober = threading.Thread(target=probe)
+    prober.start()
+    probing.wait(5)
+    with pytest.raises(psycopg.OperationalError, match="not answering"), unanswered.waiting():
+        pass
+    answer.set()
+    prober.join()
+    for _ in range(2):  # answered: nobody is turned away any more, however many wait at once
+        with unanswered.waiting(), unanswered.waiting():
+            pass

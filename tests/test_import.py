@@ -1,8 +1,11 @@
 """`talkbot import` end to end: every format in, again without changes, updates and prunes, duplicates out,
 bad files refused with nothing written — on SQLite and PostgreSQL."""
 
+import gzip
 import hashlib
 import json
+import shutil
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -119,6 +122,9 @@ BROKEN = {
     "csv": (None, "field 'year'"),
     "pyvideo": (None, "not valid JSON"),
     "yaml": (None, "field 'type'"),
+    "csv with a NUL": (None, "field 'title': contains a NUL character"),
+    "pyvideo archive bomb": (None, "is 1,073,741,824 bytes: refused, a pyvideo file is at most 1,048,576"),
+    "pyvideo link to /dev/zero": (None, "is a symbolic link (to /dev/zero): refused"),
 }
 
 
@@ -143,6 +149,18 @@ def broken_file(kind: str, folder: Path) -> Path:
         (broken.parent / "category.json").write_text('{"title": "DemoCon 2024"}')
         (broken / "good.json").write_text('{"title": "Good", "speakers": ["Ada"], "videos": []}')
         (broken / "bad.json").write_text('{"title": "Bad", ')
+        return folder / "pyvideo"
+    if kind == "csv with a NUL":
+        return write_csv(folder / "nul.csv", ["a,Fine,Ada,DemoConf,2024", "b,Null\x00byte,Bob,DemoConf,2024"])
+    if kind == "pyvideo archive bomb":  # a header claiming a GiB of zeros, and no more of them than 64 KiB
+        bomb = tarfile.TarInfo("pyvideo-data/democon-2024/videos/zero.json")
+        bomb.size = 1 << 30
+        with gzip.open(folder / "bomb.tar.gz", "wb") as packed:
+            packed.write(bomb.tobuf(format=tarfile.GNU_FORMAT) + bytes(64 * 1024))
+        return folder / "bomb.tar.gz"
+    if kind == "pyvideo link to /dev/zero":
+        shutil.copytree(FIXTURES / "pyvideo", folder / "pyvideo")
+        (folder / "pyvideo" / "pycon-demo-2023" / "videos" / "zero.json").symlink_to("/dev/zero")
         return folder / "pyvideo"
     talks = "  - {id: a, title: A}\n  - {id: b, title: B, type: panel}\n"
     (folder / "mine.yaml").write_text(f"source: mine\ntalks:\n{talks}")
@@ -173,6 +191,59 @@ def test_a_malformed_file_is_refused_saying_where_and_why_and_the_catalog_is_unc
     if is_sqlite(catalog):
         assert hashlib.sha256(catalog_bytes(catalog)).digest() == hashlib.sha256(before_bytes).digest()
     assert export(catalog) == before_export
+
+
+def test_control_characters_are_removed_alike_on_sqlite_and_postgresql(catalog, tmp_path):
+    """What a talk says in Slack and in an export is the same whichever database holds it: no escape sequences,
+    bells or backspaces, and Unicode line breaks as spaces."""
+    program = tmp_path / "program.csv"
+    program.write_text(
+        "id,title,speakers,summary,video\n"
+        "c1,\x1b[31mRed\x07 alert,Ada\x08 Lovelace,Bell\x7f and\x85next\u2028line,https://example.org/v\r\n",
+        encoding="utf-8",
+        newline="",
+    )
+
+    result = run_import(catalog, program)
+
+    assert result.returncode == 0, result.stderr
+    [talk] = [talk for talk in json.loads(export(catalog))["talks"] if talk["id"] == "c1"]
+    assert (talk["title"], talk["summary"]) == ("[31mRed alert", "Bell and next line")
+    assert talk["speakers"] == [{"name": "Ada Lovelace"}]
+    assert talk["links"] == [{"kind": "video", "url": "https://example.org/v"}]
+
+
+REAL_EVENTS = ("djangocon-eu-2015", "pycon-fr-2016")  # videos of 1,476 to 51,013 minutes
+
+
+def real_events(folder: Path) -> Path:
+    """The events of the real pyvideo archive whose durations the talkbot format refuses, as a pyvideo folder."""
+    with tarfile.open(PYVIDEO_ARCHIVE) as archive:
+        for member in archive:
+            parts = member.name.split("/")
+            if member.isfile() and len(parts) > 2 and parts[1] in REAL_EVENTS:
+                target = folder.joinpath(*parts[1:])
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(archive.extractfile(member).read(member.size))
+    return folder
+
+
+@pytest.mark.skipif(not PYVIDEO_ARCHIVE.exists(), reason=f"{PYVIDEO_ARCHIVE} is not here (a fresh clone)")
+def test_an_export_after_a_pyvideo_import_imports_into_a_fresh_catalog_unchanged(catalog, tmp_path):
+    """`talkbot export -o all.json && talkbot import all.json` refused pyvideo's days-long durations: everything an
+    importer accepts now passes the talkbot format's rules too."""
+    first = run_import(catalog, real_events(tmp_path / "pyvideo"))
+    assert first.returncode == 0, first.stderr
+    assert "skipped (durations over 24 hours, imported as unknown)" in first.stdout
+    exported = tmp_path / "all.json"
+    assert talkbot("export", "--output", str(exported), database_url=catalog).returncode == 0
+
+    fresh = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+    again = run_import(fresh, exported)
+
+    assert again.returncode == 0, again.stderr
+    assert export(fresh) == exported.read_text(encoding="utf-8")
+    assert json.loads(exported.read_text())["talks"][-1]["source"].startswith("pyvideo:")
 
 
 def test_one_speaker_across_sources_and_near_identical_names_reported_not_merged(catalog):
@@ -229,7 +300,10 @@ def test_the_real_pyvideo_archive_and_schedules_load_cleanly_and_again_without_c
     files = [PYVIDEO_ARCHIVE, SCHEDULES / "frab-camp2019.json", SCHEDULES / "pretalx-democon.json"]
     first = run_import(catalog, *files)
     assert first.returncode == 0, first.stderr
-    assert f"{PYVIDEO_ARCHIVE}: pyvideo format, 21713 talks, 2 skipped (listed in NO_PUBLISH.json)" in first.stdout
+    [archive_line] = [line for line in first.stdout.splitlines() if line.startswith(f"{PYVIDEO_ARCHIVE}: ")]
+    assert archive_line.startswith(f"{PYVIDEO_ARCHIVE}: pyvideo format, 21713 talks, ")
+    assert "2 skipped (listed in NO_PUBLISH.json)" in archive_line
+    assert "59 skipped (durations over 24 hours, imported as unknown)" in archive_line  # days-long "videos"
     assert f"{SCHEDULES / 'frab-camp2019.json'}: frab format, 79 talks" in first.stdout
 
     again = run_import(catalog, *files)

@@ -22,6 +22,7 @@ from bot.blocks import (
     MAX_BUTTON_TEXT,
     MAX_BUTTON_VALUE,
     MAX_HOME_BLOCKS,
+    MAX_TALK_ID,
     MAX_TEXT,
     ButtonValue,
     Screen,
@@ -38,7 +39,7 @@ from db.cards import TalkCard
 from db.catalog import catalog_revision, import_records, talk_count
 from db.config import dispose_engine, sessions_for
 from db.importers import FORMATS, ImportFileError, read_catalog_file
-from db.importers.talkbot_format import catalog_document
+from db.importers.talkbot_format import catalog_document, parse_talkbot_catalog
 from db.migrate import upgrade
 from db.models import TALK_TYPES, Speaker, Tag
 from db.search.engine import ResultPage
@@ -136,7 +137,7 @@ def test_ranking_the_seed_catalog_never_fails_and_keeps_its_promises(text, limit
 
 talk_texts = st.builds(
     TalkText,
-    talk_id=st.integers(1, 2**31),
+    talk_id=st.integers(1, MAX_TALK_ID),
     title=short_text,
     tags=st.lists(short_text, max_size=3).map(tuple),
     speakers=st.lists(short_text, max_size=3).map(tuple),
@@ -168,7 +169,7 @@ urls = st.one_of(
 )
 cards = st.builds(
     TalkCard,
-    id=st.integers(1, 2**31),
+    id=st.integers(1, MAX_TALK_ID),
     title=catalog_text,
     speakers=st.lists(short_text | catalog_text, max_size=60),
     event=st.none() | catalog_text,
@@ -184,7 +185,7 @@ cards = st.builds(
     reasons=st.lists(short_text, max_size=5),
 )
 screens = st.builds(Screen, st.sampled_from(["search", "similar", "saved"]), query_texts, st.integers(0, 10_000),
-                    st.integers(0, 2**31))  # fmt: skip
+                    st.integers(0, MAX_TALK_ID))  # fmt: skip
 
 
 @st.composite
@@ -238,7 +239,7 @@ BLOCK_SETTINGS = settings(max_examples=60, deadline=None)
 
 
 @BLOCK_SETTINGS
-@given(screens, pages(), st.sets(st.integers(1, 2**31), max_size=5), st.none() | short_text)
+@given(screens, pages(), st.sets(st.integers(1, MAX_TALK_ID), max_size=5), st.none() | short_text)
 @example(Screen("search", "x"), ResultPage([], 0, notes=["No talk has a tag matching “zz”."] * 57), set(), None)
 def test_results_stay_within_block_kit_and_mention_nobody(screen, page, saved_ids, note):
     check_payload(results_message(screen, page, saved_ids, note))
@@ -257,7 +258,7 @@ def test_public_results_and_no_match_stay_within_block_kit(query, page, starters
 
 
 @BLOCK_SETTINGS
-@given(cards, screens, pages(), st.sets(st.integers(1, 2**31), max_size=5))
+@given(cards, screens, pages(), st.sets(st.integers(1, MAX_TALK_ID), max_size=5))
 def test_similar_talks_stay_within_block_kit(source, screen, page, saved_ids):
     check_payload(similar_message(source, screen, page, saved_ids))
 
@@ -341,14 +342,17 @@ TOKENS = [
 
 
 def read_in_every_format(path: Path) -> None:
-    """Each format (and auto-detection) returns records or refuses the file with an ImportFileError."""
+    """Each format (and auto-detection) returns records or refuses the file with a one-line ImportFileError; what
+    any format accepts, the talkbot format (`talkbot export`, then `talkbot import`) reads back unchanged."""
     for name in FORMAT_NAMES:
         try:
             parsed = read_catalog_file(path, name)
         except ImportFileError as error:
-            assert str(error)
+            assert str(error) and "\n" not in str(error)
         else:
             assert isinstance(parsed.records, list)
+            exported = json.loads(json.dumps(catalog_document(parsed.records), ensure_ascii=False))
+            assert parse_talkbot_catalog(exported, path) == parsed.records
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 from bot.config import SlackSettings
 from bot.digest.runner import DigestRunner
 from bot.installations import bot_clients
-from bot.slack_payloads import group_dm_name
+from bot.slack_payloads import FORM, block_action, group_dm_name, message_event
 from db.config import sessions_for
 from db.digests import channel_votes, subscription_for
 from db.search.engine import SearchEngine
@@ -203,3 +203,64 @@ def test_a_vote_from_another_workspace_in_a_shared_channel_steers_that_channels_
     with sessions_for(seeded_database)() as session:
         assert channel_votes(session, TEAM, channel) == {talk_id: 1}
         assert channel_votes(session, "TPARTNER", channel) == {}
+
+
+# --- replays and values that do not fit -------------------------------------------------------------------------
+
+
+def test_a_replayed_share_click_posts_once(server, fake):
+    """A signed request stays valid for five minutes; whoever captured one may send it again. Share is done once."""
+    results = ask(server, "kafka", user=new_id("U"))
+    share = button(results, "Share")
+    response_url = fake.response_url()
+    body = block_action(share, user_id="UALICE", team_id=TEAM, channel_id="CGENERAL", response_url=response_url,
+                        is_ephemeral=True)  # fmt: skip
+    for _ in range(3):
+        assert server.post(body, FORM).status == 200
+    answers_to(fake, response_url.rsplit("/", 1)[1], count=2)  # the public post and the redrawn private list
+
+    wait_for(lambda: server.log.read_text().count("share: a repeated delivery, already handled") == 2)
+    posts = [c for c in fake.calls_to("response_url") if c.response_url_id == response_url.rsplit("/", 1)[1]]
+    assert [c.params.get("response_type") for c in posts].count("in_channel") == 1
+
+
+def test_a_page_past_the_end_is_a_stale_button_not_an_empty_page(server):
+    past = {"action_id": "results_page.next", "value": json.dumps({"s": {"k": "search", "q": "kafka", "o": 10_000,
+                                                                         "t": 0}, "t": 0, "q": ""})}  # fmt: skip
+    [answer] = answers_to(server.fake, server.click(past))
+
+    assert "no longer works" in texts(answer) and "Talks 10001" not in texts(answer)
+
+
+@pytest.mark.parametrize("talk_id", [2**31 - 1, 2**31])
+def test_a_talk_id_beyond_the_database_integers_is_a_stale_button(server, talk_id):
+    [answer] = answers_to(server.fake, server.click({"action_id": "talk_save", "value": json.dumps({"t": talk_id})}))
+
+    assert "no longer works" in texts(answer)
+
+
+def test_an_event_id_longer_than_slack_sends_is_still_answered_once(server, fake):
+    user = new_id("U")
+    event = message_event("kafka", user_id=user, channel_id="D" + user[1:])
+    repeats = server.log.read_text().count("direct_message: a repeated delivery")
+    for retry in range(2):
+        assert server.event(event, event_id=f"Ev{user}" + "X" * 200, retry=retry).status == 200
+
+    wait_for(lambda: server.log.read_text().count("direct_message: a repeated delivery") == repeats + 1)
+    assert len(posted_in(fake, "D" + user[1:])) == 1
+
+
+@pytest.mark.parametrize(
+    ("topic", "expected"),
+    [
+        ("kafka " * 100, "characters"),
+        ("kafka\x00streams", "is on for this channel: every Monday at 09:00 (UTC) on “kafka streams”"),
+    ],
+)
+def test_a_digest_topic_too_long_or_with_a_nul_byte_is_handled_before_the_database(server, fake, topic, expected):
+    user, channel = new_id("U"), new_id("C")
+    fake.set_channel_members(channel, [user, fake.bot_user_id])
+
+    answer = ask(server, f"digest subscribe weekly mon 09:00 UTC {topic}", user=user, channel=channel)
+
+    assert expected in texts(answer) and "did not answer" not in texts(answer)

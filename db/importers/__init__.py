@@ -2,18 +2,20 @@
 
 Each format module has `FORMAT` (its name), `detect(path, sample)` (decides by content) and
 `read(path, skipped=None)` (all records, or an ImportFileError naming the file, record and field; entries that
-are not talks are counted by reason in `skipped`).
+are not talks, and values left out, are counted by reason in `skipped`). Whatever a format reads then passes the
+catalog's field rules (`db.records.checked`) here, the one gate every format goes through.
 """
 
 from __future__ import annotations
 
+import stat
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from db.importers import csv_format, frab, ical, pretalx, pyvideo, sessionize, talkbot_format
 from db.importers.errors import ImportFileError
-from db.records import TalkRecord
+from db.records import RecordError, TalkRecord, checked
 
 # In detection order: the most specific formats first.
 FORMATS = {module.FORMAT: module for module in (pyvideo, ical, frab, pretalx, sessionize, talkbot_format, csv_format)}
@@ -26,7 +28,7 @@ class ParsedFile:
     path: Path
     format: str
     records: list[TalkRecord]
-    skipped: Counter = field(default_factory=Counter)  # reason -> how many entries were not talks
+    skipped: Counter = field(default_factory=Counter)  # reason -> how many entries (or values) were left out
 
 
 def format_names() -> list[str]:
@@ -45,8 +47,14 @@ def detect_format(path: Path) -> str:
 
 def read_catalog_file(path: Path, file_format: str = "auto") -> ParsedFile:
     """Read and validate a whole file (or pyvideo folder/archive); raise ImportFileError saying where and why."""
-    if not path.exists():
-        raise ImportFileError(path, None, None, "the file does not exist")
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise ImportFileError(path, None, None, "the file does not exist") from None
+    except OSError as error:
+        raise ImportFileError(path, None, None, f"cannot be read: {error.strerror or error}") from None
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # /dev/zero never ends; a FIFO waits for a writer
+        raise ImportFileError(path, None, None, "is not a regular file or a folder (a device, FIFO or socket)")
     name = ALIASES.get(file_format, file_format)
     if name == "auto":
         name = detect_format(path)
@@ -55,13 +63,28 @@ def read_catalog_file(path: Path, file_format: str = "auto") -> ParsedFile:
         raise ImportFileError(path, None, None, f"unknown format {file_format!r}; known: {', '.join(format_names())}")
     skipped: Counter = Counter()
     try:
-        return ParsedFile(path, name, module.read(path, skipped), skipped)
+        records = module.read(path, skipped)
     except UnicodeDecodeError as error:
         raise ImportFileError(path, None, None, f"not UTF-8 text: {error}") from None
     except OSError as error:  # a folder given to a format that reads files, a file we may not read
         raise ImportFileError(path, None, None, f"cannot be read: {error.strerror or error}") from None
     except RecursionError:
         raise ImportFileError(path, None, None, "nested too deeply to be a catalog file") from None
+    seen: set[tuple[str, str]] = set()
+    for index, record in enumerate(records):  # in place: one list of records at a time, however long
+        records[index] = record = _checked(path, record)
+        if (record.source, record.external_id) in seen:  # two ids that differed only by control characters
+            raise ImportFileError(path, f"{record.source} id {record.external_id}", "id", "appears twice")
+        seen.add((record.source, record.external_id))
+    return ParsedFile(path, name, records, skipped)
+
+
+def _checked(path: Path, record: TalkRecord) -> TalkRecord:
+    """The record as the catalog keeps it, or an error naming it by its source and id."""
+    try:
+        return checked(record)
+    except RecordError as error:
+        raise ImportFileError(path, f"{record.source} id {record.external_id}", error.field, error.problem) from None
 
 
 def sample(path: Path) -> str | None:

@@ -31,15 +31,25 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
+import itertools
 import re
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 from db.importers.errors import ImportFileError
-from db.importers.fields import SOURCE_LIMIT, date_from, language_code, minutes_from_clock, source_name, summary_from
-from db.models import TALK_TYPES
-from db.records import EventRecord, LinkRecord, SpeakerRecord, TalkRecord, clean_tags
+from db.importers.fields import date_from, language_code, minutes_from_clock, source_name, summary_from
+from db.records import (
+    LIMITS,
+    MAX_DURATION,
+    TALK_TYPES,
+    EventRecord,
+    LinkRecord,
+    SpeakerRecord,
+    TalkRecord,
+    clean_tags,
+    http_url,
+)
 
 FORMAT = "csv"
 COLUMNS = (
@@ -64,38 +74,50 @@ def detect(path: Path, sample: str | None) -> bool:
 
 
 def read(path: Path, skipped: Counter | None = None) -> list[TalkRecord]:
-    """Every row is a talk (this format has nothing to skip)."""
-    rows = _rows(path)
-    columns = _columns(path, rows[0] if rows else [])
+    """Every row is a talk (this format has nothing to skip). Rows are read one at a time from the open file, so
+    memory holds the records, never the file's text or its rows."""
     default_source = source_name(FORMAT, path.stem)
     records, first_seen = [], {}
-    for number, cells in enumerate(rows[1:], start=2):
-        if not any(cell.strip() for cell in cells):
-            continue
-        reader = _RowReader(path, number, columns, cells)
-        record = reader.read(default_source)
-        identity = (record.source, record.external_id)
-        if identity in first_seen:
-            reader.fail("id", f"id {record.external_id!r} appears twice (first in row {first_seen[identity]})")
-        first_seen[identity] = number
-        records.append(record)
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        try:
+            header_line = handle.readline(MAX_LINE + 1)
+            rows = csv.reader(
+                _lines(path, itertools.chain([header_line], handle)), delimiter=_delimiter(header_line.split("\n")[0])
+            )
+            columns = _columns(path, next(rows, []))
+            for number, cells in enumerate(rows, start=2):
+                if not any(cell.strip() for cell in cells):
+                    continue
+                reader = _RowReader(path, number, columns, cells)
+                record = reader.read(default_source)
+                identity = (record.source, record.external_id)
+                if identity in first_seen:
+                    reader.fail("id", f"id {record.external_id!r} appears twice (first in row {first_seen[identity]})")
+                first_seen[identity] = number
+                records.append(record)
+        except UnicodeDecodeError as error:
+            raise ImportFileError(path, None, None, f"not valid UTF-8 (save the file as UTF-8): {error}") from None
+        except csv.Error as error:
+            raise ImportFileError(path, None, None, f"not valid CSV: {error}") from None
     return records
+
+
+MAX_LINE = 4 * 1024 * 1024  # characters in one line of the file: a row's 19 cells at csv's own limit fit in 2.5 M
+
+
+def _lines(path: Path, lines: Iterator[str]) -> Iterator[str]:
+    """The file's lines, refusing one so long that it cannot be a row of talks (a single line of a million cells)."""
+    for number, line in enumerate(lines, start=1):
+        if len(line) > MAX_LINE:
+            raise ImportFileError(
+                path, f"line {number}", None, f"is longer than {MAX_LINE:,} characters: not a talk list"
+            )
+        yield line
 
 
 def _delimiter(header_line: str) -> str:
     """Spreadsheets in comma-decimal locales export ';'-separated files; the header row tells which it is."""
     return ";" if header_line.count(";") > header_line.count(",") else ","
-
-
-def _rows(path: Path) -> list[list[str]]:
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise ImportFileError(path, None, None, f"not valid UTF-8 (save the file as UTF-8): {error}") from None
-    try:
-        return list(csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text.split("\n", 1)[0])))
-    except csv.Error as error:
-        raise ImportFileError(path, None, None, f"not valid CSV: {error}") from None
 
 
 def _columns(path: Path, header: list[str]) -> list[str]:
@@ -145,15 +167,15 @@ class _RowReader:
         if talk_type not in TALK_TYPES:
             self.fail("type", f"expected one of {', '.join(TALK_TYPES)}")
         return TalkRecord(
-            source=self.text("source", SOURCE_LIMIT) or default_source,
-            external_id=self.text("id", 500, required=True),
-            title=self.text("title", 500, required=True),
+            source=self.text("source", LIMITS["source"]) or default_source,
+            external_id=self.text("id", LIMITS["id"], required=True),
+            title=self.text("title", LIMITS["title"], required=True),
             event=self.event(),
             speakers=self.speakers(),
             tags=clean_tags(re.split(r"[;,]", self.value("tags"))),
             summary=summary_from(self.value("summary")),
             talk_type=talk_type,
-            recommendation=self.text("recommendation", 1000) or None,
+            recommendation=self.text("recommendation", LIMITS["recommendation"]) or None,
             links=self.links(),
             duration_minutes=self.duration(),
             language=language_code(self.value("language")),
@@ -170,8 +192,9 @@ class _RowReader:
         if not re.fullmatch(r"(19|20)\d\d", self.value("year")):
             self.fail("year", "expected a year like 2023")
         return EventRecord(
-            series=self.text("event", 200), year=int(self.value("year")), name=self.text("edition", 300),
-            city=self.text("city", 200) or None,
+            series=self.text("event", LIMITS["event.series"]), year=int(self.value("year")),
+            name=self.text("edition", LIMITS["event.name"]),
+            city=self.text("city", LIMITS["event.city"]) or None,
         )  # fmt: skip
 
     def speakers(self) -> tuple[SpeakerRecord, ...]:
@@ -187,15 +210,15 @@ class _RowReader:
     def names(self, column: str) -> list[str]:
         """The ';'-separated entries of a cell, each fitting the catalog's 300 characters."""
         names = [name.strip() for name in self.value(column).split(";")]
-        if any(len(name) > 300 for name in names):
-            self.fail(column, "has an entry longer than 300 characters")
+        if any(len(name) > LIMITS["speaker"] for name in names):
+            self.fail(column, f"has an entry longer than {LIMITS['speaker']} characters")
         return names
 
     def links(self) -> tuple[LinkRecord, ...]:
         links = []
         for column, kind in _LINK_KINDS.items():
             url = self.value(column)
-            if url and (not url.startswith(("https://", "http://")) or len(url) > 2000):
+            if url and http_url(url) is None:
                 self.fail(column, "expected an http(s) URL")
             if url:
                 links.append(LinkRecord(kind, url))
@@ -207,8 +230,8 @@ class _RowReader:
             return None
         # Whole minutes have at most four digits ('²' is a digit int() cannot read; 5,000 digits are too many).
         minutes = int(text) if text.isdecimal() and len(text.lstrip("0")) <= 4 else minutes_from_clock(text)
-        if minutes is None or not 1 <= minutes <= 24 * 60:
-            self.fail("duration", "expected minutes from 1 to 1440, like 45 (or a length like 1:15)")
+        if minutes is None or not 1 <= minutes <= MAX_DURATION:
+            self.fail("duration", f"expected minutes from 1 to {MAX_DURATION}, like 45 (or a length like 1:15)")
         return minutes
 
     def date(self) -> dt.date | None:

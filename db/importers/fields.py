@@ -6,14 +6,14 @@ import datetime as dt
 import html
 import json
 import re
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 from db.importers.errors import ImportFileError
-from db.models import TALK_TYPES
-from db.records import EventRecord, TalkRecord
+from db.records import LIMITS, MAX_DURATION, TALK_TYPES, EventRecord, TalkRecord
 
 # Words that say which kind of talk something is, in the vocabularies conference tools use.
 _TYPE_WORDS = {
@@ -24,7 +24,7 @@ _TYPE_WORDS = {
     "hands-on": "workshop",
     "training": "tutorial",
 }
-_TAG = re.compile(r"<[^>]+>")
+_TAG = re.compile(r"<[^<>]+>")  # not [^>]: on "<<<<…" every "<" would scan to the end (quadratic)
 _YEAR = re.compile(r"(?<!\d)(?:19[5-9]\d|20\d\d)(?!\d)")
 _SPACE_BEFORE_PUNCTUATION = re.compile(r" ([.,;:!?)])")
 
@@ -95,8 +95,9 @@ def language_code(value: Any) -> str:
 
 
 NOT_A_TALK = "breaks and other slots that are not talks"
-SUMMARY_LIMIT = 5000  # the catalog keeps summaries to this many characters
-SOURCE_LIMIT = 50  # talk_sources.importer
+LONG_DURATION = "durations over 24 hours, imported as unknown"
+SUMMARY_LIMIT = LIMITS["summary"]  # the catalog keeps summaries to this many characters
+SOURCE_LIMIT = LIMITS["source"]  # talk_sources.importer
 _VIDEO_HINTS = ("youtube.com", "youtu.be", "vimeo.com", "media.ccc.de", "archive.org")
 _BREAK_TITLE = re.compile(
     r"(?:(?:coffee|lunch|tea|dinner|breakfast|kaffee|mittags?)\s*)?(?:break|pause)|lunch|coffee|dinner|breakfast"
@@ -169,6 +170,15 @@ def minutes_between(starts: dt.datetime | None, ends: dt.datetime | None) -> int
     if starts is None or ends is None:
         return None
     return int((ends - starts).total_seconds() // 60) or None
+
+
+def plausible_minutes(minutes: int | None, skipped: Counter) -> int | None:
+    """A length a program worked out (from a schedule's times, a video's seconds), or None, counted in `skipped`, for
+    one over 24 hours: an entry spanning days is a whole track or a glitch, and should not refuse the whole file."""
+    if minutes is not None and minutes > MAX_DURATION:
+        skipped[LONG_DURATION] += 1
+        return None
+    return minutes
 
 
 def with_schedule_event(

@@ -29,6 +29,7 @@ from db.importers.fields import (
     load_json,
     minutes_from_clock,
     plain_text,
+    plausible_minutes,
     read_text,
     series_name,
     slug,
@@ -36,7 +37,7 @@ from db.importers.fields import (
     summary_from,
     talk_type_from,
 )
-from db.records import EventRecord, LinkRecord, SpeakerRecord, TalkRecord, clean_tags
+from db.records import LIMITS, EventRecord, LinkRecord, SpeakerRecord, TalkRecord, clean_tags, http_url
 
 FORMAT = "frab"
 _JSON_SCHEDULE = re.compile(r'"schedule"\s*:\s*\{')
@@ -122,8 +123,10 @@ class _ScheduleReader(FieldReader):
             self.fail(None, "schedule.conference", "is required")
         base_url = schedule.get("base_url")
         self.base_url = base_url if isinstance(base_url, str) else ""
+        self.skipped: Counter = Counter()
 
     def records(self, skipped: Counter) -> list[TalkRecord]:
+        self.skipped = skipped
         event, source = self.event(), self.source()
         records: list[TalkRecord] = []
         seen: dict[str, int] = {}
@@ -166,10 +169,10 @@ class _ScheduleReader(FieldReader):
         if starts_on is None:
             self.fail("conference", "start", "is required")
         return EventRecord(
-            series=series_name(name)[:200],
+            series=series_name(name)[: LIMITS["event.series"]],
             year=starts_on.year,
-            name=name[:300],
-            city=self.text("conference", "city", conference.get("city"))[:200] or None,
+            name=name[: LIMITS["event.name"]],
+            city=self.text("conference", "city", conference.get("city"))[: LIMITS["event.city"]] or None,
             starts_on=starts_on,
             ends_on=self.date("conference", "end", conference.get("end"), _DAY_DATE_EXAMPLE),
         )
@@ -191,8 +194,8 @@ class _ScheduleReader(FieldReader):
         tags = [plain_text(tag) for tag in self.listing(where, "tags", raw.get("tags"))]
         return TalkRecord(
             source=source,
-            external_id=external_id[:500],
-            title=(f"{title}: {subtitle}" if subtitle else title)[:500],
+            external_id=external_id[: LIMITS["id"]],
+            title=(f"{title}: {subtitle}" if subtitle else title)[: LIMITS["title"]],
             event=event,
             speakers=self.speakers(where, raw.get("persons")),
             tags=clean_tags([track, *tags]),
@@ -212,7 +215,7 @@ class _ScheduleReader(FieldReader):
         # Zero ('00:00') and absent durations are no duration; anything else unreadable is an error.
         if minutes is None and str(value or "0").strip(" 0:"):
             self.fail(where, "duration", "expected hours:minutes like 00:30")
-        return minutes
+        return plausible_minutes(minutes, self.skipped)
 
     def speakers(self, where: str, persons: Any) -> tuple[SpeakerRecord, ...]:
         speakers = []
@@ -222,7 +225,7 @@ class _ScheduleReader(FieldReader):
             name = plain_text(person.get("public_name") or person.get("name") or person.get("full_public_name"))
             if not name:
                 self.fail(where, f"persons[{index}].public_name", "is required")
-            speakers.append(SpeakerRecord(name[:300]))
+            speakers.append(SpeakerRecord(name[: LIMITS["speaker"]]))
         return tuple(speakers)
 
     def links(self, where: str, raw: dict) -> tuple[LinkRecord, ...]:
@@ -239,14 +242,15 @@ class _ScheduleReader(FieldReader):
         return tuple(dict.fromkeys(links))
 
     def http_url(self, value: Any) -> str | None:
-        """An absolute http(s) URL; relative ones (frab's attachments) are resolved against the schedule's base_url."""
+        """An absolute http(s) URL the catalog keeps (`http_url`); relative ones (frab's attachments) are resolved
+        against the schedule's base_url."""
         if not isinstance(value, str) or not value.strip():
             return None
         try:
             url = urljoin(self.base_url, value.strip())
         except ValueError:  # an unclosed IPv6 bracket ('http://[') in the URL or the base_url
             return None
-        return url if url.startswith(("https://", "http://")) and len(url) <= 2000 else None
+        return http_url(url)
 
 
 def _event_name(number: int, raw: Any) -> str:

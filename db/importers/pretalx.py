@@ -32,7 +32,7 @@ from db.importers.fields import (
     summary_from,
     talk_type_from,
 )
-from db.records import EventRecord, SpeakerRecord, TalkRecord, clean_tags
+from db.records import LIMITS, MAX_DURATION, EventRecord, SpeakerRecord, TalkRecord, clean_tags
 
 FORMAT = "pretalx"
 _TALKS = re.compile(r'"talks"\s*:\s*\[')
@@ -101,7 +101,7 @@ class _WidgetReader(FieldReader):
         starts_on = self.date(None, "event_start", self.data.get("event_start"), _DAY_EXAMPLE)
         if starts_on is None:
             self.fail(None, "event_start", "is required")
-        series = slug(self.path.stem)[:200]
+        series = slug(self.path.stem)[: LIMITS["event.series"]]
         return EventRecord(
             series=series,
             year=starts_on.year,
@@ -117,8 +117,8 @@ class _WidgetReader(FieldReader):
         tags = [plain_text(tag) for tag in self.listing(where, "tags", raw.get("tags"))]
         return TalkRecord(
             source=source,
-            external_id=str(raw["code"])[:500],
-            title=title[:500],
+            external_id=str(raw["code"])[: LIMITS["id"]],
+            title=title[: LIMITS["title"]],
             event=event,
             speakers=self.talk_speakers(where, raw.get("speakers")),
             tags=clean_tags([track, *tags]),
@@ -148,15 +148,15 @@ class _WidgetReader(FieldReader):
             name = self.text(where, field, self.speakers[code].get("name"))
             if not name:
                 self.fail(where, field, f"the speaker {code!r} has no name")
-            speakers.append(SpeakerRecord(name[:300]))
+            speakers.append(SpeakerRecord(name[: LIMITS["speaker"]]))
         return tuple(speakers)
 
     def duration(self, where: str, value: Any) -> int | None:
         """pretalx gives whole minutes."""
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= 24 * 60:
-            self.fail(where, "duration", "expected a whole number of minutes from 1 to 1440")
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_DURATION:
+            self.fail(where, "duration", f"expected a whole number of minutes from 1 to {MAX_DURATION}")
         return value
 
 

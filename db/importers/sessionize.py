@@ -28,13 +28,14 @@ from db.importers.fields import (
     NOT_A_TALK,
     language_code,
     minutes_between,
+    plausible_minutes,
     pretty_name,
     source_name,
     summary_from,
     talk_type_from,
     with_schedule_event,
 )
-from db.records import LinkRecord, SpeakerRecord, TalkRecord, clean_tags
+from db.records import LIMITS, LinkRecord, SpeakerRecord, TalkRecord, clean_tags, http_url
 
 FORMAT = "sessionize"
 
@@ -59,7 +60,7 @@ def read(path: Path, skipped: Counter | None = None) -> list[TalkRecord]:
         if raw.get("isServiceSession"):
             skipped[NOT_A_TALK] += 1
             continue
-        record = reader.read(source, speakers, categories)
+        record = reader.read(source, speakers, categories, skipped)
         if record.external_id in seen:
             reader.fail("id", f"id {record.external_id!r} appears twice")
         seen.add(record.external_id)
@@ -124,15 +125,17 @@ class _SessionReader:
     def fail(self, field: str | None, problem: str):
         raise ImportFileError(self.path, self.where, field, problem)
 
-    def read(self, source: str, speakers: dict[str, SpeakerRecord], items: dict[int, tuple[str, str]]) -> TalkRecord:
+    def read(
+        self, source: str, speakers: dict[str, SpeakerRecord], items: dict[int, tuple[str, str]], skipped: Counter
+    ) -> TalkRecord:
         raw = self.raw
         if raw.get("id") in (None, ""):
             self.fail("id", "is required")
         title = " ".join(str(raw.get("title") or "").split())
         if not title:
             self.fail("title", "is required")
-        if len(title) > 500:
-            self.fail("title", "is longer than 500 characters")
+        if len(title) > LIMITS["title"]:
+            self.fail("title", f"is longer than {LIMITS['title']} characters")
         starts, ends = self.moment("startsAt"), self.moment("endsAt")
         if starts and ends and ends < starts:
             self.fail("endsAt", "is before startsAt")
@@ -146,7 +149,7 @@ class _SessionReader:
             summary=summary_from(raw.get("description")),
             talk_type=self.talk_type(title, categories),
             links=self.links(),
-            duration_minutes=minutes_between(starts, ends),
+            duration_minutes=plausible_minutes(minutes_between(starts, ends), skipped),
             language=next((language_code(n) for c, n in categories if _kind(c) == "language"), "en"),
             recorded_on=starts.date() if starts else None,
         )
@@ -181,8 +184,8 @@ class _SessionReader:
         return "keynote" if talk_type == "talk" and self.raw.get("isPlenumSession") else talk_type
 
     def links(self) -> tuple[LinkRecord, ...]:
-        url = str(self.raw.get("recordingUrl") or "").strip()
-        return (LinkRecord("video", url),) if url.startswith(("https://", "http://")) else ()
+        url = http_url(self.raw.get("recordingUrl"))
+        return (LinkRecord("video", url),) if url else ()
 
 
 def _kind(category_title: str) -> str:

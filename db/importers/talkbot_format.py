@@ -27,31 +27,49 @@ from typing import Any
 import yaml
 
 from db.importers.errors import ImportFileError
-from db.models import LINK_KINDS, TALK_TYPES
-from db.records import EventRecord, LinkRecord, SpeakerRecord, TalkRecord, tag_name
+from db.records import (
+    LIMITS,
+    LINK_KINDS,
+    MAX_DURATION,
+    TALK_TYPES,
+    YEARS,
+    EventRecord,
+    LinkRecord,
+    SpeakerRecord,
+    TalkRecord,
+    http_url,
+    tag_name,
+)
 
 FORMAT_NAME = "talkbot-catalog"
 FORMAT_VERSION = 1
 
 
 def read(path: Path, skipped: Counter | None = None) -> list[TalkRecord]:
-    """Every talk in the file (this format has nothing to skip)."""
-    text = path.read_text(encoding="utf-8")
+    """Every talk in the file (this format has nothing to skip). The file's text is let go once parsed, and each
+    parsed talk once it is a record, so a whole-catalog export is never in memory twice over."""
+    return parse_talkbot_catalog(_load(path, path.read_text(encoding="utf-8")), path, consume=True)
+
+
+def _load(path: Path, text: str) -> Any:
     try:
-        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+        return json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as error:  # ValueError: numbers too long to convert, dates like Feb 30
         raise ImportFileError(path, None, None, f"not valid {path.suffix.lstrip('.') or 'YAML'}: {error}") from None
-    return parse_talkbot_catalog(data, path)
 
 
-def parse_talkbot_catalog(data: Any, path: Path) -> list[TalkRecord]:
+def parse_talkbot_catalog(data: Any, path: Path, *, consume: bool = False) -> list[TalkRecord]:
+    """The records of a parsed catalog document; with `consume`, its talks are dropped from it as they are read."""
     if not isinstance(data, dict) or not isinstance(data.get("talks"), list):
         raise ImportFileError(path, None, "talks", "expected a mapping with a 'talks' list")
     if data.get("format", FORMAT_NAME) != FORMAT_NAME or data.get("version", FORMAT_VERSION) != FORMAT_VERSION:
         raise ImportFileError(path, None, "format", f"expected format {FORMAT_NAME!r} version {FORMAT_VERSION}")
     default_source = data.get("source")
     records, seen = [], set()
-    for number, raw in enumerate(data["talks"], start=1):
+    talks = data["talks"]
+    for number, raw in enumerate(talks, start=1):
+        if consume:
+            talks[number - 1] = None
         record = _TalkReader(path, number, raw).read(default_source)
         identity = (record.source, record.external_id)
         if identity in seen:
@@ -75,7 +93,8 @@ class _TalkReader:
     def fail(self, field: str | None, problem: str):
         raise ImportFileError(self.path, self.where, field, problem)
 
-    def text(self, field: str, value: Any, *, required: bool = False, limit: int = 500) -> str | None:
+    def text(self, field: str, value: Any, *, required: bool = False, limit: int | None = None) -> str | None:
+        """Single-spaced text within `limit` (by default the catalog's limit for the field)."""
         if value is None or value == "":
             if required:
                 self.fail(field, "is required")
@@ -88,6 +107,7 @@ class _TalkReader:
         if not isinstance(value, str):
             self.fail(field, "expected text")
         value = " ".join(value.split())
+        limit = LIMITS[field] if limit is None else limit
         if len(value) > limit:
             self.fail(field, f"is longer than {limit} characters")
         return value
@@ -126,19 +146,19 @@ class _TalkReader:
         if talk_type not in TALK_TYPES:
             self.fail("type", f"expected one of {', '.join(TALK_TYPES)}")
         return TalkRecord(
-            source=self.text("source", raw.get("source", default_source), required=True, limit=50),
-            external_id=self.text("id", raw.get("id"), required=True),
-            title=self.text("title", raw.get("title"), required=True),
+            source=self.text("source", raw.get("source", default_source), required=True, limit=LIMITS["source"]),
+            external_id=self.text("id", raw.get("id"), required=True, limit=LIMITS["id"]),
+            title=self.text("title", raw.get("title"), required=True, limit=LIMITS["title"]),
             descriptive_title=bool(raw.get("descriptive_title", False)),
             talk_type=talk_type,
             event=self.event(raw.get("event")),
             speakers=tuple(self.speaker(i, s) for i, s in enumerate(self.listing("speakers", raw.get("speakers")))),
             tags=tuple(dict.fromkeys(self.tag(i, t) for i, t in enumerate(self.listing("tags", raw.get("tags"))))),
-            summary=self.text("summary", raw.get("summary"), limit=5000) or "",
-            recommendation=self.text("recommendation", raw.get("recommendation"), limit=1000),
+            summary=self.text("summary", raw.get("summary"), limit=LIMITS["summary"]) or "",
+            recommendation=self.text("recommendation", raw.get("recommendation"), limit=LIMITS["recommendation"]),
             links=tuple(self.link(i, link) for i, link in enumerate(self.listing("links", raw.get("links")))),
-            duration_minutes=self.integer("duration_minutes", raw.get("duration_minutes"), 1, 24 * 60),
-            language=self.text("language", raw.get("language"), limit=16) or "en",
+            duration_minutes=self.integer("duration_minutes", raw.get("duration_minutes"), 1, MAX_DURATION),
+            language=self.text("language", raw.get("language"), limit=LIMITS["language"]) or "en",
             recorded_on=self.date("recorded_on", raw.get("recorded_on")),
         )
 
@@ -147,15 +167,15 @@ class _TalkReader:
             return None
         if not isinstance(raw, dict):
             self.fail("event", "expected a mapping with series and year")
-        year = self.integer("event.year", raw.get("year"), 1900, 2100)
+        year = self.integer("event.year", raw.get("year"), *YEARS)
         if year is None:
             self.fail("event.year", "is required")
         return EventRecord(
-            series=self.text("event.series", raw.get("series"), required=True, limit=200),
+            series=self.text("event.series", raw.get("series"), required=True, limit=LIMITS["event.series"]),
             year=year,
-            name=self.text("event.name", raw.get("name"), limit=300) or "",
-            city=self.text("event.city", raw.get("city"), limit=200),
-            country=self.text("event.country", raw.get("country"), limit=200),
+            name=self.text("event.name", raw.get("name"), limit=LIMITS["event.name"]) or "",
+            city=self.text("event.city", raw.get("city"), limit=LIMITS["event.city"]),
+            country=self.text("event.country", raw.get("country"), limit=LIMITS["event.country"]),
             starts_on=self.date("event.starts_on", raw.get("starts_on")),
             ends_on=self.date("event.ends_on", raw.get("ends_on")),
         )
@@ -166,12 +186,12 @@ class _TalkReader:
         if not isinstance(raw, dict):
             self.fail(f"speakers[{index}]", "expected a name or a mapping with name and affiliation")
         return SpeakerRecord(
-            name=self.text(f"speakers[{index}].name", raw.get("name"), required=True, limit=300),
-            affiliation=self.text(f"speakers[{index}].affiliation", raw.get("affiliation"), limit=300),
+            name=self.text(f"speakers[{index}].name", raw.get("name"), required=True, limit=LIMITS["speaker"]),
+            affiliation=self.text(f"speakers[{index}].affiliation", raw.get("affiliation"), limit=LIMITS["speaker"]),
         )
 
     def tag(self, index: int, raw: Any) -> str:
-        name = tag_name(self.text(f"tags[{index}]", raw, required=True, limit=100))
+        name = tag_name(self.text(f"tags[{index}]", raw, required=True, limit=LIMITS["tag"]))
         if not name:
             self.fail(f"tags[{index}]", "expected a word")
         return name
@@ -182,9 +202,9 @@ class _TalkReader:
         kind = raw.get("kind")
         if kind not in LINK_KINDS:
             self.fail(f"links[{index}].kind", f"expected one of {', '.join(LINK_KINDS)}")
-        url = self.text(f"links[{index}].url", raw.get("url"), required=True, limit=2000)
-        if not url.startswith(("https://", "http://")):
-            self.fail(f"links[{index}].url", "expected an http(s) URL")
+        url = http_url(self.text(f"links[{index}].url", raw.get("url"), required=True, limit=LIMITS["url"]))
+        if url is None:
+            self.fail(f"links[{index}].url", "expected an http(s) URL without spaces")
         return LinkRecord(kind=kind, url=url)
 
 

@@ -1,6 +1,7 @@
 """CSV talk lists: free column order, `,` or `;`, a BOM or none, and errors that name the row and column."""
 
 import datetime as dt
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -159,3 +160,36 @@ def test_a_sheet_without_an_id_column_is_recognised_and_then_refused_precisely(t
         csv_format.read(path)
     error = raised.value
     assert (error.record, error.field, error.problem) == ("header row", "id", "is a required column")
+
+
+def test_a_50000_row_file_is_read_row_by_row_without_holding_its_text_or_rows(tmp_path):
+    """Memory beyond the records stays a small part of the file: the reader held the whole text and a list of every
+    row (46 times the file in all). Nine rows in ten are blank but padded, so the file is big and reading it quick."""
+    path = tmp_path / "big.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        handle.write("id,title,speakers,summary\n")
+        for n in range(50_000):
+            handle.write(f"t-{n},Talk {n},Speaker {n % 97},A summary.\n" if n % 10 == 0 else " " * 1000 + ",,,\n")
+    size = path.stat().st_size
+    tracemalloc.start()
+    try:
+        records = csv_format.read(path)
+        kept, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert len(records) == 5_000 and records[-1].external_id == "t-49990"
+    assert peak - kept < size / 10, f"{(peak - kept) / 1e6:.1f} MB beyond the records for a {size / 1e6:.1f} MB file"
+
+
+def test_a_line_too_long_to_be_a_row_is_refused_without_splitting_it_into_cells(tmp_path):
+    """A single line of millions of cells would be a list of millions of strings: 20 times the line in memory."""
+    path = csv_file(tmp_path, "id,title\n" + "a," * 2_200_000 + "\n")
+
+    with pytest.raises(ImportFileError) as raised:
+        csv_format.read(path)
+
+    assert (raised.value.record, raised.value.problem) == (
+        "line 2",
+        "is longer than 4,194,304 characters: not a talk list",
+    )
