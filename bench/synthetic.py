@@ -77,6 +77,7 @@ class SyntheticCatalog:
                 ),
                 tags=tuple(dict.fromkeys(self.tags.draw(rng, rng.randint(0, 4)))),
                 summary=" ".join(summary) + ".",
-                recommendation="A reporter's pick." if rng.random() < 0.05 else None,
+                recommendation="A reporter's pick." if (recommended := rng.random() < 0.05) else None,
+                verdict="recommended" if recommended else None,
                 links=(LinkRecord("video", f"https://video.example/{number}"),) if rng.random() < 0.7 else (),
             )

@@ -6,12 +6,14 @@ Nothing here talks to Slack; listeners in bot/app.py pass in who asked and send 
 from __future__ import annotations
 
 import logging
+import re
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.blocks import (
     PAGE_SIZE,
     Screen,
+    greeting_message,
     help_message,
     home_problem_view,
     home_view,
@@ -35,6 +37,12 @@ from db.search.query import QueryError
 log = logging.getLogger(__name__)
 
 HELP_WORDS = {"", "help", "?", "-h", "--help"}
+# What people say to a bot that is not a search: a greeting or thanks in a DM gets a friendly word, not results.
+HELLO_WORDS = {"hi", "hello", "hey", "hiya", "yo", "morning", "howdy", "greetings"}
+THANKS_WORDS = {"thanks", "thank", "thx", "ty", "cheers", "merci", "danke", "ta"}
+SMALL_TALK_WORDS = HELLO_WORDS | THANKS_WORDS | {
+    "you", "a", "lot", "so", "much", "again", "there", "talkbot", "good", "afternoon", "evening", "all", "folks",
+}  # fmt: skip
 TRY_AGAIN = "Something went wrong on our side: the database did not answer. Please try again in a minute."
 STALE_BUTTON = "That button no longer works (the talk may have been removed). Run `/talk` again."
 STARTERS = 3
@@ -48,7 +56,7 @@ class Answers:
     def command(self, text: str, team_id: str, user_id: str) -> dict:
         """`/talk TEXT`: help, the saved list, or a private page of results."""
         text = text.strip()
-        if text.lower() in HELP_WORDS:
+        if text.lower() in HELP_WORDS or not is_a_search(text):
             return help_message()
         if text.lower() == "saved":
             return self.screen(Screen("saved"), team_id, user_id)
@@ -85,8 +93,10 @@ class Answers:
     def public(self, text: str) -> dict:
         """An answer posted where others may see it (a DM, a thread): no per-user state in it."""
         text = text.strip()
-        if text.lower() in HELP_WORDS:
+        if text.lower() in HELP_WORDS or not is_a_search(text):
             return help_message()
+        if small_talk := small_talk_of(text):
+            return greeting_message(thanks=small_talk == "thanks")
         try:
             page = self.engine.search(text, limit=PAGE_SIZE)
             if not page.cards:
@@ -181,3 +191,18 @@ class Answers:
         except SQLAlchemyError:
             log.exception("could not draw the Home tab")
             return home_problem_view(TRY_AGAIN)
+
+
+def is_a_search(text: str) -> bool:
+    """Whether text holds anything to search for: a letter or digit in any script (not only emoji or punctuation)."""
+    return any(character.isalnum() for character in text)
+
+
+def small_talk_of(text: str) -> str | None:
+    """ "hello" or "thanks" when the whole text is a greeting or thanks ("hi!", "thanks a lot :)"), else None."""
+    words = re.findall(r"[^\W\d_]+", text.lower())
+    if not words or len(words) > 6 or not set(words) <= SMALL_TALK_WORDS:
+        return None
+    if set(words) & THANKS_WORDS:
+        return "thanks"
+    return "hello" if set(words) & HELLO_WORDS else None

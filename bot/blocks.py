@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from db.cards import TalkCard
+from db.models import RECOMMENDED
 from db.search.engine import ResultPage
 
 # Slack's limits (https://api.slack.com/reference/block-kit/blocks).
@@ -170,6 +171,8 @@ def card_text(card: TalkCard, summary_limit: int = 200) -> str:
         details.append(escape(card.event_label))
     if card.talk_type != "talk":
         details.append(card.talk_type)
+    if card.verdict == RECOMMENDED:  # only praise is shown: a mixed or negative verdict needs its note to be fair
+        details.append("⭐ recommended by a reporter")
     lines = [title, " · ".join(details)]
     if card.summary:
         lines.append(escape(card.one_line_summary(summary_limit)))
@@ -308,6 +311,17 @@ def help_message() -> dict:
         _context("You can also send me a direct message, or mention me in a channel: `@talkbot kafka`."),
     ]
     return _message('talkbot: /talk kafka, /talk speaker:"name", /talk year:2019, /talk tag:kafka', blocks)
+
+
+def greeting_message(thanks: bool) -> dict:
+    """A friendly word back for a hello or a thank-you, with two searches to try."""
+    opening = "You're welcome!" if thanks else "Hi! I find conference talks worth your time."
+    blocks = [
+        _section(f"{opening} Tell me a topic, a speaker or an event, for example:"),
+        _section('`kafka` — talks about a topic\n`speaker:"liz fong-jones"` — talks by a speaker'),
+        _context("Type `help` for every filter."),
+    ]
+    return _message(f"{opening} Try: kafka", blocks)
 
 
 def problem_message(problem: str) -> dict:

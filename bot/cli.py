@@ -7,12 +7,14 @@ import datetime as dt
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from sqlalchemy.exc import OperationalError
 
 from bot import console, server
+from bot.answers import is_a_search
 from bot.config import ConfigError, SlackSettings
 from bot.digest import clock
 from bot.digest.runner import DEFAULT_GRACE, DigestRunner
@@ -24,6 +26,8 @@ from db.config import DatabaseSettingError, bulk_timeouts, database_url, engine_
 from db.importers import ImportFileError, format_names, read_catalog_file
 from db.importers.talkbot_format import catalog_document
 from db.migrate import upgrade
+from db.search.embeddings import embed_catalog, pending
+from db.search.encoder import Encoder, ModelFileError
 from db.search.engine import ResultPage, SearchEngine
 from db.search.query import QueryError
 from db.setup import CatalogNotReady, display_url, prepare_catalog, seed_catalog
@@ -39,7 +43,7 @@ class CommandError(Exception):
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     url = database_url()
-    if args.run in (run_export, run_import, run_upgrade, run_seed, run_stats):
+    if args.run in (run_export, run_import, run_upgrade, run_seed, run_stats, run_embed):
         bulk_timeouts()  # statements over the whole catalog, with no one waiting in Slack (db/config.py)
     try:
         return args.run(args, url)
@@ -99,6 +103,11 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("--format", default="auto", choices=format_names(), help="file format (default: auto)")
     load.add_argument("--dry-run", action="store_true", help="say what would change, change nothing")
     load.add_argument("--prune", action="store_true", help="remove talks their source no longer lists")
+    load.add_argument(
+        "--embed", action=argparse.BooleanOptionalAction, default=None,
+        help=f"compute the new talks' meaning vectors now (default: when at most {EMBED_AT_IMPORT:,} talks need them; "
+        "else `talkbot embed` does, and meanwhile they are found by their words)",
+    )  # fmt: skip
     load.set_defaults(run=run_import)
 
     database = commands.add_parser("db", help="database chores").add_subparsers(title="commands", metavar="COMMAND")
@@ -115,6 +124,9 @@ def _parser() -> argparse.ArgumentParser:
     ).set_defaults(run=run_keys_rotate)
 
     commands.add_parser("seed", help="load the built-in seed catalog (idempotent)").set_defaults(run=run_seed)
+    commands.add_parser(
+        "embed", help="compute the meaning vectors of talks that lack them (semantic search); resumable"
+    ).set_defaults(run=run_embed)
     commands.add_parser("stats", help="count talks per event, year and tag").set_defaults(run=run_stats)
     return parser
 
@@ -139,6 +151,8 @@ def _ready_engine(url: str) -> SearchEngine:
 
 
 def run_search(args: argparse.Namespace, url: str) -> int:
+    if not is_a_search(" ".join(args.query)):
+        raise CommandError("nothing to search for: give words or filters, e.g. `talkbot search kafka year:2019`")
     page = _ready_engine(url).search(" ".join(args.query), limit=args.limit)
     if args.json:
         print(json.dumps([card.to_json() for card in page.cards], indent=2, ensure_ascii=False))
@@ -256,10 +270,29 @@ def run_import(args: argparse.Namespace, url: str) -> int:
     hidden = max(0, len(report.disappeared) - MAX_LISTED) + max(0, len(report.similar_speakers) - MAX_LISTED)
     if hidden:
         print(f"  … and {hidden} more")
+    if not args.dry_run and args.embed is not False:
+        _embed_after_import(url, changed=report.changed, always=bool(args.embed))
     return 0
 
 
+def _embed_after_import(url: str, changed: bool, always: bool) -> None:
+    """Embed what the import added or changed, unless that would take long and was not asked for: then say how."""
+    sessions = sessions_for(url)
+    with sessions() as session:
+        todo = pending(session, missing_only=not changed)  # nothing changed: only talks still without vectors
+    if not todo:
+        return
+    if not always and len(todo) > EMBED_AT_IMPORT:
+        minutes = max(1, round(len(todo) / TALKS_EMBEDDED_PER_SECOND / 60))
+        print(f"{len(todo):,} talks have no meaning vectors yet (about {minutes} min of work): run `talkbot embed` "
+              "to compute them; until then they are found by their words")  # fmt: skip
+        return
+    print(f"embedding: {embed_catalog(sessions, _bulk_encoder(), _embed_progress(), todo)}")
+
+
 PROGRESS_FROM = 1000
+EMBED_AT_IMPORT = 2000  # talks an import embeds by itself: about two minutes on two cores
+TALKS_EMBEDDED_PER_SECOND = 16  # measured on two cores (pyvideo's talks)
 MAX_LISTED = 20
 
 
@@ -296,6 +329,35 @@ def run_upgrade(args: argparse.Namespace, url: str) -> int:
     upgrade(url)
     print(f"database at {display_url(url)} is up to date")
     return 0
+
+
+def run_embed(args: argparse.Namespace, url: str) -> int:
+    """Embed every talk whose vector is missing or whose text changed; interrupting keeps what was done."""
+    prepare_catalog(url, announce=_fail)
+    report = embed_catalog(sessions_for(url), _bulk_encoder(), _embed_progress())
+    print(f"embedding: {report}")
+    return 0
+
+
+def _bulk_encoder() -> Encoder:
+    try:
+        return Encoder(threads=0)  # every core: nobody is waiting on this process
+    except ModelFileError as error:
+        raise CommandError(f"cannot embed: {error}") from None
+
+
+def _embed_progress() -> Callable[[int, int], None] | None:
+    if not sys.stderr.isatty():
+        return None
+    started = time.monotonic()
+
+    def show(done: int, total: int) -> None:
+        left = (time.monotonic() - started) / done * (total - done)
+        end = "\n" if done >= total else ""
+        print(f"\r  embedding {done}/{total} talks ({done * 100 // total}%, about {left / 60:.0f} min left)  ",
+              end=end, file=sys.stderr, flush=True)  # fmt: skip
+
+    return show
 
 
 def run_seed(args: argparse.Namespace, url: str) -> int:

@@ -23,6 +23,7 @@ class TalkCard:
     recommendation: str | None
     score: float
     reasons: list[str]
+    verdict: str | None = None  # what the recommendation amounts to (db.models.VERDICTS); None: unjudged
 
     @classmethod
     def of(cls, talk: Talk, score: float = 0.0, reasons: tuple[str, ...] = ()) -> TalkCard:
@@ -42,6 +43,7 @@ class TalkCard:
             recommendation=talk.recommendation,
             score=score,
             reasons=list(reasons),
+            verdict=talk.verdict,
         )
 
     @property

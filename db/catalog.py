@@ -207,8 +207,8 @@ class _CatalogWriter:
         self.session.flush()  # new events, speakers and tags get their ids
         rows = [
             {"title": r.title, "descriptive_title": r.descriptive_title, "talk_type": r.talk_type, "summary": r.summary,
-             "recommendation": r.recommendation, "duration_minutes": r.duration_minutes, "language": r.language,
-             "recorded_on": r.recorded_on, "event_id": new.event.id if new.event else None}
+             "recommendation": r.recommendation, "verdict": r.verdict, "duration_minutes": r.duration_minutes,
+             "language": r.language, "recorded_on": r.recorded_on, "event_id": new.event.id if new.event else None}
             for new in self._new for r in (new.record,)
         ]  # fmt: skip
         talks = Talk.__table__
@@ -252,6 +252,7 @@ class _CatalogWriter:
             ("talk_type", record.talk_type),
             ("summary", record.summary),
             ("recommendation", record.recommendation),
+            ("verdict", record.verdict),
             ("duration_minutes", record.duration_minutes),
             ("language", record.language),
             ("recorded_on", record.recorded_on),
@@ -280,13 +281,16 @@ class _CatalogWriter:
         return changed or self._related_changed
 
     def _merge(self, talk: Talk, record: TalkRecord) -> bool:
-        """A second source only adds what the talk lacks: a summary, links, tags, a duration, a date."""
+        """A second source only adds what the talk lacks: a summary, links, tags, a duration, a date, a note (with
+        its verdict: a verdict belongs to its note, so it never joins another source's note)."""
         changed = False
         for attribute in ("summary", "duration_minutes", "recorded_on", "recommendation"):
             value = getattr(record, attribute)
             if value and not getattr(talk, attribute):
                 setattr(talk, attribute, value)
                 changed = True
+                if attribute == "recommendation":
+                    talk.verdict = record.verdict
         have_links = {(link.kind, link.url) for link in talk.links}
         for link in record.links:
             if (link.kind, link.url) not in have_links:
@@ -460,6 +464,7 @@ def talk_record(talk: Talk) -> TalkRecord:
         tags=tuple(t.name for t in talk.tags),
         summary=talk.summary,
         recommendation=talk.recommendation,
+        verdict=talk.verdict,
         links=tuple(LinkRecord(link.kind, link.url) for link in talk.links),
         duration_minutes=talk.duration_minutes,
         language=talk.language,

@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -28,6 +29,8 @@ from db.token_cipher import ENCRYPTED_LENGTH
 
 TALK_TYPES = ("talk", "keynote", "tutorial", "lightning", "workshop")
 LINK_KINDS = ("video", "slides", "schedule", "article")
+# What a reporter's note (Talk.recommendation) amounts to: only "recommended" counts as praise.
+VERDICTS = RECOMMENDED, MIXED, NOT_RECOMMENDED = ("recommended", "mixed", "not_recommended")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -109,6 +112,7 @@ class Talk(Base):
     __tablename__ = "talks"
     __table_args__ = (
         CheckConstraint("talk_type IN (" + ", ".join(f"'{kind}'" for kind in TALK_TYPES) + ")", name="talk_type_known"),
+        CheckConstraint("verdict IN (" + ", ".join(f"'{verdict}'" for verdict in VERDICTS) + ")", name="verdict_known"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -117,8 +121,10 @@ class Talk(Base):
     descriptive_title: Mapped[bool] = mapped_column(default=False)
     talk_type: Mapped[str] = mapped_column(String(20), default="talk")
     summary: Mapped[str] = mapped_column(Text, default="")
-    # What whoever reported on the talk thought of it; the digest prefers recommended talks.
+    # What whoever reported on the talk thought of it, and what that note amounts to (VERDICTS; None: unjudged).
+    # Search and the digest prefer recommended talks; the digest avoids mixed and not-recommended ones.
     recommendation: Mapped[str | None] = mapped_column(Text)
+    verdict: Mapped[str | None] = mapped_column(String(20))
     duration_minutes: Mapped[int | None] = mapped_column(Integer)
     language: Mapped[str] = mapped_column(String(16), default="en")
     recorded_on: Mapped[dt.date | None] = mapped_column(Date)
@@ -192,6 +198,24 @@ class CatalogRevision(Base):
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     revision: Mapped[int] = mapped_column(Integer, default=0)
     changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class TalkEmbedding(Base):
+    """A talk's vector from one embedding model, for the semantic search layer (db/search/semantic.py).
+
+    `text_sha256` is the hash of the text that was embedded (db/search/embeddings.py), so only talks whose text
+    changed are embedded again; `vector` is the unit vector as float16 bytes (768 bytes for 384 dimensions). Rows are
+    replaced, never updated, so the largest id tells every process that vectors were added (db/search/engine.py)."""
+
+    __tablename__ = "talk_embeddings"
+    # AUTOINCREMENT: SQLite must never hand a deleted row's id to a new one (the largest id signals new vectors).
+    __table_args__ = (UniqueConstraint("talk_id", "model"), {"sqlite_autoincrement": True})
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    talk_id: Mapped[int] = mapped_column(ForeignKey("talks.id", ondelete="CASCADE"))
+    model: Mapped[str] = mapped_column(String(100))
+    text_sha256: Mapped[str] = mapped_column(String(64))
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class SavedTalk(Base):

@@ -8,7 +8,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, replace
 
-from db.models import LINK_KINDS, TALK_TYPES
+from db.models import LINK_KINDS, TALK_TYPES, VERDICTS
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,7 @@ class TalkRecord:
     duration_minutes: int | None = None
     language: str = "en"
     recorded_on: dt.date | None = None
+    verdict: str | None = None  # what `recommendation` amounts to (VERDICTS); None: unjudged
 
 
 # Latin letters that Unicode does not decompose into a base letter and an accent.
@@ -140,8 +141,9 @@ def http_url(value: object) -> str | None:
 def checked(record: TalkRecord) -> TalkRecord:
     """The record with its text normalised (`single_line`), or a RecordError naming the first field that breaks a
     rule: required text missing, text too long, a NUL, an unknown type or link kind, a URL that is not http(s), a
-    year outside 1900-2100, a duration outside 1-1440 minutes, a tag not in its normal form ('incident-response').
-    A record that needs no change is returned as it is (imports of a hundred thousand talks check every one)."""
+    year outside 1900-2100, a duration outside 1-1440 minutes, a tag not in its normal form ('incident-response'), a
+    verdict other than VERDICTS or without a recommendation beside it. A record that needs no change is returned as
+    it is (imports of a hundred thousand talks check every one)."""
     event = record.event
     if event is not None:
         if type(event.year) is not int or not YEARS[0] <= event.year <= YEARS[1]:
@@ -181,6 +183,11 @@ def checked(record: TalkRecord) -> TalkRecord:
         "language": _text("language", record.language, "language", required=True),
         "recorded_on": _day("recorded_on", record.recorded_on),
     }
+    if record.verdict is not None:
+        if type(record.verdict) is not str or record.verdict not in VERDICTS:
+            raise RecordError("verdict", f"expected one of {', '.join(VERDICTS)}")
+        if changes["recommendation"] is None:
+            raise RecordError("verdict", "needs a recommendation beside it: the verdict says what that note amounts to")
     if all(getattr(record, name) == value for name, value in changes.items()):
         return record
     return replace(record, **changes)

@@ -11,6 +11,7 @@ from db.catalog import ImportReport, import_records, talk_count
 from db.config import is_sqlite, sessions_for
 from db.importers import read_catalog_file
 from db.migrate import current_revision, head_revision, upgrade
+from db.search.embeddings import store_seed_vectors
 
 SEED_FILE = Path(__file__).with_name("seed") / "talks.yaml"
 
@@ -33,6 +34,8 @@ def prepare_catalog(url: str, announce: Callable[[str], None]) -> None:
             upgrade(url)
         with sessions_for(url).begin() as session:
             seeded = import_records(session, read_catalog_file(SEED_FILE).records) if talk_count(session) == 0 else None
+            if seeded:
+                store_seed_vectors(session)  # shipped: a fresh catalog searches by meaning at once
         if is_new:
             announce(
                 f"created the talk catalog at {database}"
@@ -49,6 +52,8 @@ def prepare_catalog(url: str, announce: Callable[[str], None]) -> None:
 
 
 def seed_catalog(url: str) -> ImportReport:
-    """Load the seed catalog; running it again changes nothing."""
+    """Load the seed catalog, with the seed talks' shipped vectors; running it again changes nothing."""
     with sessions_for(url).begin() as session:
-        return import_records(session, read_catalog_file(SEED_FILE).records)
+        report = import_records(session, read_catalog_file(SEED_FILE).records)
+        store_seed_vectors(session)
+        return report

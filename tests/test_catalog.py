@@ -2,6 +2,8 @@
 
 import datetime as dt
 import json
+import re
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -9,6 +11,7 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
+from db.cards import TalkCard
 from db.catalog import all_talks, catalog_revision, import_records, talk_count, talk_record
 from db.config import sessions_for
 from db.importers import ImportFileError, read_catalog_file
@@ -112,6 +115,12 @@ MALFORMED = [
     ("source: s\ntalks:\n  - {id: a, title: T}\n  - {id: a, title: U}", "talk #2", "id", "appears twice"),
     ("talks:\n  - {id: a, title: T}", "talk #1 (a)", "source", "is required"),
     ("source: s\ntalks:\n  - {id: a, title: T, speaker: Ada}", "talk #1 (a)", "speaker", "not a field"),
+    ("source: s\ntalks:\n  - {id: a, title: T, recommendation: Loved it., verdict: great}", "s id a", "verdict",
+     "expected one of recommended, mixed, not_recommended"),
+    ("source: s\ntalks:\n  - {id: a, title: T, recommendation: Loved it., verdict: [mixed]}", "s id a", "verdict",
+     "expected one of recommended, mixed, not_recommended"),
+    ("source: s\ntalks:\n  - {id: a, title: T, verdict: recommended}", "s id a", "verdict",
+     "needs a recommendation beside it"),
 ]  # fmt: skip
 
 
@@ -172,3 +181,65 @@ def test_a_second_source_in_the_same_import_links_to_the_talk_the_first_just_add
         assert {(source.importer, source.external_id) for source in talk.sources} == {("test", "a"), ("other", "b")}
         assert talk.summary == "From the second source."
         assert [link.kind for link in talk.links] == ["video", "slides"]
+
+
+def test_a_verdict_round_trips_through_export_and_import_and_reaches_the_card(migrated_database, tmp_path):
+    """A verdict must survive `talkbot export` -> `talkbot import` in either syntax, or a re-import would change it."""
+    records = [
+        record("t1", "Liked", recommendation="A favourite.", verdict="recommended"),
+        record("t2", "Doubted", recommendation="Odd slides.", verdict="mixed"),
+        record("t3", "Panned", recommendation="A letdown.", verdict="not_recommended"),
+        record("t4", "Unjudged", recommendation="Some thoughts."),
+        record("t5", "Undescribed"),
+    ]
+    write(migrated_database, records)
+    with sessions_for(migrated_database)() as session:
+        talks = all_talks(session)
+        exported = catalog_document([talk_record(talk) for talk in talks])
+        assert [TalkCard.of(talk).verdict for talk in talks] == ["recommended", "mixed", "not_recommended", None, None]
+    assert [entry.get("verdict") for entry in exported["talks"]] == ["recommended", "mixed", "not_recommended", None,
+                                                                     None]  # fmt: skip
+
+    for name, text in (("export.json", json.dumps(exported)), ("export.yaml", yaml.safe_dump(exported))):
+        (tmp_path / name).write_text(text)
+        read_back = read_catalog_file(tmp_path / name).records
+        assert catalog_document(read_back) == exported
+        assert write(migrated_database, read_back).unchanged == len(records)
+
+
+def test_a_reimport_with_a_changed_verdict_updates_the_talk(migrated_database):
+    write(migrated_database, [record(recommendation="Fast, but worth it.", verdict="recommended")])
+    report = write(migrated_database, [record(recommendation="Fast, but worth it.", verdict="mixed")])
+
+    assert report.updated == 1
+    with sessions_for(migrated_database)() as session:
+        assert [talk.verdict for talk in all_talks(session)] == ["mixed"]
+
+
+def test_a_second_source_adds_a_missing_note_with_its_verdict_but_never_judges_another_sources_note(
+    migrated_database,
+):
+    video = LinkRecord("video", "https://example.org/v/kafka")
+    write(migrated_database, [record("a", "Streams at scale", links=(video,)),
+                              record("b", "Tables at scale", links=(LinkRecord("video", "https://example.org/v/t"),),
+                                     recommendation="Our note.")])  # fmt: skip
+    second = [
+        replace(record("a", "Streams at scale", links=(video,)), source="other", external_id="x",
+                recommendation="A letdown.", verdict="not_recommended"),
+        replace(record("b", "Tables at scale", links=(LinkRecord("video", "https://example.org/v/t"),)),
+                source="other", external_id="y", recommendation="Loved it.", verdict="recommended"),
+    ]  # fmt: skip
+
+    assert write(migrated_database, second).linked == 2
+    with sessions_for(migrated_database)() as session:
+        notes = [(talk.recommendation, talk.verdict) for talk in all_talks(session)]
+    assert notes == [("A letdown.", "not_recommended"), ("Our note.", None)]
+
+
+def test_every_seed_note_has_a_verdict_and_no_seed_title_carries_a_url():
+    """The seed says what each reporter's note amounts to; a title with a URL in it is a seed-data error."""
+    for talk in SEED_TALKS:
+        assert ("recommendation" in talk) == ("verdict" in talk), talk["id"]
+        assert not re.search(r"https?://|www\.", talk["title"], re.IGNORECASE), talk["id"]
+    verdicts = Counter(talk.get("verdict") for talk in SEED_TALKS)
+    assert set(verdicts) == {"recommended", "mixed", "not_recommended", None}

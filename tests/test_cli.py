@@ -39,6 +39,8 @@ def test_search_json_lists_the_fields_every_surface_needs_best_first(tmp_path):
         (["search", "room:1"], "There is no `room:` filter"),
         (["search", 'speaker:"liz'], "is not closed"),
         (["import", "missing.yaml"], "missing.yaml: the file does not exist"),
+        (["search", ""], "nothing to search for"),
+        (["search", "🚀🔥"], "nothing to search for"),
     ],
 )
 def test_errors_are_one_line_and_a_non_zero_exit(tmp_path, args, message):

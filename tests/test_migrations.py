@@ -1,8 +1,10 @@
 """The Alembic migrations build exactly the models' schema, and tear it down again, on both databases."""
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from db.config import engine_for, is_sqlite
 from db.migrate import current_revision, downgrade, head_revision, upgrade
@@ -49,3 +51,43 @@ def test_constraints_and_indexes_are_named(empty_database):
             assert constraint["name"], f"unnamed constraint on {table}: {constraint}"
         for index in inspector.get_indexes(table):
             assert index["name"].startswith(("ix_", "uq_")), index
+
+
+def test_0007_reads_existing_notes_as_recommendations_except_the_seeds_that_are_not(empty_database):
+    """Before 0007 every note counted as praise; the seed's notes that are not become what the seed now says."""
+    upgrade(empty_database, "0006_encrypted_tokens")
+    engine = engine_for(empty_database)
+    with engine.begin() as connection:
+        for talk_id, note, source, external_id in [
+            (1, "A favourite.", "csv:talks", "t-1"),
+            (2, None, "csv:talks", "t-2"),
+            (3, "Disappointing.", "seed", "srecon-2022-meta-incident"),
+            (4, "Shallow.", "seed", "srecon-2023-spotify-incident-data"),
+            (5, "Loved it.", "seed", "srecon-2023-scaling-kafka"),
+        ]:
+            connection.execute(
+                text("INSERT INTO talks (id, title, descriptive_title, talk_type, summary, recommendation, language) "
+                     "VALUES (:id, :title, false, 'talk', '', :note, 'en')"),
+                {"id": talk_id, "title": f"Talk {talk_id}", "note": note},
+            )  # fmt: skip
+            connection.execute(
+                text("INSERT INTO talk_sources (talk_id, importer, external_id) VALUES (:id, :importer, :external)"),
+                {"id": talk_id, "importer": source, "external": external_id},
+            )
+        connection.execute(text("INSERT INTO links (talk_id, kind, url) VALUES (1, 'video', 'https://example.org/v')"))
+
+    upgrade(empty_database, "0007_verdicts")
+
+    with engine.connect() as connection:
+        verdicts = dict(connection.execute(text("SELECT id, verdict FROM talks ORDER BY id")).all())
+    assert verdicts == {1: "recommended", 2: None, 3: "not_recommended", 4: "mixed", 5: "recommended"}
+    assert "ck_talks_verdict_known" in {check["name"] for check in inspect(engine).get_check_constraints("talks")}
+    with pytest.raises(IntegrityError), engine.begin() as connection:
+        connection.execute(text("UPDATE talks SET verdict = 'great' WHERE id = 1"))
+
+    downgrade(empty_database, "0006_encrypted_tokens")
+
+    assert "verdict" not in {column["name"] for column in inspect(engine).get_columns("talks")}
+    with engine.connect() as connection:  # dropping the column must not copy `talks` and cascade to its rows
+        assert connection.execute(text("SELECT count(*) FROM links")).scalar() == 1
+        assert connection.execute(text("SELECT count(*) FROM talk_sources")).scalar() == 5

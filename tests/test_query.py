@@ -1,8 +1,10 @@
 """The query language parser, on its own: what each piece of syntax turns into."""
 
 import pytest
+import yaml
 
 from db.search.query import MAX_FILTERS, MAX_QUERY_CHARS, MAX_WORDS, QueryError, parse_query
+from db.search.vocabulary import Vocabulary, default_vocabulary
 
 
 def words(query):
@@ -35,6 +37,15 @@ def test_quoted_words_match_exactly_and_stopwords_drop_unless_nothing_else_is_le
     ]  # fmt: skip
     assert words(parse_query("talks about kafka", stopwords)) == ["kafka"]
     assert words(parse_query("talks", stopwords)) == ["talks"]
+
+
+def test_words_joined_by_hyphens_stay_together_as_a_phrase():
+    query = parse_query('on-call e-commerce "state-of-the-art" kafka')
+    assert [(w.surface, w.joined) for w in query.words] == [
+        ("on", False), ("call", True), ("e", False), ("commerce", True),
+        ("state", False), ("of", True), ("the", True), ("art", True), ("kafka", False),
+    ]  # fmt: skip
+    assert all(w.exact for w in query.words[4:8])
 
 
 def test_urls_are_words_not_filters():
@@ -74,3 +85,10 @@ def test_a_query_over_a_limit_is_refused_with_what_to_write_instead(text, messag
 def test_bad_syntax_raises_a_message_that_says_how_to_fix_it(text, message):
     with pytest.raises(QueryError, match=message):
         parse_query(text)
+
+
+def test_a_bare_yaml_boolean_in_the_vocabulary_is_refused_not_read_as_the_word_true():
+    """YAML reads a bare `on` as True: "on" was silently no stopword, and "More like this" said "shares on"."""
+    with pytest.raises(ValueError, match="quote them"):
+        Vocabulary.from_mapping(yaml.safe_load("stopwords: [a, on]"))
+    assert {"on", "as"} <= default_vocabulary().stopwords

@@ -51,7 +51,7 @@ def test_every_page_of_a_long_search_is_accepted_by_slack(server):
     }  # fmt: skip
 
 
-@pytest.mark.parametrize("typo", ["clod", "dta", "golang"])
+@pytest.mark.parametrize("typo", ["dta", "cde", "rby"])  # "clod" and "golang" match since issue 12
 def test_a_no_match_answer_with_several_suggestions_is_accepted_by_slack(server, typo):
     answer = ask(server, typo)
 
@@ -264,3 +264,23 @@ def test_a_digest_topic_too_long_or_with_a_nul_byte_is_handled_before_the_databa
     answer = ask(server, f"digest subscribe weekly mon 09:00 UTC {topic}", user=user, channel=channel)
 
     assert expected in texts(answer) and "did not answer" not in texts(answer)
+
+
+# --- what is not a search -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["🚀🔥", "?!", "…"])
+def test_emoji_or_punctuation_alone_gets_the_help_card_not_the_whole_catalog(server, text):
+    answer = ask(server, text)
+
+    assert "speaker:" in texts(answer) and "Talks 1–" not in texts(answer)
+
+
+@pytest.mark.parametrize(("text", "opening"), [("hi", "Hi!"), ("hello talkbot", "Hi!"), ("thanks!", "welcome")])
+def test_a_greeting_or_thanks_in_a_dm_gets_a_friendly_word_and_two_searches_to_try(server, fake, text, opening):
+    user = new_id("U")
+    server.dm(text, user=user)
+
+    [answer] = posted_in(fake, "D" + user[1:])
+    assert opening in json.dumps(answer["blocks"]) and "`kafka`" in json.dumps(answer["blocks"])
+    assert "Talks 1–" not in json.dumps(answer["blocks"])

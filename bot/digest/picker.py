@@ -1,5 +1,8 @@
 """Choosing a channel's talk of the period: on topic, not seen before, well regarded, varied.
 
+A reporter's verdict decides which talks may be picked at all: talks a reporter recommended or nobody judged come
+first (recommended ones weighted up), talks a reporter had mixed feelings about only once the channel has had those,
+and a talk a reporter did not recommend only when nothing else matches. Within that, the best score wins.
 Deterministic for a channel and period (a hash breaks near-ties), so a preview shows what will be posted.
 """
 
@@ -11,17 +14,23 @@ from dataclasses import dataclass
 
 from db.cards import TalkCard
 from db.catalog import talks_by_id
+from db.models import MIXED, NOT_RECOMMENDED, RECOMMENDED
 from db.search.engine import SearchEngine
 
 POOL = 200  # the best-matching talks considered each time
 RECENT = 3  # posts whose events and speakers the next pick should not repeat
 
 TOPIC_WEIGHT = 3.0
+TOPIC_SHARPNESS = 32  # topic weight = share of the best match to this power: near-ties keep it, weaker matches lose it
 RECOMMENDED_WEIGHT = 2.0
 VIDEO_WEIGHT = 1.0
 FEEDBACK_WEIGHT = 1.5
 REPEAT_PENALTY = 1.5
 TIE_BREAK = 0.3
+
+# The order in which verdicts are picked: no verdict ranks with "recommended", before "mixed". Most talks (every
+# imported conference) are unjudged, and a talk nobody has doubts about should not wait behind one a reporter had.
+TIERS = {RECOMMENDED: 0, None: 0, MIXED: 1, NOT_RECOMMENDED: 2}
 
 
 @dataclass(frozen=True)
@@ -37,10 +46,13 @@ def pick_talk(
     candidates = engine.search(topic, limit=POOL).cards
     if not candidates:
         return None
+    allowed = [card for card in candidates if card.verdict != NOT_RECOMMENDED] or candidates
     seen = set(posted)
-    fresh = [card for card in candidates if card.id not in seen]
+    fresh = [card for card in allowed if card.id not in seen]
     if not fresh:  # every matching talk has been posted: start over, but not with the last one
-        fresh = [card for card in candidates if not posted or card.id != posted[-1]] or candidates
+        fresh = [card for card in allowed if not posted or card.id != posted[-1]] or allowed
+    tier = min(_tier(card) for card in fresh)
+    fresh = [card for card in fresh if _tier(card) == tier]
     taste = _taste(engine, votes)
     recent = _cards(engine, posted[-RECENT:])
     recent_events = {card.event for card in recent if card.event}
@@ -49,14 +61,19 @@ def pick_talk(
     best_match = max(card.score for card in candidates) or 1.0
 
     def score(card: TalkCard) -> float:
-        value = TOPIC_WEIGHT * card.score / best_match
-        value += RECOMMENDED_WEIGHT * bool(card.recommendation) + VIDEO_WEIGHT * bool(card.video_url)
+        value = TOPIC_WEIGHT * (card.score / best_match) ** TOPIC_SHARPNESS
+        value += RECOMMENDED_WEIGHT * (card.verdict == RECOMMENDED) + VIDEO_WEIGHT * bool(card.video_url)
         value += FEEDBACK_WEIGHT * _affinity(card, taste)
         value -= REPEAT_PENALTY * (card.event in recent_events or bool(recent_speakers & set(card.speakers)))
         return value + TIE_BREAK * _jitter(channel_key, period, card.id)
 
     best = max(fresh, key=lambda card: (score(card), -card.id))
-    return Pick(best, _reasons(best, topic, taste))
+    doubt_free = any(_tier(card) == 0 for card in candidates)
+    return Pick(best, _reasons(best, topic, taste, doubt_free, alone=len(candidates) == 1))
+
+
+def _tier(card: TalkCard) -> int:
+    return TIERS.get(card.verdict, TIERS[None])
 
 
 def _cards(engine: SearchEngine, talk_ids: list[int]) -> list[TalkCard]:
@@ -85,15 +102,37 @@ def _jitter(channel_key: str, period: str, talk_id: int) -> float:
     return int.from_bytes(digest[:4], "big") / 2**32
 
 
-def _reasons(card: TalkCard, topic: str, taste: Counter) -> list[str]:
+def _reasons(card: TalkCard, topic: str, taste: Counter, doubt_free: bool, alone: bool) -> list[str]:
+    """Why this talk, as sentences a colleague would say. The reporter's note is quoted only when it recommends the
+    talk; a mixed or negative verdict is said plainly, with why the talk was picked anyway."""
     reasons = []
     if topic:
-        reasons.append(f"It matches this channel's topic “{topic}”.")
-    if card.recommendation:
-        reasons.append(f"A conference reporter's note: {card.recommendation}")
+        reasons.append(f"It matches this channel's topic, “{topic}”.")
+    reporter = f"A reporter who saw it at {card.event}" if card.event else "A reporter who saw it"
+    on_topic = f" on “{topic}”" if topic else ""
+    if card.verdict == RECOMMENDED:
+        note = _sentence(card.recommendation or "")
+        reasons.append(f"{reporter} recommends it." + (f" {note}" if note else ""))
+    elif card.verdict == MIXED:
+        if doubt_free:
+            why = f"so it waited until this channel had seen every talk{on_topic} without such doubts"
+        else:
+            why = f"but the catalog has no talk{on_topic} without such doubts"
+        reasons.append(f"{reporter} had mixed feelings about it, {why}.")
+    elif card.verdict == NOT_RECOMMENDED:  # picked only when every matching talk is one
+        if alone:
+            reasons.append(f"{reporter} did not recommend it, but it is the only talk{on_topic} in the catalog.")
+        else:
+            reasons.append(f"{reporter} did not recommend it, and neither did those of the other talks{on_topic}.")
     liked = [tag for tag in card.tags if taste[f"tag:{tag}"] > 0]
     if liked:
         reasons.append(f"This channel liked talks about {', '.join(liked[:3])}.")
     if card.video_url:
         reasons.append("There is a video to watch.")
     return reasons or ["It is a talk this channel has not seen yet."]
+
+
+def _sentence(text: str) -> str:
+    """Text ending as a sentence does."""
+    text = text.strip()
+    return text if not text or text.endswith((".", "!", "?", "…")) else text + "."

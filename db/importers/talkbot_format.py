@@ -12,6 +12,7 @@ talks:
     tags: [kafka, scaling]
     summary: ...
     recommendation: ...   # optional: what a reporter thought of the talk
+    verdict: recommended  # optional, only beside a recommendation: recommended | mixed | not_recommended
     links: [{kind: video, url: https://...}]
 """
 
@@ -138,7 +139,7 @@ class _TalkReader:
         raw = self.raw
         unknown = set(raw) - {
             "id", "source", "title", "descriptive_title", "type", "event", "speakers", "tags", "summary",
-            "recommendation", "links", "duration_minutes", "language", "recorded_on",
+            "recommendation", "verdict", "links", "duration_minutes", "language", "recorded_on",
         }  # fmt: skip
         if unknown:
             self.fail(sorted(unknown, key=str)[0], "is not a field of the talkbot catalog format")  # keys of any type
@@ -156,6 +157,7 @@ class _TalkReader:
             tags=tuple(dict.fromkeys(self.tag(i, t) for i, t in enumerate(self.listing("tags", raw.get("tags"))))),
             summary=self.text("summary", raw.get("summary"), limit=LIMITS["summary"]) or "",
             recommendation=self.text("recommendation", raw.get("recommendation"), limit=LIMITS["recommendation"]),
+            verdict=raw.get("verdict") if raw.get("verdict") != "" else None,  # checked by db.records.checked
             links=tuple(self.link(i, link) for i, link in enumerate(self.listing("links", raw.get("links")))),
             duration_minutes=self.integer("duration_minutes", raw.get("duration_minutes"), 1, MAX_DURATION),
             language=self.text("language", raw.get("language"), limit=LIMITS["language"]) or "en",
@@ -231,6 +233,7 @@ def talk_to_dict(record: TalkRecord) -> dict[str, Any]:
     entry["summary"] = record.summary
     optional = {
         "recommendation": record.recommendation,
+        "verdict": record.verdict,
         "links": [{"kind": link.kind, "url": link.url} for link in record.links],
         "duration_minutes": record.duration_minutes,
         "language": record.language if record.language != "en" else None,

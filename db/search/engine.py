@@ -1,19 +1,47 @@
-"""The search engine every surface calls: parses the query, keeps the index in step with the catalog, ranks."""
+"""The search engine every surface calls: parses the query, keeps the indexes in step with the catalog, ranks.
+
+Two sides answer a query: the lexical index (db/search/index.py, ranking.py) and, when talk vectors are stored, the
+semantic layer (db/search/semantic.py), fused so that keyword queries rank exactly as the lexical side ranks them.
+"""
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass, field
 
+import numpy as np
+from rapidfuzz import fuzz
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.cards import TalkCard
-from db.catalog import catalog_revision, talks_by_id
+from db.catalog import talks_by_id
 from db.config import patient
+from db.models import CatalogRevision, TalkEmbedding
+from db.search.embeddings import stored_rows, stored_vectors
+from db.search.encoder import Encoder, shared_encoder
 from db.search.index import CatalogIndex, load_talk_texts
 from db.search.query import Query, parse_query
-from db.search.ranking import Hit, rank, similar
+from db.search.ranking import Hit, Ranking, rank, similar
+from db.search.semantic import (
+    DEPTH,
+    FILL_SIMILARITY,
+    Fused,
+    Neighbour,
+    SemanticIndex,
+    free_text,
+    fuse,
+    semantic_text,
+    strong_match,
+)
+from db.search.text import fold
 from db.search.vocabulary import Vocabulary, default_vocabulary
+
+SEMANTIC_VARIABLE = "TALKBOT_SEMANTIC"  # "off": lexical search only (no model is loaded)
+SIMILAR_DEPTH = 30  # candidates each side brings to "More like this"
+SIMILAR_RRF_K = 10  # small: the first few of each list decide, as only a handful are shown
+MISSPELT_RATIO = 80  # rapidfuzz ratio of a one-word query to a did-you-mean word from which it reads as a misspelling
 
 
 @dataclass
@@ -32,41 +60,109 @@ class ResultPage:
         return self.offset + len(self.cards) < self.total
 
 
-class SearchEngine:
-    """Search over one catalog database; the index is rebuilt whenever the catalog revision changes,
-    whichever process changed it."""
+@dataclass(frozen=True)
+class _Indexes:
+    revision: int  # the catalog revision the indexes were built at
+    vectors: int  # the vectors version (largest vector row id) the semantic index was loaded at
+    lexical: CatalogIndex
+    semantic: SemanticIndex | None
 
-    def __init__(self, sessions: sessionmaker[Session], vocabulary: Vocabulary | None = None) -> None:
+
+def semantic_enabled() -> bool:
+    return os.environ.get(SEMANTIC_VARIABLE, "on").strip().lower() not in ("off", "0", "false", "no")
+
+
+class SearchEngine:
+    """Search over one catalog database. The lexical index is rebuilt whenever the catalog revision changes, and the
+    semantic index reloaded (only the new vectors) whenever vectors are stored, whichever process changed them."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        vocabulary: Vocabulary | None = None,
+        semantic: bool | None = None,
+        encoder: Encoder | None = None,
+    ) -> None:
         self.sessions = sessions
         self.vocabulary = vocabulary or default_vocabulary()
-        self._index: CatalogIndex | None = None
-        self._revision: int | None = None
+        self.semantic = semantic_enabled() if semantic is None else semantic
+        self._encoder = encoder
+        self._indexes: _Indexes | None = None
         self._lock = threading.Lock()
 
     def parse(self, text: str) -> Query:
         return parse_query(text, self.vocabulary.stopwords)
 
+    def encoder(self) -> Encoder | None:
+        """The query encoder, loaded on first use; None when the semantic layer is off or its model unusable."""
+        if self.semantic and self._encoder is None:
+            self._encoder = shared_encoder()
+        return self._encoder if self.semantic else None
+
     def index(self, session: Session) -> CatalogIndex:
-        revision = catalog_revision(session)
-        if self._index is None or revision != self._revision:
+        return self._current(session).lexical
+
+    def semantic_index(self, session: Session) -> SemanticIndex | None:
+        return self._current(session).semantic
+
+    def _current(self, session: Session) -> _Indexes:
+        revision, version = session.execute(
+            select(CatalogRevision.revision, select(func.max(TalkEmbedding.id)).scalar_subquery()).where(
+                CatalogRevision.id == 1
+            )
+        ).one_or_none() or (0, None)
+        revision, version = revision or 0, version or 0
+        indexes = self._indexes
+        if indexes is None or revision != indexes.revision or (self.semantic and version != indexes.vectors):
             with self._lock:
-                if self._index is None or revision != self._revision:
+                indexes = self._indexes
+                if indexes is None or revision != indexes.revision:
                     with patient(session):  # the whole catalog: at 1M talks, seconds (db/config.py)
-                        texts = load_talk_texts(session)
-                    self._index = CatalogIndex(texts)
-                    self._revision = revision
-        return self._index
+                        lexical = CatalogIndex(load_talk_texts(session))
+                        semantic = self._load_semantic(session, lexical, indexes.semantic if indexes else None)
+                    indexes = self._indexes = _Indexes(revision, version, lexical, semantic)
+                elif self.semantic and version != indexes.vectors:
+                    with patient(session):
+                        semantic = self._load_semantic(session, indexes.lexical, indexes.semantic)
+                    indexes = self._indexes = _Indexes(revision, version, indexes.lexical, semantic)
+        return indexes
+
+    def _load_semantic(
+        self, session: Session, lexical: CatalogIndex, previous: SemanticIndex | None
+    ) -> SemanticIndex | None:
+        """The stored vectors, aligned to `lexical`; only rows `previous` lacks are read from the database."""
+        if not self.semantic:
+            return None
+        row_ids, talk_ids = stored_rows(session)
+        if not len(row_ids):
+            return None
+        vectors = None
+        if previous is not None and len(previous):
+            at = np.searchsorted(previous.row_ids, row_ids)
+            known = (at < len(previous.row_ids)) & (previous.row_ids[np.minimum(at, len(previous) - 1)] == row_ids)
+            vectors = np.empty((len(row_ids), previous.vectors.shape[1]), dtype=np.float16)
+            vectors[known] = previous.vectors[at[known]]
+            vectors[~known] = stored_vectors(session, row_ids[~known])
+        else:
+            vectors = stored_vectors(session, row_ids)
+        return SemanticIndex(lexical, row_ids, talk_ids, vectors, int(row_ids.max()), previous)
 
     def warm_up(self) -> None:
-        """Build the index now, so the first person to search does not wait for it."""
+        """Build the indexes and load the model now, so the first person to search does not wait for them."""
         with self.sessions() as session:
-            self.index(session)
+            indexes = self._current(session)
+        if indexes.semantic is not None and self.encoder() is not None:
+            self.encoder().query("warm up")
 
     def search(self, text: str, limit: int = 5, offset: int = 0) -> ResultPage:
         """Raises QueryError (with a message for the user) when the query cannot be understood."""
         query = self.parse(text)
         with self.sessions() as session:
-            ranking = rank(self.index(session), query, self.vocabulary, limit=limit, offset=offset)
+            indexes = self._current(session)
+            encoder = self.encoder() if indexes.semantic is not None and query.words else None
+            ranking = search_indexes(
+                indexes.lexical, indexes.semantic, encoder, self.vocabulary, query, text, limit, offset
+            )
             return ResultPage(
                 cards=_cards(session, ranking.hits),
                 total=ranking.total,
@@ -77,12 +173,95 @@ class SearchEngine:
             )
 
     def similar(self, talk_id: int, limit: int = 5) -> ResultPage:
-        """ "More like this": the talks closest to `talk_id`; empty when the talk is unknown."""
+        """ "More like this": the talks closest to `talk_id` by shared tags, speakers and rare words, fused (RRF) with
+        the talks closest in meaning; empty when the talk is unknown."""
         with self.sessions() as session:
-            index = self.index(session)
+            indexes = self._current(session)
             texts = load_talk_texts(session, [talk_id])
-            hits = similar(index, texts[0], self.vocabulary.stopwords, limit) if texts else []
+            if not texts:
+                return ResultPage(cards=[], total=0)
+            shared = similar(indexes.lexical, texts[0], self.vocabulary.stopwords, SIMILAR_DEPTH)
+            neighbours = []
+            doc = indexes.lexical.doc_of(talk_id)
+            vector = indexes.semantic.vector_of(doc) if indexes.semantic is not None and doc is not None else None
+            if vector is not None:
+                found = indexes.semantic.nearest(vector, None, SIMILAR_DEPTH + 1, FILL_SIMILARITY)
+                neighbours = [(int(indexes.lexical.talk_ids[n.doc]), n.similarity) for n in found if n.doc != doc]
+            hits = fuse_similar(shared, neighbours)[:limit]
             return ResultPage(cards=_cards(session, hits), total=len(hits))
+
+
+def search_indexes(
+    lexical: CatalogIndex,
+    semantic: SemanticIndex | None,
+    encoder: Encoder | None,
+    vocabulary: Vocabulary,
+    query: Query,
+    text: str,
+    limit: int = 5,
+    offset: int = 0,
+) -> Ranking:
+    """One page of `query` (parsed from `text`) over the indexes: the lexical ranking, fused with the semantic side
+    when there is one (db/search/semantic.py says how). Needs no database, so benchmarks call it too."""
+    if semantic is None or encoder is None or not query.words or any(word.exact for word in query.words):
+        return rank(lexical, query, vocabulary, limit=limit, offset=offset)  # quoted: these words, nothing like them
+    ranking = rank(lexical, query, vocabulary, limit=max(DEPTH, offset + limit))
+    if not ranking.hits and _misspelt(query, ranking.suggestions):
+        return ranking  # "No talks match. Did you mean: …?"
+    all_words = bool(ranking.hits) and not ranking.dropped_words
+    strong = all_words and strong_match(ranking.hits[0].fields)
+    words = free_text(text)
+    neighbours = []
+    if words and not (strong and ranking.total > len(ranking.hits)):  # else no fill could reach a page
+        vector = encoder.query(semantic_text(text, query, lexical, vocabulary))
+        found = semantic.nearest(vector, ranking.allowed, DEPTH, FILL_SIMILARITY if strong else 0.0)
+        neighbours = [Neighbour(int(lexical.talk_ids[n.doc]), n.similarity) for n in found]
+    by_talk = {hit.talk_id: hit for hit in ranking.hits}
+    fused, total = fuse(
+        [(hit.talk_id, hit.score) for hit in ranking.hits], ranking.total, all_words, strong, neighbours
+    )
+    led = bool(fused) and fused[0].lexical is None
+    return Ranking(
+        hits=[_fused_hit(item, by_talk.get(item.doc), words) for item in fused[offset : offset + limit]],
+        total=total,
+        dropped_words=[] if led else ranking.dropped_words,  # the talks close in meaning lead, not partial matches
+        notes=ranking.notes,
+        suggestions=[] if fused else ranking.suggestions,
+        allowed=ranking.allowed,
+    )
+
+
+def _misspelt(query: Query, suggestions: list[str]) -> bool:
+    """A one-word query that matched nothing but is a letter or two from a catalog word ("kubrnetis"): "Did you mean:
+    kubernetes?" answers it better than the model, which reads a misspelling as word pieces and guesses (it offered
+    one of the two Kubernetes talks). Looser suggestions ("pager": part, perl) leave the need to the semantic side."""
+    if len(query.words) != 1:
+        return False
+    return any(fuzz.ratio(query.words[0].term, fold(word)) >= MISSPELT_RATIO for word in suggestions)
+
+
+def fuse_similar(shared: list[Hit], neighbours: list[tuple[int, float]], k: int = SIMILAR_RRF_K) -> list[Hit]:
+    """Reciprocal rank fusion of "shares tags, speakers, rare words" and "close in meaning": a talk high on both lists
+    comes first; either list alone still counts (embeddings alone give mixed neighbours, shared tags alone miss
+    talks on the same subject in other words)."""
+    score: dict[int, float] = {}
+    reasons: dict[int, list[str]] = {}
+    for at, hit in enumerate(shared):
+        score[hit.talk_id] = score.get(hit.talk_id, 0.0) + (k + 1) / (k + at + 1)
+        reasons[hit.talk_id] = list(hit.reasons)
+    for at, (talk_id, similarity) in enumerate(neighbours):
+        score[talk_id] = score.get(talk_id, 0.0) + (k + 1) / (k + at + 1)
+        reasons.setdefault(talk_id, []).append(f"close in meaning ({similarity:.2f})")
+    order = sorted(score, key=lambda talk_id: (-score[talk_id], talk_id))
+    return [Hit(talk_id, round(score[talk_id], 4), tuple(reasons[talk_id])) for talk_id in order]
+
+
+def _fused_hit(item: Fused, lexical: Hit | None, words: str) -> Hit:
+    reasons = list(lexical.reasons) if lexical is not None else []
+    if item.similarity is not None:
+        shown = words if len(words) <= 60 else words[:59].rsplit(" ", 1)[0] + "…"
+        reasons.append(f"close in meaning to “{shown}”")
+    return Hit(item.doc, item.score, tuple(reasons))
 
 
 def _cards(session: Session, hits: list[Hit]) -> list[TalkCard]:

@@ -8,7 +8,10 @@ Postings are numpy arrays, so ranking a word found in most of a million talks is
 from __future__ import annotations
 
 import bisect
+import contextlib
+import ctypes
 import math
+import re
 from array import array
 from collections import defaultdict
 from collections.abc import Iterable
@@ -20,15 +23,26 @@ from rapidfuzz.distance import OSA
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.models import Event, Link, Speaker, Tag, Talk, TalkSpeaker, talk_tags
+from db.models import RECOMMENDED, Event, Link, Speaker, Tag, Talk, TalkSpeaker, talk_tags
 from db.records import TalkRecord
-from db.search.text import stem, surface_words
+from db.search.text import fold, stem, surface_words
+from db.search.vocabulary import Vocabulary, learn_abbreviations
 
 # Fields are bits, so one byte per posting says every field a term appears in for that talk.
 TITLE, TAGS, SPEAKERS, EVENT, SUMMARY = 1, 2, 4, 8, 16
 FIELD_NAMES = {TITLE: "title", TAGS: "tags", SPEAKERS: "speakers", EVENT: "event", SUMMARY: "summary"}
 FIELD_WEIGHTS = {TITLE: 5, TAGS: 5, SPEAKERS: 3, EVENT: 2, SUMMARY: 1}
 ANY_FIELD = TITLE | TAGS | SPEAKERS | EVENT | SUMMARY
+# Beside the fields, a posting says how the talk writes the term: as the term itself ("chao") or inflected ("chaos"),
+# so a query for "chaos" can tell a talk about chaos from one by Ryan Chao although both index the term "chao".
+BARE_FORM, INFLECTED_FORM = 32, 64
+# BM25F: a word's count in each field, weighted by the field, normalised by the field's length against the average.
+BM25_K1, BM25_B = 1.2, 0.75
+FIELD_COLUMN = np.zeros(SUMMARY + 1, dtype=np.intp)  # field bit -> its column in a talk's field lengths
+FIELD_COLUMN[[TITLE, TAGS, SPEAKERS, EVENT, SUMMARY]] = range(5)
+BM25_WEIGHT = np.array([FIELD_WEIGHTS[field] for field in FIELD_NAMES], dtype=np.float32)
+# Words joined by hyphens ("on-call", "state-of-the-art"), in folded text.
+HYPHENATED = re.compile(r"[^\W_]+(?:-[^\W_]+)+")
 
 # For each of the 32 field masks: the weight of its best field, and the sum of all its fields' weights.
 BEST_WEIGHT = np.array([max((w for f, w in FIELD_WEIGHTS.items() if m & f), default=0) for m in range(32)])
@@ -65,7 +79,7 @@ class TalkText:
             event=" ".join(part for part in (event.series, event.name, event.city) if part) if event else "",
             summary=record.summary,
             year=event.year if event else 0,
-            recommended=record.recommendation is not None,
+            recommended=record.verdict == RECOMMENDED,
             has_video=any(link.kind == "video" for link in record.links),
         )
 
@@ -80,7 +94,8 @@ class TalkText:
 @dataclass(frozen=True)
 class Posting:
     docs: np.ndarray  # document numbers (int32), ascending
-    masks: np.ndarray  # the fields the term appears in, per document (uint8)
+    masks: np.ndarray  # the fields the term appears in, per document, and the forms it is written in (uint8)
+    weights: np.ndarray  # BM25F's saturated term frequency per document, 0..255 for 0..1 (uint8)
 
     def mask_of(self, doc: int) -> int:
         """The fields for one document, 0 when the term is not in it."""
@@ -91,41 +106,67 @@ class Posting:
 class CatalogIndex:
     def __init__(self, talks: Iterable[TalkText]) -> None:
         term_ids: dict[str, int] = {}
-        word_ids: dict[str, int] = {}  # surface word -> term id: most words repeat, so stem each once
+        # Each surface word is stemmed once: its term, and whether it is written as that term or inflected.
+        word_ids: dict[str, int] = {}
+        word_terms, word_forms = array("i"), array("B")
         self.surfaces: dict[str, str] = {}
 
-        def term_id_of(word: str) -> int:
+        def word_id_of(word: str) -> int:
             term = stem(word)
             if term not in term_ids:
                 term_ids[term] = len(term_ids)
                 self.surfaces[term] = word
-            word_ids[word] = term_ids[term]
-            return term_ids[term]
+            word_ids[word] = len(word_terms)
+            word_terms.append(term_ids[term])
+            word_forms.append(BARE_FORM if term == word else INFLECTED_FORM)
+            return word_ids[word]
 
-        # Compact machine arrays, not lists of Python ints: a million talks make ~50 million rows here.
-        term_column, doc_column, field_column = array("i"), array("i"), array("B")
-        talk_ids, years, flags = array("q"), array("i"), array("B")
+        # Compact machine arrays, not lists of Python ints: a million talks make ~60 million rows here, one per word
+        # in the order written (repeats count towards a term's frequency; neighbours make compounds, below).
+        word_column, doc_column, field_column = array("i"), array("i"), array("B")
+        talk_ids, years, flags, lengths = array("q"), array("i"), array("B"), array("H")
+        hyphenated: set[tuple[int, int]] = set()  # (word, next word) written with a hyphen somewhere: "on-call"
+        parenthesised: list[str] = []  # text that may spell out an abbreviation: "Neural Networks (NN)"
         for doc, talk in enumerate(talks):
             talk_ids.append(talk.talk_id)
             years.append(talk.year)
             flags.append(2 * talk.recommended + talk.has_video)
             for field, text in talk.fields():
                 words = surface_words(text)
-                ids = set(map(word_ids.get, words))
+                ids = list(map(word_ids.get, words))
                 if None in ids:  # words met for the first time
-                    ids.discard(None)
-                    ids.update(term_id_of(word) for word in words if word not in word_ids)
-                term_column.extend(ids)
+                    ids = [word_ids[word] if word in word_ids else word_id_of(word) for word in words]
+                word_column.extend(ids)
                 doc_column.extend([doc] * len(ids))
                 field_column.extend([field] * len(ids))
+                lengths.append(min(len(ids), 65535))
+                if "-" in text:
+                    for compound in HYPHENATED.findall(fold(text)):
+                        parts = [word_terms[word_ids[part]] for part in compound.split("-")]
+                        hyphenated.update(zip(parts, parts[1:], strict=False))
+                if "(" in text and field in (TITLE, SUMMARY):
+                    parenthesised.append(text)
+        # Abbreviations the catalog spells out, merged with the hand-written table by `with_learned`.
+        self.abbreviations = learn_abbreviations(parenthesised)
+        self._merged: tuple[Vocabulary, Vocabulary] | None = None
+        words = np.frombuffer(word_column, dtype=np.int32)
+        terms = np.frombuffer(word_terms, dtype=np.int32)[words]
+        fields = np.frombuffer(field_column, dtype=np.uint8) | np.frombuffer(word_forms, dtype=np.uint8)[words]
+        del words, word_column
+        terms, docs, fields = _with_compounds(
+            term_ids, self.surfaces, hyphenated, terms, np.frombuffer(doc_column, dtype=np.int32), fields
+        )
         self.talk_ids = np.frombuffer(talk_ids, dtype=np.int64).copy()
         self.years = np.frombuffer(years, dtype=np.int32).copy()
         flag_array = np.frombuffer(flags, dtype=np.uint8)
         self.recommended = (flag_array & 2) > 0
         self.has_video = (flag_array & 1) > 0
         self._by_talk_id = np.argsort(self.talk_ids, kind="stable")
-        # The fields each term appears in anywhere, so a filter skips terms that never occur in its field.
-        self.postings, self.fields_of = _postings(term_ids, term_column, doc_column, field_column, len(talk_ids))
+        # How long each field of each talk is, in words, for BM25's length normalisation; and the fields each term
+        # appears in anywhere, so a filter skips terms that never occur in its field.
+        field_lengths = np.frombuffer(lengths, dtype=np.uint16).reshape(-1, len(FIELD_NAMES))
+        self.postings, self.fields_of = _postings(term_ids, terms, docs, fields, len(talk_ids), field_lengths)
+        del terms, docs, fields, doc_column, field_column  # the build's working rows
         # Static order among equally relevant talks: recommended, with video, newer, then lower talk id.
         order = np.lexsort((-self.talk_ids, self.years, self.has_video, self.recommended))
         self.prior = np.empty(len(talk_ids), dtype=np.int64)
@@ -146,6 +187,7 @@ class CatalogIndex:
             self._by_first[(len(term), term[0])].append(term)
             if len(term) > 1:
                 self._by_second[(len(term), term[1])].append(term)
+        _release_free_memory()
 
     def __len__(self) -> int:
         return len(self.talk_ids)
@@ -186,54 +228,108 @@ class CatalogIndex:
         return found
 
     def _first_letter_edits(self, term: str) -> list[str]:
-        """Terms that differ from `term` by one edit at its first letter (changed, added, dropped or swapped)."""
+        """Terms that may differ from `term` by an edit at its first letter (changed, added, dropped or swapped):
+        those whose first or second letter is `term`'s second, or whose second letter is `term`'s first."""
         found: list[str] = []
         for length in (len(term) - 1, len(term), len(term) + 1):
             if len(term) > 1:
                 found += self._by_first.get((length, term[1]), ())
                 found += self._by_second.get((length, term[1]), ())
             found += self._by_second.get((length, term[0]), ())
-        return [candidate for candidate in found if candidate[0] != term[0]]
+        return found
 
     def within_typos(self, term: str, max_typos: int) -> list[tuple[str, int]]:
-        """Vocabulary terms within `max_typos` typos, nearest first. A swap of neighbours is one typo; a typo on
-        the first letter counts as two (as in Meilisearch), so short words must start right."""
-        found = [
-            (t, int(d))
-            for t, d, _ in process.extract(
-                term, self.starting_like(term, max_typos), scorer=OSA.distance, score_cutoff=max_typos, limit=None
-            )
-            if d > 0
-        ]
-        if max_typos >= 2:
-            front = set(self._first_letter_edits(term))
-            found += [
-                (t, 2) for t, _, _ in process.extract(term, front, scorer=OSA.distance, score_cutoff=1, limit=None)
-            ]
-        return sorted(found, key=lambda item: (item[1], -self.doc_freq(item[0]), item[0]))
+        """Vocabulary terms within `max_typos` edits, with what they cost, cheapest first. A swap of neighbours is one
+        edit. An edit anywhere is allowed, the first letter included ("gafka" -> "kafka"), but one that touches the
+        first letter costs one more (as in Meilisearch): people rarely get a word's first letter wrong."""
+        cost: dict[str, int] = {}
+        same_start = process.extract(
+            term, self.starting_like(term, max_typos), scorer=OSA.distance, score_cutoff=max_typos, limit=None
+        )
+        for found, distance, _ in same_start:
+            if distance:
+                cost[found] = int(distance)
+        for found, distance, _ in process.extract(
+            term, self._first_letter_edits(term), scorer=OSA.distance, score_cutoff=max_typos, limit=None
+        ):
+            if found[0] != term[0] and found not in cost:
+                cost[found] = int(distance) + 1
+        return sorted(cost.items(), key=lambda item: (item[1], -self.doc_freq(item[0]), item[0]))
+
+    def with_learned(self, vocabulary: Vocabulary) -> Vocabulary:
+        """`vocabulary` with the abbreviations this catalog spells out ("Natural Language Processing (NLP)") added."""
+        if self._merged is None or self._merged[0] is not vocabulary:
+            self._merged = (vocabulary, vocabulary.with_abbreviations(self.abbreviations))
+        return self._merged[1]
 
 
-def _postings(term_ids, term_column, doc_column, field_column, doc_count) -> tuple[dict[str, Posting], dict[str, int]]:
-    """Group (term, doc, field) rows into one sorted posting per term, OR-ing the fields of repeated pairs;
-    also say, per term, every field it appears in."""
-    if not term_column:
+def _release_free_memory() -> None:
+    """Hand the build's freed working arrays back to the operating system. glibc keeps large freed blocks in the
+    process for reuse; after a build they would stay resident (at 100k talks, about 230 MB beside a 130 MB index)."""
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def _with_compounds(term_ids, surfaces, hyphenated, terms, docs, fields):
+    """The (term, doc, field) rows, plus one row for each compound: wherever two words that the catalog
+    somewhere joins with a hyphen stand side by side in a field, with a hyphen or a space, the talk also holds their
+    joined term ("on-call", "on call" and "oncall" all give "oncall"), so a hyphenated query can ask for them side by
+    side. Pairs never hyphenated anywhere make no compound, which keeps this to a few extra rows."""
+    if not hyphenated:
+        return terms, docs, fields
+    names, count = list(term_ids), len(term_ids)  # term ids are insertion order
+    pairs = sorted(hyphenated)
+    keys = np.array([first * count + second for first, second in pairs], dtype=np.int64)
+    compounds = []
+    for first, second in pairs:
+        joined = names[first] + names[second]
+        if joined not in term_ids:
+            term_ids[joined] = len(term_ids)
+            surfaces[joined] = f"{surfaces[names[first]]}-{surfaces[names[second]]}"
+        compounds.append(term_ids[joined])
+    compound_ids = np.array(compounds, dtype=np.int32)
+    starts_a_pair = np.zeros(count, dtype=bool)
+    starts_a_pair[[first for first, _ in pairs]] = True
+    # Only rows whose word starts some hyphenated pair, and whose next row is the next word of the same field.
+    rows = np.flatnonzero(starts_a_pair[terms[:-1]])
+    rows = rows[(docs[rows] == docs[rows + 1]) & (fields[rows] == fields[rows + 1])]
+    found = keys.searchsorted(terms[rows].astype(np.int64) * count + terms[rows + 1])
+    found = np.minimum(found, len(keys) - 1)
+    hit = keys[found] == terms[rows].astype(np.int64) * count + terms[rows + 1]
+    rows, found = rows[hit], found[hit]
+    return (
+        np.concatenate([terms, compound_ids[found]]),
+        np.concatenate([docs, docs[rows]]),
+        np.concatenate([fields, fields[rows]]),
+    )
+
+
+def _postings(term_ids, terms, docs, fields, doc_count, field_lengths) -> tuple[dict[str, Posting], dict[str, int]]:
+    """Group (term, doc, field) rows, one per word written, into one sorted posting per term: the fields (and forms)
+    OR-ed, and
+    BM25F's saturated term frequency (each field's count weighted by the field and normalised by its length,
+    then tf / (k1 + tf)), kept in a byte. Also say, per term, every field it appears in."""
+    if not len(terms):
         return {}, {}
-    terms = np.frombuffer(term_column, dtype=np.int32).astype(np.int64)
-    docs = np.frombuffer(doc_column, dtype=np.int32).astype(np.int64)
-    fields = np.frombuffer(field_column, dtype=np.uint8)
-    keys = terms * max(doc_count, 1) + docs
-    order = np.argsort(keys, kind="stable")
-    keys, fields = keys[order], fields[order]
+    columns = FIELD_COLUMN[fields & ANY_FIELD]
+    lengths = field_lengths.astype(np.float32)
+    average = np.maximum(lengths.mean(axis=0), 1)
+    contribution = BM25_WEIGHT[columns] / ((1 - BM25_B) + BM25_B * lengths[docs, columns] / average[columns])
+    keys = terms.astype(np.int64) * max(doc_count, 1) + docs
+    order = np.argsort(keys)
+    keys, fields, contribution = keys[order], fields[order], contribution[order]
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
     masks = np.bitwise_or.reduceat(fields, starts)
+    frequency = np.add.reduceat(contribution, starts)
+    weights = np.round(255 * frequency / (BM25_K1 + frequency)).astype(np.uint8)
     keys = keys[starts]
     pair_terms, pair_docs = keys // max(doc_count, 1), (keys % max(doc_count, 1)).astype(np.int32)
     bounds = np.flatnonzero(np.r_[True, pair_terms[1:] != pair_terms[:-1], True])
     names = {term_id: term for term, term_id in term_ids.items()}
     term_names = [names[term_id] for term_id in pair_terms[bounds[:-1]].tolist()]
     spans = zip(term_names, bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)
-    postings = {term: Posting(pair_docs[begin:end], masks[begin:end]) for term, begin, end in spans}
-    fields_of = dict(zip(term_names, np.bitwise_or.reduceat(masks, bounds[:-1]).tolist(), strict=True))
+    postings = {term: Posting(pair_docs[begin:end], masks[begin:end], weights[begin:end]) for term, begin, end in spans}
+    fields_of = dict(zip(term_names, (np.bitwise_or.reduceat(masks, bounds[:-1]) & ANY_FIELD).tolist(), strict=True))
     return postings, fields_of
 
 
@@ -257,7 +353,7 @@ def load_talk_texts(session: Session, talk_ids: list[int] | None = None) -> list
     rows = session.execute(
         only(
             select(
-                Talk.id, Talk.title, Talk.summary, Talk.recommendation.is_not(None),
+                Talk.id, Talk.title, Talk.summary, Talk.verdict == RECOMMENDED,
                 Event.series, Event.name, Event.city, Event.year,
             ).outerjoin(Talk.event),
             Talk.id,

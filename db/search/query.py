@@ -4,6 +4,7 @@ kafka                          free words (every word must match; typos and pref
 speaker:"liz fong-jones" o11y  a filter with a multi-word value
 year:2015..2019 tag:kafka      a year range (also year:2019, year:..2019, year:2015..)
 "chaos engineering"            quoted words match exactly: no typo, no prefix
+on-call                        words joined by hyphens are a phrase: side by side, in that order
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from db.search.text import stem, surface_words, terms
+from db.search.text import fold, stem, terms
 
 FILTERS = ("speaker", "event", "year", "tag")
 # What one query may ask of the engine. Each word searched for (a free word, or a word in a speaker:, event: or tag:
@@ -23,6 +24,7 @@ MAX_WORDS = 10  # searched for, in all: free words (stopwords left out) and the 
 MAX_FILTERS = 3  # speaker:, event: and tag: filters; year: filters cost nothing and are not counted
 EARLIEST_YEAR, LATEST_YEAR = 1900, 2100
 
+_HYPHENATED = re.compile(r"[^\W_]+(?:-[^\W_]+)*")  # a word, or words joined by hyphens ("on-call"), once folded
 _FILTER_KEY = re.compile(r"([A-Za-z]{1,20}):(.*)", re.S)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -33,11 +35,13 @@ class QueryError(ValueError):
 
 @dataclass(frozen=True)
 class QueryWord:
-    """One word a talk must contain; `exact` words (quoted) allow no typo and no prefix."""
+    """One word a talk must contain; `exact` words (quoted) allow no typo and no prefix. A word `joined` to the one
+    before it by a hyphen ("on-call") belongs with it: the two must stand side by side, as one phrase."""
 
     term: str
     surface: str
     exact: bool = False
+    joined: bool = False
 
 
 @dataclass
@@ -76,7 +80,9 @@ def parse_query(text: str, stopwords: frozenset[str] = frozenset()) -> Query:
             loose_words.append((token, quoted))
     topical = [(w, q) for w, q in loose_words if q or w.lower() not in stopwords]
     for word, quoted in topical or loose_words:
-        query.words.extend(QueryWord(stem(w), w, exact=quoted) for w in surface_words(word))
+        for hyphenated in _HYPHENATED.findall(fold(word)):
+            parts = hyphenated.split("-")
+            query.words.extend(QueryWord(stem(w), w, exact=quoted, joined=at > 0) for at, w in enumerate(parts))
     _check_size(query)
     return query
 

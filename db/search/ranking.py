@@ -1,17 +1,21 @@
 """Relevance: which talks match a query and in what order, decided from the index alone.
 
 Ranking works like Meilisearch's bucket sort, in this order of importance:
-1. words   — how many query words the talk matches (words are dropped from the end only if nothing matches);
-2. typos   — fewer typos first;
+1. words   — how many query words the talk matches (when no talk matches them all, the least informative words are
+             dropped first: those that match nothing, then those found in the most talks);
+2. typos   — fewer typos first (a typo on a word's first letter counts as two; a spelling far rarer than a near one
+             costs a typo more, as it is more likely the misspelling: "gałka" for "gafka" when "kafka" is common);
 3. fields  — a word in the title or tags beats one in the speakers, which beats the event, then the summary;
-4. exact   — exact words and synonyms beat prefixes and typo corrections;
-5. spread  — a word found in more fields ranks higher;
+4. exact   — exact words, compounds and synonyms beat prefixes and typo corrections;
+5. BM25    — within those buckets, BM25F: each word weighted by its rarity (idf) and by how much of the talk it is
+             (its count per field, weighted by field and normalised by the field's length, saturated);
 then recommended talks, talks with a video, newer talks, and finally the lower talk id, so the order is stable.
 Each rule's weight exceeds the largest total of the rules below it, so one integer per talk holds the order.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,11 +23,12 @@ from rapidfuzz import fuzz, process
 
 from db.search.index import (
     ANY_FIELD,
+    BARE_FORM,
     BEST_WEIGHT,
     EVENT,
+    INFLECTED_FORM,
     SPEAKERS,
     TAGS,
-    WEIGHT_SUM,
     CatalogIndex,
     TalkText,
     field_names,
@@ -36,19 +41,25 @@ PREFIX_MIN_LENGTH = 2
 PREFIX_EXPANSIONS = 20
 SIMILAR_TERMS = 30
 NOT_EVENT = ANY_FIELD & ~EVENT
+# A spelling is taken for a misspelling when a near spelling is used by this many times more talks; an exact match
+# is, only when at most RARE_EXACT talks use it (a real word is seldom that rare, a typo in a catalog often is).
+DOMINANCE = 10
+RARE_EXACT = 2
 
 EXACT, SYNONYM, PREFIX, TYPO = "exact", "synonym", "prefix", "typo"
 
-# Per matched query word (at most 12 words, 2 typos each, field weight 5, 16 spread):
-WORD_POINTS = 5_000_000  # > 12 words * 2 typos * TYPO_POINTS
-TYPO_POINTS = 200_000  # > 12 * (5 * FIELD_POINTS + EXACT_POINTS + 16)
-FIELD_POINTS = 2_500  # > 12 * (EXACT_POINTS + 16)
-EXACT_POINTS = 200  # > 12 * 16
-MASK_POINTS = BEST_WEIGHT.astype(np.int64) * FIELD_POINTS + WEIGHT_SUM
+# Per matched query word (at most 12 words, 4 typos each, field weight 5, one exact bonus, BM25 up to 999):
+BM25_POINTS = 999
+RECOMMENDED_BOOST = 1.5  # a reporter's recommendation raises a talk's BM25 within its bucket (never past BM25_POINTS)
+EXACT_POINTS = 12_000  # > 12 * BM25_POINTS
+FIELD_POINTS = 160_000  # > 12 * (EXACT_POINTS + BM25_POINTS)
+TYPO_POINTS = 10_000_000  # > 12 * (5 * FIELD_POINTS + EXACT_POINTS + BM25_POINTS)
+WORD_POINTS = 500_000_000  # > 12 * 4 * TYPO_POINTS
+MASK_POINTS = BEST_WEIGHT.astype(np.int64) * FIELD_POINTS
 
 
 def typo_budget(word: str) -> int:
-    """Typos forgiven in a word: none up to 4 letters, one up to 8, two beyond; none in numbers."""
+    """Typos forgiven in a word: none up to 4 letters (but see `resolve`), one up to 8, two beyond; none in numbers."""
     if any(ch.isdigit() for ch in word) or len(word) <= 4:
         return 0
     return 1 if len(word) <= 8 else 2
@@ -56,12 +67,14 @@ def typo_budget(word: str) -> int:
 
 @dataclass(frozen=True)
 class Unit:
-    """A query word, or a phrase the synonym table knows ("site reliability engineering")."""
+    """A query word, a phrase the synonym table knows ("site reliability engineering"), or words joined by hyphens
+    ("on-call", a `compound`: its parts side by side)."""
 
     terms: Phrase
     surface: str
     exact: bool = False
     last: bool = False
+    compound: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,6 +82,8 @@ class Candidate:
     terms: Phrase
     typos: int
     kind: str
+    together: bool = False  # its terms must share a field (a hyphenated phrase the catalog never joins)
+    form: int = 0  # exact only where the talk writes the word in this form (BARE_FORM or INFLECTED_FORM), if set
 
     @property
     def points(self) -> int:
@@ -80,6 +95,7 @@ class Hit:
     talk_id: int
     score: float
     reasons: tuple[str, ...]
+    fields: tuple[int, ...] = ()  # per query word (unit): the field bits it matched in this talk, 0 where it did not
 
 
 @dataclass
@@ -89,75 +105,103 @@ class Ranking:
     dropped_words: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     suggestions: list[str] = field(default_factory=list)
+    allowed: np.ndarray | None = None  # the talks (documents) passing the query's filters; None: no filter
 
 
 def rank(index: CatalogIndex, query: Query, vocabulary: Vocabulary, limit: int = 5, offset: int = 0) -> Ranking:
+    vocabulary = index.with_learned(vocabulary)
     notes = list(query.notes)
     allowed = _filtered_docs(index, query, notes)
     units = make_units(query.words, vocabulary)
     candidates = [resolve(index, unit, vocabulary) for unit in units]
     matches = [unit_matches(index, found) for found in candidates]
-    points = [match.points for match in matches]
     size = len(index)
 
+    kept = list(range(len(units)))
     if units:
-        kept, docs = len(units), np.zeros(size, dtype=bool)
-        while kept:
-            docs = np.logical_and.reduce([p > 0 for p in points[:kept]])
-            if allowed is not None:
-                docs &= allowed
+        present = [match.points > 0 for match in matches]
+        used_by = [int(np.count_nonzero(found)) for found in present]
+        docs = _matching_all(present, kept, allowed, size)
+        # No talk has every word: drop the least informative first — words that match nothing, then the most used.
+        for dropped in sorted(kept, key=lambda unit: (used_by[unit] > 0, -used_by[unit], -unit)):
             if docs.any():
                 break
-            kept -= 1
-        composite = np.sum(points, axis=0)
+            kept.remove(dropped)
+            docs = _matching_all(present, kept, allowed, size)
     else:
-        kept = 0
         docs = np.ones(size, dtype=bool) if allowed is None else allowed
-        composite = np.zeros(size, dtype=np.int64)
 
     matched = np.flatnonzero(docs)
-    keys = composite[matched] * max(size, 1) + index.prior[matched]
+    composite = np.zeros(len(matched), dtype=np.int64)
+    scale = BM25_POINTS / math.log(1 + max(size, 1))  # the rarest word, saturated, earns BM25_POINTS
+    recommended = index.recommended[matched]
+    for match in matches:
+        idf = math.log(1 + size / (1 + np.count_nonzero(match.points)))
+        bm25 = match.weights[matched] * (idf * scale / 255)
+        bm25 = np.where(recommended, np.minimum(bm25 * RECOMMENDED_BOOST, BM25_POINTS), bm25)
+        composite += match.points[matched] + bm25.astype(np.int64)
+    keys = composite * max(size, 1) + index.prior[matched]
     wanted = min(offset + limit, len(matched))
+    order = np.arange(len(matched))
     if wanted < len(matched):
-        top = np.argpartition(-keys, wanted - 1)[:wanted]
-        matched, keys = matched[top], keys[top]
-    page = [int(doc) for doc in matched[np.argsort(-keys, kind="stable")][offset:]]
+        order = np.argpartition(-keys, wanted - 1)[:wanted]
+    order = order[np.argsort(-keys[order], kind="stable")][offset:]
     hits = [
         Hit(
-            talk_id=int(index.talk_ids[doc]),
-            score=round(float(composite[doc]) / WORD_POINTS, 4),
-            reasons=tuple(_reasons(index, units, candidates, matches, doc)) or ("matches the filters",),
+            talk_id=int(index.talk_ids[matched[at]]),
+            score=round(float(composite[at]) / WORD_POINTS, 4),
+            reasons=tuple(_reasons(index, units, candidates, matches, int(matched[at]))) or ("matches the filters",),
+            fields=tuple(int(match.fields[matched[at]]) if match.points[matched[at]] else 0 for match in matches),
         )
-        for doc in page
+        for at in order.tolist()
     ]
     return Ranking(
         hits=hits,
-        total=len(np.flatnonzero(docs)),
-        dropped_words=[unit.surface for unit in units[kept:]] if page else [],
+        total=len(matched),
+        dropped_words=[unit.surface for number, unit in enumerate(units) if number not in kept] if hits else [],
         notes=notes,
-        suggestions=[] if page else did_you_mean(index, units, [bool(p.any()) for p in points]),
+        suggestions=[] if hits else did_you_mean(index, units, [bool(match.points.any()) for match in matches]),
+        allowed=allowed,
     )
 
 
+def _matching_all(present: list[np.ndarray], kept: list[int], allowed: np.ndarray | None, size: int) -> np.ndarray:
+    if not kept:
+        return np.zeros(size, dtype=bool)
+    docs = np.logical_and.reduce([present[unit] for unit in kept])
+    return docs & allowed if allowed is not None else docs
+
+
 def make_units(words: list[QueryWord], vocabulary: Vocabulary) -> list[Unit]:
-    """Group query words into units, joining runs the synonym table knows as one phrase."""
+    """Group query words into units: words joined by hyphens make one, and runs the synonym table knows as a phrase
+    make one (when the run takes hyphenated words whole)."""
+    groups: list[list[QueryWord]] = []
+    for word in words:
+        if word.joined and groups:
+            groups[-1].append(word)
+        else:
+            groups.append([word])
     units, i = [], 0
-    while i < len(words):
+    while i < len(groups):
         size = next(
             (
                 n
-                for n in range(min(vocabulary.longest_phrase, len(words) - i), 1, -1)
-                if tuple(w.term for w in words[i : i + n]) in vocabulary.synonyms
+                for n in range(len(groups) - i, 0, -1)
+                if (n > 1 or len(groups[i]) > 1)
+                and sum(map(len, groups[i : i + n])) <= vocabulary.longest_phrase
+                and tuple(w.term for group in groups[i : i + n] for w in group) in vocabulary.synonyms
             ),
             1,
         )
-        chunk = words[i : i + size]
+        chunk = [w for group in groups[i : i + size] for w in group]
+        compound = size == 1 and len(chunk) > 1
         units.append(
             Unit(
                 terms=tuple(w.term for w in chunk),
-                surface=" ".join(w.surface for w in chunk),
+                surface=("-" if compound else " ").join(w.surface for w in chunk),
                 exact=any(w.exact for w in chunk),
-                last=i + size == len(words),
+                last=i + size == len(groups),
+                compound=compound,
             )
         )
         i += size
@@ -166,76 +210,149 @@ def make_units(words: list[QueryWord], vocabulary: Vocabulary) -> list[Unit]:
 
 def resolve(index: CatalogIndex, unit: Unit, vocabulary: Vocabulary, allow_prefix: bool = False) -> list[Candidate]:
     """The vocabulary terms a unit stands for, best first: itself, its synonyms, prefixes, near spellings."""
-    found = [Candidate(unit.terms, 0, EXACT)]
-    found += [Candidate(phrase, 0, SYNONYM) for phrase in vocabulary.synonyms.get(unit.terms, ())]
-    if len(unit.terms) == 1 and not unit.exact:
-        word = unit.terms[0]
-        if (unit.last or allow_prefix) and len(word) >= PREFIX_MIN_LENGTH:
-            found += [Candidate((term,), 0, PREFIX) for term in index.prefixed(word, PREFIX_EXPANSIONS)]
-        budget = typo_budget(unit.surface)
-        if budget:
-            found += [Candidate((term,), typos, TYPO) for term, typos in index.within_typos(word, budget)]
+    found = _compound(index, unit) if unit.compound else [Candidate(unit.terms, 0, EXACT, form=_form(index, unit))]
+    synonyms = vocabulary.synonyms.get(unit.terms, ())
+    found += [Candidate(phrase, 0, SYNONYM) for phrase in synonyms if not (unit.compound and phrase == unit.terms)]
+    if unit.exact or (len(unit.terms) > 1 and not unit.compound):
+        return found
+    word = "".join(unit.terms)
+    if (unit.last or allow_prefix) and len(word) >= PREFIX_MIN_LENGTH:
+        found += [Candidate((term,), 0, PREFIX) for term in index.prefixed(word, PREFIX_EXPANSIONS)]
+    budget = typo_budget(unit.surface.replace("-", ""))
+    if not budget and len(unit.surface) == 4 and unit.surface.isalpha() and not any(_used(index, c) for c in found):
+        budget = 1  # a four-letter word that matches nothing as it is may be a longer word mistyped ("flsk")
+    if budget:
+        near = index.within_typos(word, budget)
+        if near:
+            found = _likely_misspellings(index, found, near)
     return found
+
+
+def _form(index: CatalogIndex, unit: Unit) -> int:
+    """The form a one-word unit must be written in to match exactly, when the catalog writes its term one way far more
+    often than the other, a sign that the two are different words: "chaos" (indexed as "chao") is exact in talks about
+    chaos, not in those by Ryan Chao, and "chao" the other way round. "protocols" and "protocol" are both common: the
+    same word, either form is exact (0)."""
+    posting = index.postings.get(unit.terms[0]) if len(unit.terms) == 1 else None
+    if posting is None:
+        return 0
+    bare, inflected = np.count_nonzero(posting.masks & BARE_FORM), np.count_nonzero(posting.masks & INFLECTED_FORM)
+    if DOMINANCE * min(bare, inflected) > max(bare, inflected):
+        return 0
+    return BARE_FORM if unit.surface == unit.terms[0] else INFLECTED_FORM
+
+
+def _used(index: CatalogIndex, candidate: Candidate) -> bool:
+    return all(term in index.postings for term in candidate.terms)
+
+
+def _compound(index: CatalogIndex, unit: Unit) -> list[Candidate]:
+    """A hyphenated word ("on-call", "state-of-the-art"): the catalog's compounds of its neighbouring parts (the index
+    joins words that stand side by side wherever the catalog hyphenates them somewhere), or the whole written as
+    one word; failing both, its parts within one field."""
+    pairs = tuple(first + second for first, second in zip(unit.terms, unit.terms[1:], strict=False))
+    whole = "".join(unit.terms)
+    found = []
+    if whole in index.postings:
+        found.append(Candidate((whole,), 0, EXACT))
+    if len(pairs) > 1 and all(pair in index.postings for pair in pairs):
+        found.append(Candidate(pairs, 0, EXACT, together=True))
+    return found or [Candidate(unit.terms, 0, EXACT, together=True)]
+
+
+def _likely_misspellings(index: CatalogIndex, found: list[Candidate], near: list[tuple[str, int]]) -> list[Candidate]:
+    """Add near spellings. One that costs fewer typos than the most used near spelling but is far rarer is more likely
+    the misspelling ("gałka" beside "kafka" for "gafka"), so it costs a typo more than that one; an exact match counts
+    as a typo like it, when barely used at all (a misspelling in one description, beside a word in many titles)."""
+    used = {term: index.doc_freq(term) for term, _ in near}
+    best, best_typos = max(near, key=lambda item: (used[item[0]], -item[1]))
+    ranked = []
+    for term, typos in near:
+        if typos < best_typos and DOMINANCE * used[term] <= used[best]:
+            typos = best_typos + 1
+        ranked.append(Candidate((term,), typos, TYPO))
+    exact = found[0]
+    if len(exact.terms) == 1 and exact.kind == EXACT:
+        own = index.doc_freq(exact.terms[0])
+        if 0 < own <= RARE_EXACT and DOMINANCE * own <= used[best]:
+            found = [Candidate(exact.terms, best_typos, EXACT, form=exact.form), *found[1:]]
+    return found + sorted(ranked, key=lambda candidate: candidate.typos)
 
 
 @dataclass(frozen=True)
 class UnitMatch:
-    """Per talk: the points of a unit's best match there (0 where it does not match), which candidate won,
-    and the fields it was found in."""
+    """Per talk: the points of a unit's best match there (0 where it does not match), which candidate won, the fields
+    it was found in, and its BM25F saturated term frequency (0..255)."""
 
     points: np.ndarray
     winner: np.ndarray
     fields: np.ndarray
+    weights: np.ndarray
 
 
 def unit_matches(index: CatalogIndex, candidates: list[Candidate], fields: int = ANY_FIELD) -> UnitMatch:
     best = np.zeros(len(index), dtype=np.int64)
     winner = np.zeros(len(index), dtype=np.int32)
     where = np.zeros(len(index), dtype=np.uint8)
+    weights = np.zeros(len(index), dtype=np.uint8)
     found = []
     for number, candidate in enumerate(candidates):
         if fields != ANY_FIELD and not all(index.fields_of.get(term, 0) & fields for term in candidate.terms):
             continue
-        docs, masks = _phrase_posting(index, candidate.terms)
+        docs, masks, tf = _phrase_posting(index, candidate.terms, candidate.together)
         if fields != ANY_FIELD:
             masks = masks & fields
-            docs, masks = docs[masks > 0], masks[masks > 0]
+            docs, masks, tf = docs[masks > 0], masks[masks > 0], tf[masks > 0]
         if len(docs):
-            found.append((docs, masks, candidate.points + MASK_POINTS[masks], number))
+            values = candidate.points + MASK_POINTS[masks & ANY_FIELD]
+            if candidate.form:  # written otherwise ("Chao" for "chaos"): a match through the stem, not an exact one
+                values -= EXACT_POINTS * ((masks & candidate.form) == 0)
+            found.append((docs, masks & ANY_FIELD, tf, values, number))
     if not found:
-        return UnitMatch(best, winner, where)
+        return UnitMatch(best, winner, where, weights)
     if len(found) == 1:
-        docs, masks, values, number = found[0]
-        best[docs], winner[docs], where[docs] = values, number, masks
-        return UnitMatch(best, winner, where)
-    docs = np.concatenate([docs for docs, _, _, _ in found])
-    masks = np.concatenate([masks for _, masks, _, _ in found])
-    values = np.concatenate([values for _, _, values, _ in found])
+        docs, masks, tf, values, number = found[0]
+        best[docs], winner[docs], where[docs], weights[docs] = values, number, masks, tf
+        return UnitMatch(best, winner, where, weights)
+    docs = np.concatenate([item[0] for item in found])
+    masks = np.concatenate([item[1] for item in found])
+    tf = np.concatenate([item[2] for item in found])
+    values = np.concatenate([item[3] for item in found])
     np.maximum.at(best, docs, values)
-    numbers = np.repeat([number for *_, number in found], [len(docs) for docs, *_ in found]).astype(np.int32)
+    numbers = np.repeat([item[4] for item in found], [len(item[0]) for item in found]).astype(np.int32)
     won = np.flatnonzero(values == best[docs])[::-1]  # on a tie, the earlier (better) candidate is written last
     winner[docs[won]] = numbers[won]
     where[docs[won]] = masks[won]
-    return UnitMatch(best, winner, where)
+    weights[docs[won]] = tf[won]
+    return UnitMatch(best, winner, where, weights)
 
 
-_EMPTY = (np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.uint8))
+_EMPTY = (np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.uint8), np.zeros(0, dtype=np.uint8))
 
 
-def _phrase_posting(index: CatalogIndex, terms: Phrase) -> tuple[np.ndarray, np.ndarray]:
-    """(talks, fields) for talks holding every term; a phrase counts in the fields all its words share,
-    or, when its words are spread over fields, in the weakest of them."""
+def _phrase_posting(
+    index: CatalogIndex, terms: Phrase, together: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(talks, fields, saturated term frequency) for talks holding every term. A phrase counts in the fields all its
+    words share, or, when its words are spread over fields, in the weakest of them (unless they must be `together`);
+    its frequency is its rarest word's."""
     postings = [index.postings.get(term) for term in terms]
     if not all(postings):
         return _EMPTY
-    docs, masks = postings[0].docs, postings[0].masks
-    weakest = masks
+    docs, masks, tf = postings[0].docs, postings[0].masks, postings[0].weights
+    if len(postings) == 1:
+        return docs, masks, tf  # with the forms the word is written in
+    masks = weakest = masks & ANY_FIELD
     for posting in postings[1:]:
         docs, here, there = np.intersect1d(docs, posting.docs, assume_unique=True, return_indices=True)
-        other = posting.masks[there]
+        other = posting.masks[there] & ANY_FIELD
         weakest = np.where(BEST_WEIGHT[other] < BEST_WEIGHT[weakest[here]], other, weakest[here])
         masks = masks[here] & other
-    return docs, np.where(masks > 0, masks, weakest).astype(np.uint8)
+        tf = np.minimum(tf[here], posting.weights[there])
+    if together:
+        shared = masks > 0
+        return docs[shared], masks[shared], tf[shared]
+    return docs, np.where(masks > 0, masks, weakest).astype(np.uint8), tf
 
 
 def _filtered_docs(index: CatalogIndex, query: Query, notes: list[str]) -> np.ndarray | None:
