@@ -266,10 +266,10 @@ def format_page(query: str, page: ResultPage) -> str:
 
 
 def _card_lines(number: int, card: TalkCard) -> list[str]:
-    speakers = ", ".join(card.speakers) or "speaker unknown"
+    speakers = f" — {', '.join(card.speakers)}" if card.speakers else ""  # none known: no speaker part
     where = card.event_label or "event unknown"
     details = " · ".join(part for part in (where, card.talk_type, ", ".join(card.tags)) if part)
-    lines = [f"{number}. {card.title} — {speakers}", f"   {details}"]
+    lines = [f"{number}. {card.title}{speakers}", f"   {details}"]
     if card.summary:
         lines.append(f"   {card.one_line_summary()}")
     if card.url:

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import _parser, main
+from bot.cli import _parser, format_page, main
+from db.cards import TalkCard
+from db.search.engine import ResultPage
 from tests.talkbot_cli import TALKBOT, talkbot
 
 
@@ -299,3 +301,14 @@ def test_a_closed_pipe_ends_quietly_without_a_traceback(tmp_path, args):
 
     assert "Traceback" not in err and "BrokenPipe" not in err and err == ""
     assert status in (0, 141)
+
+
+def test_a_result_without_a_known_speaker_shows_no_speaker_part():
+    talk = TalkCard(
+        id=1, title="Keynote", speakers=[], event="PyCon", year=2019, city=None, talk_type="keynote", tags=[],
+        summary="", url=None, video_url=None, recommendation=None, score=1.0, reasons=[],
+    )  # fmt: skip
+
+    lines = format_page("keynote", ResultPage(cards=[talk], total=1)).splitlines()
+
+    assert lines[0] == "1. Keynote" and "unknown" not in "\n".join(lines)
