@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import difflib
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from sqlalchemy.exc import OperationalError
 
@@ -77,8 +80,21 @@ def _fail(message: str) -> None:
     print(f"talkbot: {message}", file=sys.stderr)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a misspelled command answered by the closest one instead of the whole list."""
+
+    def error(self, message: str) -> NoReturn:
+        wrong = re.match(r"argument COMMAND: invalid choice: '(.*)' \(choose from (.*)\)$", message)
+        if wrong:
+            commands = re.findall(r"'([^']*)'", wrong.group(2))
+            close = difflib.get_close_matches(wrong.group(1), commands, n=1)
+            hint = f": did you mean `{self.prog} {close[0]}`?" if close else ""
+            message = f"there is no command '{wrong.group(1)}'{hint} (`{self.prog} --help` lists them)"
+        super().error(message)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="talkbot",
         description="Find the conference talks worth your time. Without a command, talkbot connects to Slack when "
         "Slack tokens are set (as `talkbot serve` would) and otherwise opens the local console (`talkbot console`).",

@@ -236,6 +236,22 @@ def test_a_wrong_option_value_says_what_is_expected(talkbot_here, args, expected
     assert "invalid" not in err
 
 
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["serach", "kafka"], "talkbot: error: there is no command 'serach': did you mean `talkbot search`? "
+                              "(`talkbot --help` lists them)"),
+        (["digest", "rundue"], "talkbot digest: error: there is no command 'rundue': did you mean "
+                               "`talkbot digest run-due`? (`talkbot digest --help` lists them)"),
+        (["frobnicate"], "talkbot: error: there is no command 'frobnicate' (`talkbot --help` lists them)"),
+    ],
+)  # fmt: skip
+def test_a_misspelled_command_is_answered_with_the_closest_one(talkbot_here, args, expected):
+    status, _, err = talkbot_here(*args)
+
+    assert status == 2 and err.splitlines()[-1] == expected
+
+
 def test_import_help_describes_path_as_files_or_folders_and_their_formats(talkbot_here):
     text = " ".join(talkbot_here("import", "--help")[1].split())
 
