@@ -55,10 +55,10 @@ HELP_EXAMPLES = (
 )
 
 DIGEST_USAGE = (
-    "`/talk digest subscribe [weekly|daily] [DAY] [HH:MM] [Area/City] [topic]` — e.g. "
-    "`/talk digest subscribe weekly mon 09:00 Europe/Berlin sre incident` (defaults: weekly, Monday 09:00, "
-    "your timezone, any topic)\n`/talk digest` — this channel's subscription · `/talk digest preview` — what "
-    "comes next · `/talk digest unsubscribe`"
+    "`/talk digest subscribe [weekly|daily] [DAY] [TIME] [Area/City] [topic]` — e.g. "
+    "`/talk digest subscribe weekly mon 09:00 Europe/Berlin sre incident` (TIME like 09:00, 9am, 9:30pm or 21h30; "
+    "defaults: weekly, Monday 09:00, your timezone, any topic)\n`/talk digest` — this channel's subscription · "
+    "`/talk digest preview` — what comes next · `/talk digest unsubscribe`"
 )
 
 

@@ -126,7 +126,7 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("console", help="try the Slack app locally, against a fake Slack").set_defaults(run=run_console)
 
-    clock = commands.add_parser("clock", help="post due Talk of the week digests, every minute, until stopped")
+    clock = commands.add_parser("clock", help="post the Talk of the week digests that are due, every --every seconds")
     clock.add_argument(
         "--every", type=_whole_number(1, 3600), default=60, metavar="SECONDS",
         help="seconds between passes, 1 to 3600 (default: 60)",

@@ -79,7 +79,7 @@ def valid_timezone(name: str) -> bool:
 
 
 def parse_subscribe(words: list[str], default_timezone: str) -> SubscribeRequest:
-    """`[weekly|daily] [DAY] [HH:MM] [Area/City] [topic…]`, each part optional, in that order."""
+    """`[weekly|daily] [DAY] [TIME] [Area/City] [topic…]`, each part optional, in that order (TIME: 09:00, 9am…)."""
     rest = list(words)
     cadence = "weekly"
     if rest and rest[0].lower() in CADENCES:
