@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.blocks import (
     PAGE_SIZE,
     Screen,
+    digest_title,
     greeting_message,
     help_message,
     home_problem_view,
@@ -29,7 +30,7 @@ from bot.blocks import (
 from bot.digest.runner import schedule_of
 from db.cards import TalkCard
 from db.catalog import talks_by_id
-from db.digests import record_vote, subscriptions_in, team_of_post
+from db.digests import record_vote, subscription_for, subscriptions_in, team_of_post
 from db.saved_talks import remove_saved_talk, save_talk, saved_cards, saved_talk_ids
 from db.search.engine import SearchEngine
 from db.search.query import QueryError
@@ -94,7 +95,7 @@ class Answers:
         """An answer posted where others may see it (a DM, a thread): no per-user state in it."""
         text = text.strip()
         if text.lower() in HELP_WORDS or not is_a_search(text):
-            return help_message()
+            return help_message(public=True)
         if small_talk := small_talk_of(text):
             return greeting_message(thanks=small_talk == "thanks")
         try:
@@ -173,11 +174,13 @@ class Answers:
             with self.sessions.begin() as session:
                 owner = team_of_post(session, channel_id, message_ts) or team_id
                 record_vote(session, owner, channel_id, talk_id, user_id, vote)
+                subscription = subscription_for(session, owner, channel_id)
+                cadence = subscription.cadence if subscription else "weekly"
         except SQLAlchemyError:
             log.exception("could not record a vote on talk %s", talk_id)
             return problem_message(TRY_AGAIN)
         more_or_fewer = "more" if vote > 0 else "fewer"
-        return notice_message(f"Thanks! Talk of the week will pick {more_or_fewer} talks like this one here.")
+        return notice_message(f"Thanks! {digest_title(cadence)} will pick {more_or_fewer} talks like this one here.")
 
     def home(self, team_id: str, user_id: str, channel_ids: list[str]) -> dict:
         """The Home tab; without a database, one that says so (publishing nothing would leave a stale tab)."""

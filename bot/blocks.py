@@ -55,10 +55,10 @@ HELP_EXAMPLES = (
 )
 
 DIGEST_USAGE = (
-    "`/talk digest subscribe [weekly|daily] [DAY] [HH:MM] [Area/City] [topic]` — e.g. "
-    "`/talk digest subscribe weekly mon 09:00 Europe/Berlin sre incident` (defaults: weekly, Monday 09:00, "
-    "your timezone, any topic)\n`/talk digest` — this channel's subscription · `/talk digest preview` — what "
-    "comes next · `/talk digest unsubscribe`"
+    "`/talk digest subscribe [weekly|daily] [DAY] [TIME] [Area/City] [topic]` — e.g. "
+    "`/talk digest subscribe weekly mon 09:00 Europe/Berlin sre incident` (TIME like 09:00, 9am, 9:30pm or 21h30; "
+    "defaults: weekly, Monday 09:00, your timezone, any topic)\n`/talk digest` — this channel's subscription · "
+    "`/talk digest preview` — what comes next · `/talk digest unsubscribe`"
 )
 
 
@@ -166,7 +166,7 @@ def _section(text: str) -> dict:
 def card_text(card: TalkCard, summary_limit: int = 200) -> str:
     """A talk as mrkdwn: linked title, who/where/what, one line of summary; catalog text escaped."""
     title = f"*<{safe_url(card.url)}|{escape(card.title)}>*" if card.url else f"*{escape(card.title)}*"
-    details = [", ".join(escape(name) for name in card.speakers) or "Speaker unknown"]
+    details = [", ".join(escape(name) for name in card.speakers)] if card.speakers else []  # none known: no part
     if card.event_label:
         details.append(escape(card.event_label))
     if card.talk_type != "talk":
@@ -204,13 +204,24 @@ def _notes(notes: list[str]) -> list[dict]:
 
 def results_message(screen: Screen, page: ResultPage, saved_ids: set[int], note: str | None = None) -> dict:
     """A private page of search results with Share / Save / More like this, and paging."""
-    first, last = page.offset + 1, page.offset + len(page.cards)
-    heading = f"Talks {first}–{last} of {page.total} for `{escape(screen.query)}`"
+    heading = f"{page_heading(page)} for `{escape(screen.query)}`"
     blocks = [_context(heading), *_notes(([note] if note else []) + page.notes + _dropped_note(page))]
     for card in page.cards:
         blocks += _card_blocks(card, screen, card.id in saved_ids, shareable=True)
     blocks += _paging(screen, page)
-    return _message(f"{page.total} talks for “{screen.query}”", blocks)
+    return _message(f"{talks(page.total)} for “{screen.query}”", blocks)
+
+
+def talks(count: int) -> str:
+    """'1 talk', '12 talks'."""
+    return f"{count:,} talk" + ("" if count == 1 else "s")
+
+
+def page_heading(page: ResultPage) -> str:
+    """'1 talk', '3 talks' when the page shows them all; 'Talks 6–10 of 12' when it shows a part."""
+    if page.offset == 0 and len(page.cards) >= page.total:
+        return talks(page.total)
+    return f"Talks {page.offset + 1}–{page.offset + len(page.cards)} of {page.total:,}"
 
 
 def _dropped_note(page: ResultPage) -> list[str]:
@@ -232,8 +243,7 @@ def _paging(screen: Screen, page: ResultPage) -> list[dict]:
 
 def public_results_message(query: str, page: ResultPage) -> dict:
     """Results posted in a DM or a thread: Save and More like this answer the clicker privately."""
-    blocks = [_context(f"Talks {1 + page.offset}–{page.offset + len(page.cards)} of {page.total} for "
-                       f"`{escape(query)}`")]  # fmt: skip
+    blocks = [_context(f"{page_heading(page)} for `{escape(query)}`")]
     blocks += _notes(page.notes + _dropped_note(page))
     for card in page.cards:
         blocks += _card_blocks(card, None, saved=False, shareable=False)
@@ -241,7 +251,7 @@ def public_results_message(query: str, page: ResultPage) -> dict:
         more = ButtonValue(Screen("search", query, page.offset + len(page.cards)))
         more_button = _button("Next results", f"{SHOW_PAGE}.next", more)
         blocks.append({"type": "actions", "block_id": "paging", "elements": [more_button]})
-    return _message(f"{page.total} talks for “{query}”", blocks)
+    return _message(f"{talks(page.total)} for “{query}”", blocks)
 
 
 def no_match_message(query: str, page: ResultPage, starters: list[TalkCard]) -> dict:
@@ -301,12 +311,16 @@ def shared_message(card: TalkCard, user_id: str) -> dict:
     return _message(f"Shared a talk: {card.title}", blocks)
 
 
-def help_message() -> dict:
+def help_message(public: bool = False) -> dict:
+    """The examples card; `public` when it is posted in a conversation (a thread, a DM), so it promises no privacy."""
     examples = "\n".join(f"`{command}` — {meaning}" for command, meaning in HELP_EXAMPLES)
+    privacy = (
+        "My answers here are posted in the conversation; `/talk` shows results only to you until you press *Share*."
+        if public
+        else "Only you see the results until you press *Share*."
+    )
     blocks = [
-        _section(
-            "*talkbot finds conference talks worth your time.*\nOnly you see the results until you press *Share*."
-        ),
+        _section(f"*talkbot finds conference talks worth your time.*\n{privacy}"),
         _section(examples),
         _context("You can also send me a direct message, or mention me in a channel: `@talkbot kafka`."),
     ]
@@ -336,7 +350,7 @@ def notice_message(text: str) -> dict:
 
 def digest_message(card: TalkCard, reasons: list[str], cadence: str) -> dict:
     """The digest post: the talk, why it was picked, and buttons to save it, find more, or vote on it."""
-    title = "Talk of the week" if cadence == "weekly" else "Talk of the day"
+    title = digest_title(cadence)
     talk = ButtonValue(None, card.id)
     blocks = [
         {"type": "header", "text": {"type": "plain_text", "text": f"🎤 {title}"}},
@@ -354,6 +368,10 @@ def digest_message(card: TalkCard, reasons: list[str], cadence: str) -> dict:
         },
     ]
     return _message(f"{title}: {card.title}", blocks)
+
+
+def digest_title(cadence: str) -> str:
+    return "Talk of the week" if cadence == "weekly" else "Talk of the day"
 
 
 def digest_usage_message(problem: str | None = None) -> dict:

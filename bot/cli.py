@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import difflib
 import json
 import os
+import re
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from sqlalchemy.exc import OperationalError
 
@@ -21,7 +24,7 @@ from bot.digest.runner import DEFAULT_GRACE, DigestRunner
 from bot.installations import bot_clients, reencrypt_stored_tokens
 from bot.logs import configure_logging
 from db.cards import TalkCard
-from db.catalog import all_talks, catalog_stats, import_records, talk_record
+from db.catalog import CatalogStats, all_talks, catalog_stats, import_records, talk_record
 from db.config import DatabaseSettingError, bulk_timeouts, database_url, engine_for, sessions_for
 from db.importers import ImportFileError, format_names, read_catalog_file
 from db.importers.talkbot_format import catalog_document
@@ -46,7 +49,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.run in (run_export, run_import, run_upgrade, run_seed, run_stats, run_embed):
         bulk_timeouts()  # statements over the whole catalog, with no one waiting in Slack (db/config.py)
     try:
-        return args.run(args, url)
+        status = args.run(args, url)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit where Python would print a traceback
+        return status
+    except BrokenPipeError:
+        return _reader_left()
     except (
         QueryError, ImportFileError, CatalogNotReady, CommandError, ConfigError, DatabaseSettingError, TokenCipherError,
     ) as error:  # fmt: skip
@@ -59,31 +66,71 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 1
 
 
+def _reader_left() -> int:
+    """Whoever read standard output stopped (`talkbot stats | head`): stop quietly, as Unix tools do."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python flushes stdout again at exit: let that write go nowhere
+    except (OSError, ValueError):  # stdout is not a real file (a test's capture)
+        pass
+    return 128 + 13  # as a process ended by SIGPIPE reports itself to the shell
+
+
 def _fail(message: str) -> None:
     print(f"talkbot: {message}", file=sys.stderr)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a misspelled command answered by the closest one instead of the whole list."""
+
+    def error(self, message: str) -> NoReturn:
+        wrong = re.match(r"argument COMMAND: invalid choice: '(.*)' \(choose from (.*)\)$", message)
+        if wrong:
+            commands = re.findall(r"'([^']*)'", wrong.group(2))
+            close = difflib.get_close_matches(wrong.group(1), commands, n=1)
+            hint = f": did you mean `{self.prog} {close[0]}`?" if close else ""
+            message = f"there is no command '{wrong.group(1)}'{hint} (`{self.prog} --help` lists them)"
+        super().error(message)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="talkbot", description="Find the conference talks worth your time.")
+    parser = _Parser(
+        prog="talkbot",
+        description="Find the conference talks worth your time. Without a command, talkbot connects to Slack when "
+        "Slack tokens are set (as `talkbot serve` would) and otherwise opens the local console (`talkbot console`).",
+        epilog="The catalog lives in $DATABASE_URL (default: a SQLite file in your data folder). "
+        "`talkbot COMMAND --help` describes a command.",
+    )
     parser.set_defaults(run=run_default)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     search = commands.add_parser("search", help="search the catalog", description=_query_help())
     search.add_argument("query", nargs="+", help="words and filters, e.g. kafka year:2019..2023")
-    search.add_argument("--limit", type=_positive, default=5, help="how many talks to show (default 5)")
-    search.add_argument("--json", action="store_true", help="print a JSON list instead of text")
+    search.add_argument(
+        "--limit", type=_whole_number(1, MAX_LIMIT), default=5, metavar="N",
+        help=f"how many talks to show, 1 to {MAX_LIMIT} (default: 5)",
+    )  # fmt: skip
+    search.add_argument("--json", action="store_true", help="print a JSON list instead of text (default: text)")
     search.set_defaults(run=run_search)
 
     serve = commands.add_parser("serve", help="run the Slack app (Socket Mode, or HTTP with --http)")
-    serve.add_argument("--http", action="store_true", help="serve HTTP (production) instead of Socket Mode")
-    serve.add_argument("--host", default="0.0.0.0", help="HTTP address to listen on (default 0.0.0.0)")
-    serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", DEFAULT_PORT)), help="HTTP port")
+    serve.add_argument(
+        "--http", action="store_true", help="serve HTTP (production) instead of Socket Mode (default: Socket Mode)"
+    )
+    serve.add_argument("--host", default="0.0.0.0", help="HTTP address to listen on (default: 0.0.0.0)")
+    serve.add_argument(
+        "--port", type=_whole_number(1, 65535), default=_default_port(),
+        help=f"HTTP port (default: $PORT if set, else {DEFAULT_PORT}; now %(default)s)",
+    )  # fmt: skip
     serve.set_defaults(run=run_serve)
 
     commands.add_parser("console", help="try the Slack app locally, against a fake Slack").set_defaults(run=run_console)
 
-    clock = commands.add_parser("clock", help="post due Talk of the week digests, every minute, until stopped")
-    clock.add_argument("--every", type=_positive, default=60, metavar="SECONDS", help="seconds between passes")
+    clock = commands.add_parser("clock", help="post the Talk of the week digests that are due, every --every seconds")
+    clock.add_argument(
+        "--every", type=_whole_number(1, 3600), default=60, metavar="SECONDS",
+        help="seconds between passes, 1 to 3600 (default: 60)",
+    )  # fmt: skip
     clock.set_defaults(run=run_clock)
 
     digest = commands.add_parser("digest", help="Talk of the week chores").add_subparsers(
@@ -98,8 +145,16 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--output", "-o", type=Path, help="file to write (default: standard output)")
     export.set_defaults(run=run_export)
 
-    load = commands.add_parser("import", help="import catalog files (all or nothing per run)")
-    load.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    load = commands.add_parser(
+        "import", help="import catalog files (all or nothing per run)",
+        description="Read every PATH, check every talk, then write them all in one transaction (or nothing).",
+    )  # fmt: skip
+    load.add_argument(
+        "paths", nargs="+", type=Path, metavar="PATH",
+        help="a catalog file: talkbot YAML/JSON (as `talkbot export` writes), CSV, a frab or c3voc schedule "
+        "(JSON or XML), pretalx widget JSON, Sessionize JSON or iCalendar (.ics); or a pyvideo data folder or "
+        ".tar.gz/.zip archive of one. The format is told from the content unless --format names it",
+    )  # fmt: skip
     load.add_argument("--format", default="auto", choices=format_names(), help="file format (default: auto)")
     load.add_argument("--dry-run", action="store_true", help="say what would change, change nothing")
     load.add_argument("--prune", action="store_true", help="remove talks their source no longer lists")
@@ -127,15 +182,37 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "embed", help="compute the meaning vectors of talks that lack them (semantic search); resumable"
     ).set_defaults(run=run_embed)
-    commands.add_parser("stats", help="count talks per event, year and tag").set_defaults(run=run_stats)
+    stats = commands.add_parser("stats", help="totals, and the events, years and tags with the most talks")
+    stats.add_argument(
+        "--top", type=_whole_number(1, MAX_LIMIT), default=10, metavar="N",
+        help="how many events, years and tags to list (default: 10)",
+    )  # fmt: skip
+    stats.set_defaults(run=run_stats)
     return parser
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if not 1 <= value <= 1000:
-        raise argparse.ArgumentTypeError("expected a number from 1 to 1000")
-    return value
+MAX_LIMIT = 1000
+
+
+def _whole_number(low: int, high: int) -> Callable[[str], int]:
+    """An option's value as a whole number in [low, high]; anything else is one line saying what is expected."""
+
+    def whole_number(text: str) -> int:
+        try:
+            value = int(text.strip())
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected a whole number from {low} to {high}, not {text!r}")
+        return value
+
+    return whole_number
+
+
+def _default_port() -> int:
+    """$PORT when it is a port number (a platform sets it), else DEFAULT_PORT."""
+    text = os.environ.get("PORT", "")
+    return int(text) if text.isdigit() and 1 <= int(text) <= 65535 else DEFAULT_PORT
 
 
 def _query_help() -> str:
@@ -167,7 +244,7 @@ def run_default(args: argparse.Namespace, url: str) -> int:
     if not settings.has_tokens:
         return run_console(args, url)
     args.http = settings.uses_oauth or not settings.app_token
-    args.host, args.port = "0.0.0.0", int(os.environ.get("PORT", DEFAULT_PORT))
+    args.host, args.port = "0.0.0.0", _default_port()
     return run_serve(args, url)
 
 
@@ -205,10 +282,10 @@ def format_page(query: str, page: ResultPage) -> str:
 
 
 def _card_lines(number: int, card: TalkCard) -> list[str]:
-    speakers = ", ".join(card.speakers) or "speaker unknown"
+    speakers = f" — {', '.join(card.speakers)}" if card.speakers else ""  # none known: no speaker part
     where = card.event_label or "event unknown"
     details = " · ".join(part for part in (where, card.talk_type, ", ".join(card.tags)) if part)
-    lines = [f"{number}. {card.title} — {speakers}", f"   {details}"]
+    lines = [f"{number}. {card.title}{speakers}", f"   {details}"]
     if card.summary:
         lines.append(f"   {card.one_line_summary()}")
     if card.url:
@@ -217,15 +294,19 @@ def _card_lines(number: int, card: TalkCard) -> list[str]:
 
 
 def _digest_runner(url: str) -> DigestRunner:
+    settings = SlackSettings.from_environment()
+    if not settings.uses_oauth:
+        settings.require("SLACK_BOT_TOKEN")  # before the database is touched: a missing token is the one line shown
     engine = _ready_engine(url)
-    clients = bot_clients(SlackSettings.from_environment(), engine.sessions)
+    clients = bot_clients(settings, engine.sessions)
     grace_hours = float(os.environ.get("TALKBOT_DIGEST_GRACE_HOURS", DEFAULT_GRACE.total_seconds() / 3600))
     return DigestRunner(engine, clients, grace=dt.timedelta(hours=grace_hours))
 
 
 def run_clock(args: argparse.Namespace, url: str) -> int:
+    runner = _digest_runner(url)  # checks the settings and migrates quietly, before the log lines start
     configure_logging()  # one line per record, control characters escaped (bot/logs.py)
-    clock.run_clock(_digest_runner(url), args.every)
+    clock.run_clock(runner, args.every)
     return 0
 
 
@@ -370,18 +451,37 @@ def run_stats(args: argparse.Namespace, url: str) -> int:
     prepare_catalog(url, announce=_fail)
     with sessions_for(url)() as session:
         stats = catalog_stats(session)
-    print(f"{stats.talks} talks by {stats.speakers} speakers\n\nPer event:")
-    _print_rows((f"{name}", count) for name, _year, count in stats.by_event)
-    print("\nPer year:")
-    _print_rows((str(year), count) for year, count in stats.by_year)
-    print("\nPer tag:")
-    _print_rows(stats.by_tag)
+    print(summary_of(stats, args.top))
     return 0
 
 
-def _print_rows(rows: Iterable[tuple[str, int]]) -> None:
-    for label, count in rows:
-        print(f"  {count:>6}  {label}")
+def summary_of(stats: CatalogStats, top: int) -> str:
+    """Totals, then the `top` events, years and tags with the most talks (ties in name order)."""
+    years = sorted(year for year, _count in stats.by_year)
+    span = f" ({years[0]}–{years[-1]})" if len(years) > 1 else f" ({years[0]})" if years else ""
+    lines = [
+        f"{_count(stats.talks, 'talk')} by {_count(stats.speakers, 'speaker')}, "
+        f"at {_count(len(stats.by_event), 'event')} over {_count(len(years), 'year')}{span}, "
+        f"with {_count(len(stats.by_tag), 'tag')}"
+    ]
+    events = [(_event_label(name, year), count) for name, year, count in stats.by_event]
+    for heading, rows in (
+        ("events", events), ("years", [(str(year), count) for year, count in stats.by_year]), ("tags", stats.by_tag),
+    ):  # fmt: skip
+        if not rows:
+            continue
+        shown = sorted(rows, key=lambda row: (-row[1], row[0]))[:top]
+        lines += ["", f"Top {heading}" + (f" ({len(shown)} of {len(rows):,}):" if len(rows) > len(shown) else ":")]
+        lines += [f"  {count:>6,}  {label}" for label, count in shown]
+    return "\n".join(lines)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}" + ("" if number == 1 else "s")
+
+
+def _event_label(name: str, year: int | None) -> str:
+    return name if year is None or str(year) in name else f"{name} ({year})"
 
 
 if __name__ == "__main__":

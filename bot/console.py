@@ -5,12 +5,15 @@ Type `/talk kafka`, a direct message (`kafka`), a mention (`@talkbot kafka`), `h
 
 from __future__ import annotations
 
-import html
+import atexit
+import contextlib
+import os
 import re
 import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from slack_bolt.request import BoltRequest
 
@@ -39,7 +42,9 @@ INTRO = """talkbot console — the Slack app running locally against a fake Slac
   @talkbot kafka     a mention in #general (answered in a thread)
   home               open the App Home tab
   3                  press button number 3
-An empty line or Ctrl-D quits."""
+Arrow keys edit the line and recall earlier ones; `quit`, `exit` or Ctrl-D leaves."""
+QUIT_WORDS = {"quit", "exit", "/quit", "/exit"}
+HISTORY_LINES = 1000
 
 
 @dataclass(frozen=True)
@@ -51,13 +56,19 @@ class Button:
 
 
 class Console:
-    def __init__(self, engine: SearchEngine) -> None:
+    def __init__(self, engine: SearchEngine, styled: bool = False) -> None:
         self.fake = FakeSlack(team_id=TEAM)
         self.engine = engine
         self.buttons: dict[int, Button] = {}
+        self.styled = styled  # ANSI bold: only for a terminal
+        self.names = {USER: "you", self.fake.bot_user_id: "talkbot"}
+
+    def plain(self, mrkdwn: str) -> str:
+        return render_mrkdwn(mrkdwn, self.names, bold=self.styled)
 
     def __enter__(self) -> Console:
         self.fake.start()
+        self.fake.set_user(USER, name=self.names[USER])
         self.fake.set_channel_members(CHANNEL, [USER, self.fake.bot_user_id])  # `/talk digest subscribe` in #general
         settings = SlackSettings(
             bot_token="xoxb-console", signing_secret=SIGNING_SECRET, app_token=None, api_url=self.fake.api_url
@@ -155,17 +166,17 @@ class Console:
         for block in blocks:
             kind = block.get("type")
             if kind in ("section", "header"):
-                lines.append(plain(block["text"]["text"]))
+                lines.append(self.plain(block["text"]["text"]))
                 if block.get("accessory", {}).get("type") == "button":
                     lines.append(self._buttons([block["accessory"]], ephemeral, channel, home_view))
             elif kind == "context":
-                lines.append("  " + " ".join(plain(element.get("text", "")) for element in block["elements"]))
+                lines.append("  " + " ".join(self.plain(element.get("text", "")) for element in block["elements"]))
             elif kind == "actions":
                 lines.append(self._buttons(block["elements"], ephemeral, channel, home_view))
             elif kind == "divider":
                 lines.append("")
         if not blocks and fallback:
-            lines.append(plain(fallback))
+            lines.append(self.plain(fallback))
         return "\n".join(lines)
 
     def _buttons(self, elements, ephemeral, channel, home_view) -> str:
@@ -178,22 +189,68 @@ class Console:
         return "   " + "  ".join(labels)
 
 
-def plain(mrkdwn: str) -> str:
-    """mrkdwn as a terminal shows it: links as 'label (url)', mentions as @id, entities decoded."""
-    text = re.sub(r"<(https?://[^|>]+)\|([^>]+)>", r"\2 (\1)", mrkdwn)
-    text = re.sub(r"<@([A-Z0-9]+)>", r"@\1", text)
-    return html.unescape(text)
+# The emoji shortcodes talkbot's messages use (bot/blocks.py), and a few common ones; others stay as written.
+EMOJI = {
+    "warning": "⚠️", "white_check_mark": "✅", "heavy_check_mark": "✔️", "x": "❌", "star": "⭐", "tada": "🎉",
+    "microphone": "🎤", "mag": "🔍", "bookmark": "🔖", "thumbsup": "👍", "+1": "👍", "thumbsdown": "👎", "-1": "👎",
+    "calendar": "📅", "information_source": "ℹ️", "wave": "👋", "arrow_forward": "▶️",
+}  # fmt: skip
+BOLD, RESET = "\033[1m", "\033[0m"
+_LINK = re.compile(r"<((?:https?|mailto):[^|>\s]+)(?:\|([^>]*))?>")
+_USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")
+_CHANNEL = re.compile(r"<#([CG][A-Z0-9]+)(?:\|([^>]*))?>")
+_SPECIAL = re.compile(r"<!(here|channel|everyone)(?:\|[^>]*)?>")
+_BOLD = re.compile(r"(?<![\w*])\*(?=\S)([^*\n]*?\S)\*(?![\w*])")
+_SHORTCODE = re.compile(r":([a-z0-9_+-]+):")
+
+
+def render_mrkdwn(mrkdwn: str, names: dict[str, str] | None = None, bold: bool = False) -> str:
+    """Slack mrkdwn as a terminal shows it: `<url|text>` as `text <url>`, `<url>` as the url, `<@U…>` as the
+    user's name (else @user), `<#C…|name>` as #name, *bold* in ANSI bold (or plain), emoji shortcodes as emoji,
+    and &amp; &lt; &gt; unescaped last, so that escaped catalog text never turns into markup."""
+    names = names or {}
+    text = _LINK.sub(lambda m: f"{m.group(2)} <{m.group(1)}>" if m.group(2) else m.group(1), mrkdwn)
+    text = _USER.sub(lambda m: "@" + (names.get(m.group(1)) or m.group(2) or "user"), text)
+    text = _CHANNEL.sub(lambda m: "#" + (m.group(2) or m.group(1)), text)
+    text = _SPECIAL.sub(lambda m: "@" + m.group(1), text)
+    text = _BOLD.sub(lambda m: f"{BOLD}{m.group(1)}{RESET}" if bold else m.group(1), text)
+    text = _SHORTCODE.sub(lambda m: EMOJI.get(m.group(1), m.group(0)), text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def run_console(engine: SearchEngine, lines: Iterator[str] | None = None, write: Callable[[str], None] = print) -> None:
+    """Answer each line until `quit`, `exit` or the end of input; blank lines are skipped, not an exit."""
     interactive = lines is None and sys.stdin.isatty()
     if interactive:
+        _line_editing()
         write(INTRO)
-    with Console(engine) as console:
+    with Console(engine, styled=lines is None and sys.stdout.isatty()) as console:
         for line in lines if lines is not None else _stdin_lines(interactive):
             if not line.strip():
+                continue
+            if line.strip().lower() in QUIT_WORDS:
                 break
             write(console.send(line) + "\n")
+
+
+def _line_editing() -> bool:
+    """Arrow keys, Ctrl-A/E and history for input(), via readline where Python has it; history kept per user."""
+    try:
+        import readline  # noqa: PLC0415 - only a terminal session wants it; importing it changes input()
+    except ImportError:  # Python built without it (some Windows builds): plain input
+        return False
+    path = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "talkbot" / "console_history"
+    with contextlib.suppress(OSError):
+        readline.read_history_file(path)
+    readline.set_history_length(HISTORY_LINES)
+    atexit.register(_save_history, readline, path)
+    return True
+
+
+def _save_history(readline, path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        readline.write_history_file(path)
 
 
 def _stdin_lines(interactive: bool) -> Iterator[str]:
@@ -201,4 +258,6 @@ def _stdin_lines(interactive: bool) -> Iterator[str]:
         try:
             yield input("you> ") if interactive else next(sys.stdin)
         except (EOFError, StopIteration):
+            if interactive:
+                print()  # Ctrl-D: end the prompt's line
             return

@@ -14,8 +14,10 @@ from bot.blocks import (
     Screen,
     card_text,
     escape,
+    help_message,
     home_view,
     no_match_message,
+    public_results_message,
     results_message,
     saved_message,
     shared_message,
@@ -121,3 +123,33 @@ def test_button_values_round_trip():
 
 def test_escape_handles_the_three_characters_slack_reserves():
     assert escape("a & b < c > d") == "a &amp; b &lt; c &gt; d"
+
+
+def test_a_card_without_a_known_speaker_leaves_the_speaker_part_out():
+    text = card_text(card(speakers=[], url="https://example.org/talk"))
+
+    assert text.splitlines()[1] == "SREcon23 Americas (2023)"
+    assert "nknown" not in text
+
+
+def test_a_page_showing_every_result_counts_talks_naturally():
+    one = results_message(Screen("search", "kafka"), ResultPage(cards=[card()], total=1), set())
+    three = public_results_message("kafka", ResultPage(cards=[card(n) for n in (1, 2, 3)], total=3))
+
+    assert all_texts(one)[0] == "1 talk for `kafka`" and one["text"] == "1 talk for “kafka”"
+    assert all_texts(three)[0] == "3 talks for `kafka`"
+
+
+def test_a_page_showing_part_of_the_results_says_which_part():
+    first = results_message(Screen("search", "kafka"), ResultPage([card(n) for n in range(5)], 12), set())
+    later = results_message(Screen("search", "kafka", 10), ResultPage([card(10), card(11)], 12, 10), set())
+
+    assert all_texts(first)[0] == "Talks 1–5 of 12 for `kafka`"
+    assert all_texts(later)[0] == "Talks 11–12 of 12 for `kafka`"
+
+
+def test_the_help_card_in_a_conversation_does_not_promise_privacy():
+    private, public = " ".join(all_texts(help_message())), " ".join(all_texts(help_message(public=True)))
+
+    assert "Only you see the results" in private
+    assert "Only you see" not in public and "posted in the conversation" in public

@@ -1,10 +1,19 @@
 """The `talkbot` command as a user runs it: a real process, a real database, one clear line on errors."""
 
+import argparse
 import json
+import logging
+import os
+import re
+import subprocess
+from pathlib import Path
 
 import pytest
 
-from tests.talkbot_cli import talkbot
+from bot.cli import _parser, format_page, main
+from db.cards import TalkCard
+from db.search.engine import ResultPage
+from tests.talkbot_cli import TALKBOT, talkbot
 
 
 def test_first_search_on_a_fresh_machine_creates_seeds_and_answers(tmp_path):
@@ -146,3 +155,175 @@ def test_database_commands_set_up_postgresql_explicitly_and_idempotently(empty_p
 
     stats = talkbot("stats", database_url=empty_database).stdout
     assert "talks by" in stats and "SREcon23 Americas" in stats and "kafka" in stats
+
+
+# The front door, in-process: bot.cli.main with a throwaway SQLite catalog.
+
+SCHEMA_FILE = Path("/work/shared/data/schedules/c3voc-schedule.schema.json")
+
+
+@pytest.fixture
+def talkbot_here(tmp_path, monkeypatch, capsys):
+    """Run `talkbot ARGS` in this process on a throwaway catalog; returns (exit status, stdout, stderr)."""
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'catalog.sqlite3'}")
+    for name in [name for name in os.environ if name.startswith("SLACK_")]:
+        monkeypatch.delenv(name)
+
+    def run(*args: str) -> tuple[int, str, str]:
+        try:
+            status = main(list(args))
+        except SystemExit as stop:  # argparse's usage errors and --help
+            status = stop.code
+        out, err = capsys.readouterr()
+        return status, out, err
+
+    return run
+
+
+def _summary(stats_text: str) -> str:
+    return stats_text.splitlines()[0]
+
+
+def test_stats_summarises_totals_and_top_events_years_and_tags(talkbot_here):
+    status, out, _ = talkbot_here("stats", "--top", "3")
+
+    assert status == 0
+    assert re.fullmatch(r"\d+ talks by \d+ speakers, at \d+ events over \d+ years \(\d{4}–\d{4}\), with \d+ tags",
+                        _summary(out))  # fmt: skip
+    for heading in ("Top events (3 of", "Top years (3 of", "Top tags (3 of"):
+        [line] = [line for line in out.splitlines() if line.startswith(heading)]
+        index = out.splitlines().index(line)
+        assert len([row for row in out.splitlines()[index + 1 : index + 5] if row.startswith("  ")]) == 3
+    assert len(out.splitlines()) == 1 + 3 * (2 + 3)
+
+
+def test_stats_lists_ten_of_each_by_default(talkbot_here):
+    _, out, _ = talkbot_here("stats")
+
+    assert "Top tags (10 of" in out and len(out.splitlines()) <= 1 + 3 * (2 + 10)
+
+
+def test_every_option_that_takes_a_value_shows_its_default_in_help():
+    parser = _parser()
+    parsers = [parser]
+    while parsers:
+        current = parsers.pop()
+        for action in current._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                parsers.extend(action.choices.values())
+            elif action.option_strings and action.nargs != 0 and not isinstance(action, argparse._HelpAction):
+                assert "default" in (action.help or ""), f"{current.prog} {action.option_strings[0]}"
+
+
+def test_serve_port_and_clock_every_show_their_defaults(talkbot_here):
+    assert "--port PORT  HTTP port (default: $PORT if set, else 3000" in talkbot_here("serve", "--help")[1]
+    assert "(default: 60)" in talkbot_here("clock", "--help")[1]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["search", "kafka", "--limit", "abc"], "argument --limit: expected a whole number from 1 to 1000, not 'abc'"),
+        (["search", "kafka", "--limit", "0"], "argument --limit: expected a whole number from 1 to 1000, not '0'"),
+        (["stats", "--top", "x"], "argument --top: expected a whole number from 1 to 1000, not 'x'"),
+        (["clock", "--every", "1m"], "argument --every: expected a whole number from 1 to 3600, not '1m'"),
+    ],
+)
+def test_a_wrong_option_value_says_what_is_expected(talkbot_here, args, expected):
+    status, _, err = talkbot_here(*args)
+
+    assert status == 2 and err.splitlines()[-1].endswith(expected)
+    assert "invalid" not in err
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["serach", "kafka"], "talkbot: error: there is no command 'serach': did you mean `talkbot search`? "
+                              "(`talkbot --help` lists them)"),
+        (["digest", "rundue"], "talkbot digest: error: there is no command 'rundue': did you mean "
+                               "`talkbot digest run-due`? (`talkbot digest --help` lists them)"),
+        (["frobnicate"], "talkbot: error: there is no command 'frobnicate' (`talkbot --help` lists them)"),
+    ],
+)  # fmt: skip
+def test_a_misspelled_command_is_answered_with_the_closest_one(talkbot_here, args, expected):
+    status, _, err = talkbot_here(*args)
+
+    assert status == 2 and err.splitlines()[-1] == expected
+
+
+def test_import_help_describes_path_as_files_or_folders_and_their_formats(talkbot_here):
+    text = " ".join(talkbot_here("import", "--help")[1].split())
+
+    assert "PATH a catalog file: talkbot YAML/JSON" in text
+    for words in ("CSV", "frab", "pretalx", "Sessionize", "iCalendar", "pyvideo data folder", ".tar.gz"):
+        assert words in text
+
+
+def test_bare_help_says_what_bare_talkbot_does(talkbot_here):
+    text = " ".join(talkbot_here("--help")[1].split())
+
+    assert "Without a command, talkbot connects to Slack when Slack tokens are set" in text
+    assert "otherwise opens the local console" in text
+
+
+def test_clock_without_a_token_says_so_before_any_migration_log(talkbot_here, caplog):
+    with caplog.at_level(logging.INFO):
+        status, out, err = talkbot_here("clock")
+
+    assert status == 1 and out == ""
+    assert err.startswith("talkbot: SLACK_BOT_TOKEN is not set") and err.count("\n") == 1
+    assert not [record for record in caplog.records if record.name.startswith("alembic")]
+
+
+def test_importing_a_json_schema_says_it_is_not_a_schedule(talkbot_here, tmp_path):
+    schema = tmp_path / "schedule.schema.json"
+    schema.write_text(SCHEMA_FILE.read_text() if SCHEMA_FILE.exists() else json.dumps({
+        "$schema": "http://json-schema.org/draft-06/schema#", "type": "object",
+        "properties": {"schedule": {"$ref": "#/definitions/Schedule"}},
+        "definitions": {"Schedule": {"properties": {"conference": {"type": "object"}}}},
+    }))  # fmt: skip
+
+    status, _, err = talkbot_here("import", str(schema))
+
+    assert status == 1
+    assert err.splitlines()[-1] == (
+        f"talkbot: {schema}: this is not a schedule/catalog file: it is a JSON Schema, which describes a file format; "
+        "import a file that follows the schema instead"
+    )
+
+
+def test_a_json_object_without_a_schedule_given_as_frab_is_not_a_schedule(talkbot_here, tmp_path):
+    other = tmp_path / "other.json"
+    other.write_text('{"name": "not a schedule"}')
+
+    status, _, err = talkbot_here("import", "--format", "frab", str(other))
+
+    assert status == 1 and "this is not a schedule/catalog file: a frab/c3voc schedule is a JSON object" in err
+
+
+@pytest.mark.parametrize("args", [["stats"], ["search", "year:2010", "--limit", "1000"], ["export"]])
+def test_a_closed_pipe_ends_quietly_without_a_traceback(tmp_path, args):
+    """`talkbot stats | head`: the reader leaves before the output ends; talkbot stops as Unix tools do, silently."""
+    url = f"sqlite:///{tmp_path / 'catalog.sqlite3'}"
+    assert talkbot("seed", database_url=url).returncode == 0
+    env = {key: value for key, value in os.environ.items() if not key.startswith("SLACK_")} | {"DATABASE_URL": url}
+    process = subprocess.Popen([*TALKBOT, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                               cwd=Path(__file__).resolve().parents[1])  # fmt: skip
+    process.stdout.close()  # the reader is gone before talkbot writes (it starts in about a second), as `| head -0`
+    err = process.stderr.read().decode()
+    status = process.wait(timeout=60)
+
+    assert "Traceback" not in err and "BrokenPipe" not in err and err == ""
+    assert status in (0, 141)
+
+
+def test_a_result_without_a_known_speaker_shows_no_speaker_part():
+    talk = TalkCard(
+        id=1, title="Keynote", speakers=[], event="PyCon", year=2019, city=None, talk_type="keynote", tags=[],
+        summary="", url=None, video_url=None, recommendation=None, score=1.0, reasons=[],
+    )  # fmt: skip
+
+    lines = format_page("keynote", ResultPage(cards=[talk], total=1)).splitlines()
+
+    assert lines[0] == "1. Keynote" and "unknown" not in "\n".join(lines)

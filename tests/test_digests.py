@@ -12,12 +12,13 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
+from bot.answers import Answers
 from bot.blocks import digest_message
 from bot.config import SlackSettings
 from bot.digest.commands import ChannelAccess, DigestCommands
 from bot.digest.picker import pick_talk
 from bot.digest.runner import FIXES, LEASE, DigestRunner
-from bot.digest.schedule import Schedule
+from bot.digest.schedule import Schedule, parse_subscribe
 from bot.fake_slack import FakeSlack
 from bot.installations import bot_clients
 from db.catalog import import_records
@@ -162,7 +163,11 @@ def test_a_missing_slack_permission_is_named_instead_of_blaming_the_channel(engi
     ("text", "message"),
     [
         ("subscribe weekly mon 09:00 Mars/Olympus", "“Mars/Olympus” is not a timezone I know"),
-        ("subscribe weekly mon 25:00", "“25:00” is not a time of day. Use 24-hour HH:MM"),
+        (
+            "subscribe weekly mon 25:00",
+            "“25:00” is not a time of day. Write it like 09:00, 16:30, 16h30, 9am or 4:30pm",
+        ),
+        ("subscribe daily 13pm", "“13pm” is not a time of day"),
         ("subscribe fortnightly", "“fortnightly” is not a digest cadence"),
         ("subscribe daily fri", "A daily digest posts every day"),
         ('subscribe weekly speaker:"unclosed', "is not closed"),
@@ -514,3 +519,27 @@ def test_the_clock_process_posts_due_digests_on_its_schedule(engine, fake, migra
     assert len(fake.messages_in("CCLOCK")) == 1, output
     assert "digest pass: 1 posted" in output
     assert clock.returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("time", "minute_of_day"),
+    [("09:00", 9 * 60), ("9am", 9 * 60), ("9:30pm", 21 * 60 + 30), ("21h30", 21 * 60 + 30), ("21h", 21 * 60),
+     ("12am", 0), ("12pm", 12 * 60), ("7:05AM", 7 * 60 + 5)],
+)  # fmt: skip
+def test_the_digest_schedule_accepts_9am_9_30pm_and_21h30_like_09_00(time, minute_of_day):
+    request = parse_subscribe(["daily", time, "Europe/Berlin", "kafka"], "UTC")
+
+    assert request.schedule.minute_of_day == minute_of_day and request.topic == "kafka"
+
+
+def test_a_vote_on_a_daily_digest_thanks_in_the_name_of_talk_of_the_day(engine):
+    add_subscription(engine, "CDAILY", due=utc(2026, 11, 24, 8), cadence="daily")
+    add_subscription(engine, "CWEEKLY", due=utc(2026, 11, 24, 8))
+    talk_id = engine.search("kafka").cards[0].id
+    answers = Answers(engine)
+
+    daily = json.dumps(answers.vote(TEAM, "CDAILY", None, "UVOTER", talk_id, 1), ensure_ascii=False)
+    weekly = json.dumps(answers.vote(TEAM, "CWEEKLY", None, "UVOTER", talk_id, -1), ensure_ascii=False)
+
+    assert "Talk of the day will pick more talks like this one" in daily and "Talk of the week" not in daily
+    assert "Talk of the week will pick fewer talks like this one" in weekly

@@ -91,7 +91,7 @@ def test_more_like_this_replaces_the_list_and_offers_the_way_back(server):
     assert similar["replace_original"] is True
     assert "Talks like *Scaling Kafka*" in texts(similar)
     [back] = answers_to(server.fake, server.click(button(similar, "Back to results")))
-    assert "Talks 1–4 of 4 for `kafka`" in texts(back)
+    assert "4 talks for `kafka`" in texts(back)
 
 
 def test_next_results_pages_in_place(server):

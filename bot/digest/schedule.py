@@ -12,8 +12,9 @@ from db.models import CADENCES
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 UNSUPPORTED_CADENCES = {"hourly", "fortnightly", "biweekly", "monthly", "quarterly", "yearly", "annually"}
 DEFAULT_MINUTE = 9 * 60
-_TIME = re.compile(r"(\d{1,2}):(\d{2})")
-_LOOKS_LIKE_TIME = re.compile(r"\d{1,2}(?::\d*)?(?:am|pm|h)?|\d+:\d+", re.I)
+_CLOCK_24 = re.compile(r"(\d{1,2})(?::(\d{2})|h(\d{2})?)", re.I)  # 09:00, 21h30, 21h
+_CLOCK_12 = re.compile(r"(\d{1,2})(?::(\d{2}))?([ap])\.?m\.?", re.I)  # 9am, 9:30pm, 9 p.m.
+_LOOKS_LIKE_TIME = re.compile(r"\d{1,2}(?:[:h.]\d*)?(?:[ap]\.?m\.?|h)?|\d+:\d+", re.I)
 
 
 class ScheduleError(ValueError):
@@ -78,7 +79,7 @@ def valid_timezone(name: str) -> bool:
 
 
 def parse_subscribe(words: list[str], default_timezone: str) -> SubscribeRequest:
-    """`[weekly|daily] [DAY] [HH:MM] [Area/City] [topic…]`, each part optional, in that order."""
+    """`[weekly|daily] [DAY] [TIME] [Area/City] [topic…]`, each part optional, in that order (TIME: 09:00, 9am…)."""
     rest = list(words)
     cadence = "weekly"
     if rest and rest[0].lower() in CADENCES:
@@ -107,7 +108,16 @@ def _weekday(word: str) -> int | None:
 
 
 def _minute_of_day(word: str) -> int:
-    match = _TIME.fullmatch(word)
-    if match and int(match.group(1)) < 24 and int(match.group(2)) < 60:
-        return int(match.group(1)) * 60 + int(match.group(2))
-    raise ScheduleError(f"“{word}” is not a time of day. Use 24-hour HH:MM, like 09:00 or 16:30.")
+    """`09:00`, `9:30`, `21h30` or `21h` (24-hour); `9am`, `9:30pm`, `12am` (midnight) (12-hour)."""
+    if match := _CLOCK_24.fullmatch(word):
+        hour, minute = int(match.group(1)), int(match.group(2) or match.group(3) or 0)
+        if hour < 24 and minute < 60:
+            return hour * 60 + minute
+    elif match := _CLOCK_12.fullmatch(word):
+        hour, minute, after_noon = int(match.group(1)), int(match.group(2) or 0), match.group(3).lower() == "p"
+        if 1 <= hour <= 12 and minute < 60:
+            return (hour % 12 + (12 if after_noon else 0)) * 60 + minute
+    raise ScheduleError(
+        f"“{word}” is not a time of day. Write it like 09:00, 16:30, 16h30, 9am or 4:30pm (hours 0–23, or 1–12 with "
+        "am/pm)."
+    )

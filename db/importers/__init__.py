@@ -8,13 +8,14 @@ catalog's field rules (`db.records.checked`) here, the one gate every format goe
 
 from __future__ import annotations
 
+import re
 import stat
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from db.importers import csv_format, frab, ical, pretalx, pyvideo, sessionize, talkbot_format
-from db.importers.errors import ImportFileError
+from db.importers.errors import NOT_A_CATALOG, ImportFileError
 from db.records import RecordError, TalkRecord, checked
 
 # In detection order: the most specific formats first.
@@ -55,6 +56,9 @@ def read_catalog_file(path: Path, file_format: str = "auto") -> ParsedFile:
         raise ImportFileError(path, None, None, f"cannot be read: {error.strerror or error}") from None
     if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # /dev/zero never ends; a FIFO waits for a writer
         raise ImportFileError(path, None, None, "is not a regular file or a folder (a device, FIFO or socket)")
+    if _is_json_schema(sample(path)):
+        raise ImportFileError(path, None, None, f"{NOT_A_CATALOG}: it is a JSON Schema, which describes a file format; "
+                              "import a file that follows the schema instead")  # fmt: skip
     name = ALIASES.get(file_format, file_format)
     if name == "auto":
         name = detect_format(path)
@@ -85,6 +89,15 @@ def _checked(path: Path, record: TalkRecord) -> TalkRecord:
         return checked(record)
     except RecordError as error:
         raise ImportFileError(path, f"{record.source} id {record.external_id}", error.field, error.problem) from None
+
+
+def _is_json_schema(head: str | None) -> bool:
+    """A JSON Schema (`"$schema": "http://json-schema.org/…"` near the top) describes data and holds none: the
+    c3voc schedule schema even names `schedule` and `conference`, as a frab schedule does."""
+    return bool(head and head.lstrip("\ufeff \t\r\n").startswith("{") and _JSON_SCHEMA.search(head[:4000]))
+
+
+_JSON_SCHEMA = re.compile(r'"\$schema"\s*:\s*"https?://json-schema\.org/')
 
 
 def sample(path: Path) -> str | None:

@@ -38,10 +38,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from db.importers.errors import ImportFileError
-from db.importers.fields import date_from, language_code, minutes_from_clock, source_name, summary_from
+from db.importers.fields import (
+    date_from,
+    language_code,
+    minutes_from_clock,
+    plausible_minutes,
+    source_name,
+    summary_from,
+)
 from db.records import (
     LIMITS,
-    MAX_DURATION,
     TALK_TYPES,
     EventRecord,
     LinkRecord,
@@ -74,8 +80,8 @@ def detect(path: Path, sample: str | None) -> bool:
 
 
 def read(path: Path, skipped: Counter | None = None) -> list[TalkRecord]:
-    """Every row is a talk (this format has nothing to skip). Rows are read one at a time from the open file, so
-    memory holds the records, never the file's text or its rows."""
+    """Every row is a talk (a duration over 24 hours is left out and counted in `skipped`). Rows are read one at a
+    time from the open file, so memory holds the records, never the file's text or its rows."""
     default_source = source_name(FORMAT, path.stem)
     records, first_seen = [], {}
     with path.open(encoding="utf-8-sig", newline="") as handle:
@@ -88,7 +94,7 @@ def read(path: Path, skipped: Counter | None = None) -> list[TalkRecord]:
             for number, cells in enumerate(rows, start=2):
                 if not any(cell.strip() for cell in cells):
                     continue
-                reader = _RowReader(path, number, columns, cells)
+                reader = _RowReader(path, number, columns, cells, skipped)
                 record = reader.read(default_source)
                 identity = (record.source, record.external_id)
                 if identity in first_seen:
@@ -138,8 +144,8 @@ def _columns(path: Path, header: list[str]) -> list[str]:
 class _RowReader:
     """Validates one row, naming the row and column in every complaint."""
 
-    def __init__(self, path: Path, number: int, columns: list[str], cells: list[str]) -> None:
-        self.path = path
+    def __init__(self, path: Path, number: int, columns: list[str], cells: list[str], skipped: Counter) -> None:
+        self.path, self.skipped = path, skipped
         self.where = f"row {number}"
         self.values = {column: " ".join(cell.split()) for column, cell in zip(columns, cells, strict=False)}
         if self.value("id"):
@@ -230,9 +236,9 @@ class _RowReader:
             return None
         # Whole minutes have at most four digits ('²' is a digit int() cannot read; 5,000 digits are too many).
         minutes = int(text) if text.isdecimal() and len(text.lstrip("0")) <= 4 else minutes_from_clock(text)
-        if minutes is None or not 1 <= minutes <= MAX_DURATION:
-            self.fail("duration", f"expected minutes from 1 to {MAX_DURATION}, like 45 (or a length like 1:15)")
-        return minutes
+        if minutes is None or minutes < 1:
+            self.fail("duration", "expected minutes, like 45 (or a length like 1:15)")
+        return plausible_minutes(minutes, self.skipped)  # over 24 hours: left out and counted, as every format does
 
     def date(self) -> dt.date | None:
         text = self.value("date")

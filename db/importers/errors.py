@@ -6,6 +6,8 @@ from pathlib import Path
 
 from db.records import printable
 
+NOT_A_CATALOG = "this is not a schedule/catalog file"
+
 
 class ImportFileError(Exception):
     """One line for the person importing: file, record and field as the file names them, then the problem. Text

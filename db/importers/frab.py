@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
-from db.importers.errors import ImportFileError
+from db.importers.errors import NOT_A_CATALOG, ImportFileError
 from db.importers.fields import (
     NOT_A_TALK,
     FieldReader,
@@ -117,7 +117,7 @@ class _ScheduleReader(FieldReader):
         super().__init__(path)
         schedule = data.get("schedule") if isinstance(data, dict) else None
         if not isinstance(schedule, dict):
-            self.fail(None, "schedule", "expected an object with a 'schedule' object")
+            self.fail(None, None, f"{NOT_A_CATALOG}: a frab/c3voc schedule is a JSON object with a 'schedule' object")
         self.conference = schedule.get("conference")
         if not isinstance(self.conference, dict):
             self.fail(None, "schedule.conference", "is required")

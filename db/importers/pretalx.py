@@ -26,13 +26,14 @@ from db.importers.fields import (
     language_code,
     load_json,
     plain_text,
+    plausible_minutes,
     read_text,
     slug,
     source_name,
     summary_from,
     talk_type_from,
 )
-from db.records import LIMITS, MAX_DURATION, EventRecord, SpeakerRecord, TalkRecord, clean_tags
+from db.records import LIMITS, EventRecord, SpeakerRecord, TalkRecord, clean_tags
 
 FORMAT = "pretalx"
 _TALKS = re.compile(r'"talks"\s*:\s*\[')
@@ -79,6 +80,7 @@ class _WidgetReader(FieldReader):
         return {entry[key]: entry for entry in entries}
 
     def records(self, skipped: Counter) -> list[TalkRecord]:
+        self.skipped = skipped
         event = self.event()
         source = source_name(FORMAT, slug(self.path.stem))
         records: list[TalkRecord] = []
@@ -152,12 +154,12 @@ class _WidgetReader(FieldReader):
         return tuple(speakers)
 
     def duration(self, where: str, value: Any) -> int | None:
-        """pretalx gives whole minutes."""
+        """pretalx gives whole minutes; a length over 24 hours is left out and counted (fields.plausible_minutes)."""
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_DURATION:
-            self.fail(where, "duration", f"expected a whole number of minutes from 1 to {MAX_DURATION}")
-        return value
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            self.fail(where, "duration", "expected a whole number of minutes, like 30")
+        return plausible_minutes(value, self.skipped)
 
 
 def _talk_name(number: int, raw: Any) -> str:

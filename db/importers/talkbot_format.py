@@ -28,10 +28,10 @@ from typing import Any
 import yaml
 
 from db.importers.errors import ImportFileError
+from db.importers.fields import plausible_minutes
 from db.records import (
     LIMITS,
     LINK_KINDS,
-    MAX_DURATION,
     TALK_TYPES,
     YEARS,
     EventRecord,
@@ -47,9 +47,10 @@ FORMAT_VERSION = 1
 
 
 def read(path: Path, skipped: Counter | None = None) -> list[TalkRecord]:
-    """Every talk in the file (this format has nothing to skip). The file's text is let go once parsed, and each
-    parsed talk once it is a record, so a whole-catalog export is never in memory twice over."""
-    return parse_talkbot_catalog(_load(path, path.read_text(encoding="utf-8")), path, consume=True)
+    """Every talk in the file (a duration over 24 hours is left out and counted in `skipped`). The file's text is
+    let go once parsed, and each parsed talk once it is a record, so a whole-catalog export is never in memory twice
+    over."""
+    return parse_talkbot_catalog(_load(path, path.read_text(encoding="utf-8")), path, consume=True, skipped=skipped)
 
 
 def _load(path: Path, text: str) -> Any:
@@ -59,8 +60,12 @@ def _load(path: Path, text: str) -> Any:
         raise ImportFileError(path, None, None, f"not valid {path.suffix.lstrip('.') or 'YAML'}: {error}") from None
 
 
-def parse_talkbot_catalog(data: Any, path: Path, *, consume: bool = False) -> list[TalkRecord]:
-    """The records of a parsed catalog document; with `consume`, its talks are dropped from it as they are read."""
+def parse_talkbot_catalog(
+    data: Any, path: Path, *, consume: bool = False, skipped: Counter | None = None
+) -> list[TalkRecord]:
+    """The records of a parsed catalog document; with `consume`, its talks are dropped from it as they are read.
+    Values left out (a duration over 24 hours, as in every format) are counted in `skipped`."""
+    skipped = Counter() if skipped is None else skipped
     if not isinstance(data, dict) or not isinstance(data.get("talks"), list):
         raise ImportFileError(path, None, "talks", "expected a mapping with a 'talks' list")
     if data.get("format", FORMAT_NAME) != FORMAT_NAME or data.get("version", FORMAT_VERSION) != FORMAT_VERSION:
@@ -71,7 +76,7 @@ def parse_talkbot_catalog(data: Any, path: Path, *, consume: bool = False) -> li
     for number, raw in enumerate(talks, start=1):
         if consume:
             talks[number - 1] = None
-        record = _TalkReader(path, number, raw).read(default_source)
+        record = _TalkReader(path, number, raw, skipped).read(default_source)
         identity = (record.source, record.external_id)
         if identity in seen:
             raise ImportFileError(path, f"talk #{number}", "id", f"id {record.external_id!r} appears twice")
@@ -83,8 +88,8 @@ def parse_talkbot_catalog(data: Any, path: Path, *, consume: bool = False) -> li
 class _TalkReader:
     """Validates one talk entry, naming the talk and field in every complaint."""
 
-    def __init__(self, path: Path, number: int, raw: Any) -> None:
-        self.path, self.raw = path, raw
+    def __init__(self, path: Path, number: int, raw: Any, skipped: Counter) -> None:
+        self.path, self.raw, self.skipped = path, raw, skipped
         self.where = f"talk #{number}"
         if not isinstance(raw, dict):
             self.fail(None, "expected a mapping of fields")
@@ -112,6 +117,14 @@ class _TalkReader:
         if len(value) > limit:
             self.fail(field, f"is longer than {limit} characters")
         return value
+
+    def duration(self, value: Any) -> int | None:
+        """Whole minutes; over 24 hours the value is left out and counted, as every format does (the talk stays)."""
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            self.fail("duration_minutes", "expected a whole number of minutes, like 45")
+        return plausible_minutes(value, self.skipped)
 
     def integer(self, field: str, value: Any, low: int, high: int) -> int | None:
         if value is None:
@@ -159,7 +172,7 @@ class _TalkReader:
             recommendation=self.text("recommendation", raw.get("recommendation"), limit=LIMITS["recommendation"]),
             verdict=raw.get("verdict") if raw.get("verdict") != "" else None,  # checked by db.records.checked
             links=tuple(self.link(i, link) for i, link in enumerate(self.listing("links", raw.get("links")))),
-            duration_minutes=self.integer("duration_minutes", raw.get("duration_minutes"), 1, MAX_DURATION),
+            duration_minutes=self.duration(raw.get("duration_minutes")),
             language=self.text("language", raw.get("language"), limit=LIMITS["language"]) or "en",
             recorded_on=self.date("recorded_on", raw.get("recorded_on")),
         )
