@@ -116,6 +116,7 @@ def test_dry_run_says_what_would_change_and_changes_nothing(catalog):
 BROKEN = {
     "frab.json": (FIXTURES / "frab-bad-missing-title.json", "field 'title'"),
     "frab.xml": (FIXTURES / "frab-bad-broken.xml", "not valid XML"),
+    "frab.xml entities": (FIXTURES / "frab-bad-entities.xml", "refused: the XML declares the entity 'lol'"),
     "pretalx": (FIXTURES / "widget" / "bad-missing-title.json", "field 'title'"),
     "sessionize": (None, "field 'title'"),
     "ics": (None, "field 'UID'"),

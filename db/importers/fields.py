@@ -166,10 +166,14 @@ def link_kind(url: str, label: str) -> str | None:
 
 
 def minutes_between(starts: dt.datetime | None, ends: dt.datetime | None) -> int | None:
-    """A session's length; None when either end is unknown or it takes no time."""
+    """A session's length; None when either end is unknown or it takes no time. Python subtracts two times in the same
+    zone as wall-clock times, so the change of offset (a night when the clocks go forward) is taken off here."""
     if starts is None or ends is None:
         return None
-    return int((ends - starts).total_seconds() // 60) or None
+    length = ends - starts
+    if starts.tzinfo is not None and ends.tzinfo is not None and starts.tzinfo is ends.tzinfo:
+        length -= ends.utcoffset() - starts.utcoffset()
+    return int(length.total_seconds() // 60) or None
 
 
 def plausible_minutes(minutes: int | None, skipped: Counter) -> int | None:

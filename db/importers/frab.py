@@ -6,18 +6,24 @@ validates, so an XML file yields exactly the records of its JSON twin. Field nam
 
 Entries that are schedule furniture rather than talks are skipped; `is_break` says which. Relative link and
 attachment URLs (frab writes `/system/event_attachments/…`) are resolved against the schedule's `base_url`.
+
+XML is parsed by `defusedxml`, which refuses entity declarations (a "billion laughs" file grows a few hundred bytes
+into gigabytes) and references to outside resources (an external entity reads local files or URLs).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-import xml.etree.ElementTree as ET
+import xml.etree.ElementTree as ET  # the Element type; parsing goes through defusedxml
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
+
+import defusedxml.ElementTree as SafeET
+from defusedxml import EntitiesForbidden, ExternalReferenceForbidden
 
 from db.importers.errors import NOT_A_CATALOG, ImportFileError
 from db.importers.fields import (
@@ -43,7 +49,6 @@ FORMAT = "frab"
 _JSON_SCHEDULE = re.compile(r'"schedule"\s*:\s*\{')
 _JSON_CONFERENCE = re.compile(r'"conference"\s*:\s*\{')
 _XML_ROOT = re.compile(r"<schedule[\s>]")
-_XML_DECLARATION = re.compile(r"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 _EVENT_DATE_EXAMPLE = "2020-12-14T09:00:00+01:00"
 _DAY_DATE_EXAMPLE = "2020-12-14"
 
@@ -69,13 +74,8 @@ def read(path: Path, skipped: Counter | None = None) -> list[TalkRecord]:
 
 
 def _xml_schedule(path: Path, text: str) -> dict[str, Any]:
-    """frab's XML as the JSON shape. A DTD is refused outright: its entities can blow a small file up without bound."""
-    if _XML_DECLARATION.search(text):
-        raise ImportFileError(path, None, None, "refused: XML with a DOCTYPE or ENTITY declaration (entity expansion)")
-    try:
-        root = ET.fromstring(text)
-    except ET.ParseError as error:
-        raise ImportFileError(path, None, None, f"not valid XML: {error}") from None
+    """frab's XML as the JSON shape; entity declarations and outside references are refused (`_safe_root`)."""
+    root = _safe_root(path, text)
     if root.tag != "schedule":
         raise ImportFileError(path, None, None, f"expected a <schedule> root element, not <{root.tag}>")
     conference = root.find("conference")
@@ -84,6 +84,23 @@ def _xml_schedule(path: Path, text: str) -> dict[str, Any]:
     fields = _xml_leaves(conference)
     fields["days"] = [_xml_day(day) for day in root.findall("day")]
     return {"schedule": {"base_url": fields.get("base_url"), "conference": fields}}
+
+
+def _safe_root(path: Path, text: str) -> ET.Element:
+    """The document's root element, parsed by defusedxml; its refusals say what the file does and what to do. A
+    DOCTYPE alone is harmless (expat never fetches an external DTD), so only declarations and references are refused."""
+    redo = "export the schedule again without a DTD (frab and pretalx write none)"
+    try:
+        return SafeET.fromstring(text)
+    except EntitiesForbidden as error:
+        problem = f"refused: the XML declares the entity {error.name!r} (<!ENTITY …>)"
+        why = "entities can blow a small file up without bound or read other files"
+        raise ImportFileError(path, None, None, f"{problem}; {why}: {redo}") from None
+    except ExternalReferenceForbidden as error:
+        problem = f"refused: the XML refers to an outside resource ({error.system_id or error.public_id})"
+        raise ImportFileError(path, None, None, f"{problem}, which would be read while parsing: {redo}") from None
+    except ET.ParseError as error:
+        raise ImportFileError(path, None, None, f"not valid XML: {error}") from None
 
 
 def _xml_leaves(element: ET.Element) -> dict[str, Any]:

