@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 from bot.config import SlackSettings
+from bot.devtools.fake_slack import FakeSlack
 from bot.digest.runner import DigestRunner
-from bot.fake_slack import FakeSlack
 from bot.installations import bot_clients
 from db.config import sessions_for
 from db.digests import subscribe

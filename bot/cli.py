@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import OperationalError
 
-from bot import console, server
+from bot import server
 from bot.answers import is_a_search
 from bot.config import ConfigError, SlackSettings
 from bot.digest import clock
@@ -172,7 +172,9 @@ def run_default(args: argparse.Namespace, url: str) -> int:
 
 
 def run_console(args: argparse.Namespace, url: str) -> int:
-    console.run_console(_ready_engine(url))
+    from bot.devtools.console import run_console as console  # a development tool: loaded only when asked for
+
+    console(_ready_engine(url))
     return 0
 
 

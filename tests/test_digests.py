@@ -14,11 +14,11 @@ from sqlalchemy import select
 
 from bot.blocks import digest_message
 from bot.config import SlackSettings
+from bot.devtools.fake_slack import FakeSlack
 from bot.digest.commands import ChannelAccess, DigestCommands
 from bot.digest.picker import pick_talk
 from bot.digest.runner import FIXES, LEASE, DigestRunner
 from bot.digest.schedule import Schedule
-from bot.fake_slack import FakeSlack
 from bot.installations import bot_clients
 from db.catalog import import_records
 from db.config import sessions_for

@@ -9,13 +9,13 @@ import json
 import uuid
 
 from bot.config import SlackSettings
+from bot.devtools.fake_slack import FakeSlack, SlackCall
 from bot.digest.runner import DigestRunner
-from bot.fake_slack import FakeSlack, SlackCall
 from bot.installations import bot_clients
 from db.config import sessions_for
 from db.digests import subscription_for
 from db.search.engine import SearchEngine
-from tests.slack_server import BOT_TOKEN, TEAM, texts, wait_for
+from tests.support.slack_server import BOT_TOKEN, TEAM, texts, wait_for
 
 
 def delivered(fake: FakeSlack, method: str, which=lambda call: True) -> list[SlackCall]:

@@ -26,16 +26,16 @@ from urllib.parse import quote
 import pytest
 from slack_bolt import App, BoltRequest
 
-from bot.fake_slack import FakeSlack
+from bot.devtools.fake_slack import FakeSlack
+from bot.devtools.slack_payloads import FORM, JSON, signed_headers, slash_command
 from bot.installations import REDIRECT_PATH
 from bot.logs import CONTINUATION
 from bot.server import wsgi_app
-from bot.slack_payloads import FORM, JSON, signed_headers, slash_command
 from db.config import sessions_for
 from db.migrate import upgrade
 from db.search.engine import SearchEngine
 from db.setup import seed_catalog
-from tests.slack_server import (
+from tests.support.slack_server import (
     CLIENT_ID,
     CLIENT_SECRET,
     SIGNING_SECRET,

@@ -27,11 +27,11 @@ from sqlalchemy.engine import make_url
 
 from bot.answers import TRY_AGAIN
 from bot.config import SlackSettings
+from bot.devtools.fake_slack import FakeSlack
+from bot.devtools.slack_payloads import message_event
 from bot.digest.runner import LEASE, DigestRunner
-from bot.fake_slack import FakeSlack
 from bot.installations import bot_clients
 from bot.server import HEALTH_FRESH_FOR
-from bot.slack_payloads import message_event
 from db.config import sessions_for
 from db.digests import subscribe
 from db.migrate import upgrade
@@ -39,7 +39,7 @@ from db.models import DigestPost
 from db.search.engine import SearchEngine
 from db.setup import seed_catalog
 from tests.conftest import POSTGRES_SKIP, POSTGRES_URL
-from tests.slack_server import (
+from tests.support.slack_server import (
     CLIENT_ID,
     CLIENT_SECRET,
     TEAM,

@@ -13,15 +13,23 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from bot.config import SlackSettings
+from bot.devtools.fake_slack import FakeSlack
+from bot.devtools.slack_payloads import FORM, slash_command
 from bot.digest.runner import DigestRunner
-from bot.fake_slack import FakeSlack
 from bot.installations import INSTALL_PATH, REDIRECT_PATH, bot_clients
-from bot.slack_payloads import FORM, slash_command
 from db.config import is_sqlite, sessions_for
 from db.digests import subscription_for
 from db.search.engine import SearchEngine
 from db.token_cipher import ENCRYPTION_KEY_VARIABLE, TokenCipher
-from tests.slack_server import CLIENT_ID, CLIENT_SECRET, SIGNING_SECRET, answers_to, install, oauth_server, texts
+from tests.support.slack_server import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    SIGNING_SECRET,
+    answers_to,
+    install,
+    oauth_server,
+    texts,
+)
 from tests.talkbot_cli import talkbot
 
 TEAM = "TSECRETS"

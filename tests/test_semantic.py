@@ -15,7 +15,6 @@ from sqlalchemy import func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 import db.search.encoder as encoder_module
-from bench.relevance import labelled_queries
 from bot.digest.picker import pick_talk
 from db.catalog import import_records
 from db.config import dispose_engine, engine_for, sessions_for
@@ -27,6 +26,7 @@ from db.search.encoder import DIMENSIONS, MODEL_ID, Encoder, ModelFileError, ins
 from db.search.engine import SearchEngine
 from db.search.wordpiece import MAX_TOKENS, WordPiece
 from db.setup import seed_catalog
+from tests.support.relevance import labelled_queries
 from tests.talkbot_cli import talkbot
 
 INTENT = {entry["query"]: entry["expect"] for entry in labelled_queries("intent_queries.yaml")}

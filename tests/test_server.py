@@ -29,7 +29,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from bot.config import ConfigError
-from bot.fake_slack import FakeSlack
+from bot.devtools.fake_slack import FakeSlack
+from bot.devtools.slack_payloads import FORM, slash_command
 from bot.server import (
     CLEANUP_INTERVAL,
     FILE_DESCRIPTORS_BESIDES_CONNECTIONS,
@@ -38,12 +39,11 @@ from bot.server import (
     database_health,
     wsgi_app,
 )
-from bot.slack_payloads import FORM, slash_command
 from db.config import dispose_engine, sessions_for
 from db.migrate import upgrade
 from db.search.engine import SearchEngine
 from db.setup import seed_catalog
-from tests.slack_server import TEAM, TalkbotServer, answers_to, texts, wait_for
+from tests.support.slack_server import TEAM, TalkbotServer, answers_to, texts, wait_for
 from tests.test_hanging_database import DatabaseProxy
 
 MiB = 1024 * 1024

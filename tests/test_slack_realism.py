@@ -8,13 +8,13 @@ import uuid
 import pytest
 
 from bot.config import SlackSettings
+from bot.devtools.slack_payloads import FORM, block_action, group_dm_name, message_event
 from bot.digest.runner import DigestRunner
 from bot.installations import bot_clients
-from bot.slack_payloads import FORM, block_action, group_dm_name, message_event
 from db.config import sessions_for
 from db.digests import channel_votes, subscription_for
 from db.search.engine import SearchEngine
-from tests.slack_server import TEAM, answers_to, button, buttons, texts, wait_for
+from tests.support.slack_server import TEAM, answers_to, button, buttons, texts, wait_for
 
 
 def new_id(prefix: str) -> str:

@@ -14,13 +14,13 @@ from sqlalchemy import inspect, text
 from bot.app import create_app
 from bot.cli import main
 from bot.config import ConfigError, SlackSettings
-from bot.fake_slack import FakeSlack
+from bot.devtools.fake_slack import FakeSlack
 from bot.installations import Installations
 from db.config import engine_for, sessions_for
 from db.migrate import current_revision, downgrade, head_revision, upgrade
 from db.search.engine import SearchEngine
 from db.token_cipher import ENCRYPTION_KEY_VARIABLE, TokenCipher, UndecryptableToken
-from tests.slack_server import CLIENT_ID, CLIENT_SECRET, answers_to, install, oauth_server, texts
+from tests.support.slack_server import CLIENT_ID, CLIENT_SECRET, answers_to, install, oauth_server, texts
 
 BEFORE_ENCRYPTION = "0005_workspaces"
 # What slack_sdk stores for one install, each secret column with a value.

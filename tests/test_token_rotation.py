@@ -19,16 +19,16 @@ from sqlalchemy import text
 
 from bot.app import create_app
 from bot.config import SlackSettings
+from bot.devtools.fake_slack import FakeSlack, SlackCall
+from bot.devtools.slack_payloads import FORM, signed_headers, slash_command
 from bot.digest.runner import DigestRunner
-from bot.fake_slack import FakeSlack, SlackCall
 from bot.installations import Installations, bot_clients
-from bot.slack_payloads import FORM, signed_headers, slash_command
 from db.config import engine_for, sessions_for
 from db.digests import subscription_for
 from db.search.engine import SearchEngine
 from db.token_cipher import TokenCipher
 from db.workspaces import NOT_INSTALLED
-from tests.slack_server import (
+from tests.support.slack_server import (
     CLIENT_ID,
     CLIENT_SECRET,
     SIGNING_SECRET,

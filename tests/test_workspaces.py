@@ -16,14 +16,14 @@ import pytest
 from sqlalchemy import create_engine, func, inspect, select, text
 
 from bot.config import SlackSettings
+from bot.devtools.fake_slack import FakeSlack, Workspace
 from bot.digest.runner import DigestRunner
-from bot.fake_slack import FakeSlack, Workspace
 from bot.installations import REDIRECT_PATH, bot_clients
 from db.config import sessions_for
 from db.digests import subscription_for
 from db.models import DigestSubscription, SavedTalk
 from db.search.engine import SearchEngine
-from tests.slack_server import (
+from tests.support.slack_server import (
     CLIENT_ID,
     CLIENT_SECRET,
     TalkbotServer,

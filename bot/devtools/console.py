@@ -16,8 +16,8 @@ from slack_bolt.request import BoltRequest
 
 from bot.app import create_app
 from bot.config import SlackSettings
-from bot.fake_slack import FakeSlack, SlackCall
-from bot.slack_payloads import (
+from bot.devtools.fake_slack import FakeSlack, SlackCall
+from bot.devtools.slack_payloads import (
     FORM,
     JSON,
     block_action,
