@@ -47,7 +47,7 @@ def main() -> None:
                     weekday=0, minute_of_day=540, timezone="Europe/Berlin", topic=TOPICS[number % len(TOPICS)],
                     next_run_at=now - dt.timedelta(minutes=1),
                 )  # fmt: skip
-        clients = bot_clients(SlackSettings("xoxb-bench", None, None, fake.api_url), engine.sessions)
+        clients = bot_clients(SlackSettings("xoxb-bench", None, None, fake.api_url), None)
         client = clients("T1", None)
         start = time.perf_counter()
         for number in range(args.channels):
@@ -55,7 +55,7 @@ def main() -> None:
         floor = time.perf_counter() - start
 
         start = time.perf_counter()
-        report = DigestRunner(engine, clients).run_due(now=now)
+        report = DigestRunner(engine.sessions, engine, clients).run_due(now=now)
         elapsed = time.perf_counter() - start
     print(f"{args.channels} due channels, seed catalog on SQLite, fake Slack on loopback")
     print(f"{'':<34} {'total s':>8} {'ms/channel':>11}")

@@ -48,7 +48,7 @@ from bench.search import percentile
 from bench.slack_ack import QUERIES, fill_catalog
 from bot.devtools.fake_slack import FakeSlack
 from bot.devtools.slack_payloads import FORM, JSON, message_event
-from bot.server import CLEANUP_INTERVAL, HttpLimits
+from bot.server.limits import CLEANUP_INTERVAL, HttpLimits
 from db.config import POOL_CAPACITY, POOL_EXHAUSTED, dispose_engine, normalized_url
 from db.migrate import upgrade
 from db.setup import seed_catalog

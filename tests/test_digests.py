@@ -47,7 +47,7 @@ def engine(migrated_database) -> SearchEngine:
 
 def runner_for(engine, fake, grace=dt.timedelta(hours=6)) -> DigestRunner:
     settings = SlackSettings(bot_token="xoxb-test", signing_secret=None, app_token=None, api_url=fake.api_url)
-    return DigestRunner(engine, bot_clients(settings, engine.sessions), grace=grace)
+    return DigestRunner(engine.sessions, engine, bot_clients(settings, None), grace=grace)
 
 
 def add_subscription(engine, channel, *, due, topic="", cadence="weekly", weekday=0, minute=9 * 60,
@@ -83,7 +83,7 @@ IN_CHANNEL = ChannelAccess("channel", bot_is_member=True, user_is_member=True)
 
 
 def handle(engine, text, channel="CSUB", now=MONDAY_NOON, tz="America/New_York", access=IN_CHANNEL):
-    return DigestCommands(engine).handle(
+    return DigestCommands(engine.sessions, engine).handle(
         text.split(), team_id=TEAM, enterprise_id=None, channel_id=channel, user_id="UALICE",
         user_timezone=lambda: tz, access=lambda: access, now=now,
     )  # fmt: skip
@@ -332,7 +332,10 @@ def test_a_recommended_talk_comes_first_when_nothing_else_differs(migrated_datab
         zebra("liked", note="Loved it.", verdict="recommended"),
     )
     for week in range(1, 9):  # whatever the near-tie hash says
-        assert pick_talk(engine, "zebra", "T/C", f"2026-W0{week}", posted=[], votes={}).card.title == "Zebra liked"
+        assert (
+            pick_talk(engine, engine.sessions, "zebra", "T/C", f"2026-W0{week}", posted=[], votes={}).card.title
+            == "Zebra liked"
+        )
 
 
 def test_why_this_one_quotes_a_recommending_note_as_a_colleague_would_say_it(migrated_database):
@@ -340,7 +343,7 @@ def test_why_this_one_quotes_a_recommending_note_as_a_colleague_would_say_it(mig
         migrated_database, zebra("liked", "recommended", "One of the reporter's favourite talks", event="SREcon23")
     )
 
-    pick = pick_talk(engine, "zebra", "T/C", "2026-W01", posted=[], votes={})
+    pick = pick_talk(engine, engine.sessions, "zebra", "T/C", "2026-W01", posted=[], votes={})
 
     assert pick.reasons == [
         "It matches this channel's topic, “zebra”.",
@@ -357,9 +360,12 @@ def test_the_digest_never_picks_a_talk_a_reporter_did_not_recommend_while_anothe
         zebra("plain"),
     )
     for week in range(1, 9):
-        assert pick_talk(engine, "zebra", "T/C", f"2026-W0{week}", posted=[], votes={}).card.title == "Zebra plain"
+        assert (
+            pick_talk(engine, engine.sessions, "zebra", "T/C", f"2026-W0{week}", posted=[], votes={}).card.title
+            == "Zebra plain"
+        )
     # Even once the channel has had the other talk, it gets that one again rather than the panned one.
-    again = pick_talk(engine, "zebra", "T/C", "2026-W10", posted=[ids["Zebra plain"]], votes={})
+    again = pick_talk(engine, engine.sessions, "zebra", "T/C", "2026-W10", posted=[ids["Zebra plain"]], votes={})
     assert again.card.title == "Zebra plain"
 
 
@@ -371,7 +377,7 @@ def test_a_talk_a_reporter_did_not_recommend_is_picked_when_nothing_else_matches
                    verdict="recommended"),
     )  # fmt: skip
 
-    pick = pick_talk(engine, "zebra", "T/C", "2026-W01", posted=[], votes={})
+    pick = pick_talk(engine, engine.sessions, "zebra", "T/C", "2026-W01", posted=[], votes={})
 
     assert pick.card.title == "Zebra panned"
     assert pick.reasons[1] == (
@@ -391,7 +397,7 @@ def test_mixed_talks_wait_until_the_channel_has_had_the_recommended_and_unjudged
     posted: list[int] = []
     picks = []
     for week in range(1, 4):
-        pick = pick_talk(engine, "zebra", "T/C", f"2026-W0{week}", posted=posted, votes={})
+        pick = pick_talk(engine, engine.sessions, "zebra", "T/C", f"2026-W0{week}", posted=posted, votes={})
         posted.append(pick.card.id)
         picks.append(pick)
 
@@ -408,7 +414,9 @@ def test_a_channel_on_architecture_never_gets_the_katas_workshop_its_reporter_fo
     """Issue 12: a preview picked "Architecture Katas" and praised it with the reporter's disappointment."""
     posted: list[int] = []
     for week in range(1, 11):
-        pick = pick_talk(engine, "architecture", "T/CARCH", f"2026-W{week:02}", posted=posted, votes={})
+        pick = pick_talk(
+            engine, engine.sessions, "architecture", "T/CARCH", f"2026-W{week:02}", posted=posted, votes={}
+        )
         assert pick.card.title != "Architecture Katas"
         assert not any("disappoint" in reason or "letdown" in reason for reason in pick.reasons)
         posted.append(pick.card.id)
@@ -428,7 +436,9 @@ def test_feedback_changes_the_next_pick(migrated_database):
     def next_pick():
         with engine.sessions() as session:
             votes = channel_votes(session, TEAM, "CFEED")
-        return pick_talk(engine, "zebra", f"{TEAM}/CFEED", "2026-W10", posted=[], votes=votes).card.title
+        return pick_talk(
+            engine, engine.sessions, "zebra", f"{TEAM}/CFEED", "2026-W10", posted=[], votes=votes
+        ).card.title
 
     with engine.sessions.begin() as session:
         record_vote(session, TEAM, "CFEED", ids["Older alpha"], "UONE", -1)
@@ -462,7 +472,7 @@ def test_a_workspace_without_installation_is_paused_and_resumed_at_its_next_time
     """The clock finds no bot token for a workspace (uninstalled between passes): pause rather than fail every
     minute; a reinstall resumes the digest from its next due time, without back-filling the missed ones."""
     add_subscription(engine, "CGONE", due=utc(2026, 11, 30, 8))
-    nowhere = DigestRunner(engine, lambda _team, _enterprise: None)
+    nowhere = DigestRunner(engine.sessions, engine, lambda _team, _enterprise: None)
 
     report = nowhere.run_due(now=utc(2026, 11, 30, 8, 1))
 

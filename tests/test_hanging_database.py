@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 from bot.answers import TRY_AGAIN
 from bot.devtools.fake_slack import FakeSlack
 from bot.devtools.slack_payloads import message_event
-from bot.server import HEALTH_FRESH_FOR
+from bot.server.health import HEALTH_FRESH_FOR
 from db.migrate import upgrade
 from db.setup import seed_catalog
 from tests.support.slack_server import TEAM, Reply, TalkbotServer, answers_to, button, texts, wait_for

@@ -191,7 +191,7 @@ def test_a_vote_from_another_workspace_in_a_shared_channel_steers_that_channels_
     settings = SlackSettings(bot_token="xoxb-any", signing_secret=None, app_token=None, api_url=fake.api_url)
     with sessions_for(seeded_database)() as session:
         due = subscription_for(session, TEAM, channel).next_run_at.replace(tzinfo=dt.UTC)
-    DigestRunner(engine, bot_clients(settings, engine.sessions)).run_due(now=due + dt.timedelta(minutes=1))
+    DigestRunner(engine.sessions, engine, bot_clients(settings, None)).run_due(now=due + dt.timedelta(minutes=1))
     [post] = posted_in(fake, channel)
 
     guest = new_id("U")

@@ -26,6 +26,7 @@ from bot.devtools.slack_payloads import (
     signed_headers,
     slash_command,
 )
+from bot.services import build_services
 from db.search.engine import SearchEngine
 
 SIGNING_SECRET = "console-signing-secret"
@@ -51,9 +52,9 @@ class Button:
 
 
 class Console:
-    def __init__(self, engine: SearchEngine) -> None:
+    def __init__(self, database_url: str, search: SearchEngine) -> None:
         self.fake = FakeSlack(team_id=TEAM)
-        self.engine = engine
+        self.database_url, self.search = database_url, search
         self.buttons: dict[int, Button] = {}
 
     def __enter__(self) -> Console:
@@ -62,7 +63,7 @@ class Console:
         settings = SlackSettings(
             bot_token="xoxb-console", signing_secret=SIGNING_SECRET, app_token=None, api_url=self.fake.api_url
         )
-        self.app = create_app(settings, self.engine)
+        self.app = create_app(build_services(settings, self.database_url, self.search))
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -185,11 +186,13 @@ def plain(mrkdwn: str) -> str:
     return html.unescape(text)
 
 
-def run_console(engine: SearchEngine, lines: Iterator[str] | None = None, write: Callable[[str], None] = print) -> None:
+def run_console(
+    database_url: str, search: SearchEngine, lines: Iterator[str] | None = None, write: Callable[[str], None] = print
+) -> None:
     interactive = lines is None and sys.stdin.isatty()
     if interactive:
         write(INTRO)
-    with Console(engine) as console:
+    with Console(database_url, search) as console:
         for line in lines if lines is not None else _stdin_lines(interactive):
             if not line.strip():
                 break

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from db.models import CADENCES
+from db.models import CADENCES, DigestSubscription
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 UNSUPPORTED_CADENCES = {"hourly", "fortnightly", "biweekly", "monthly", "quarterly", "yearly", "annually"}
@@ -111,3 +111,8 @@ def _minute_of_day(word: str) -> int:
     if match and int(match.group(1)) < 24 and int(match.group(2)) < 60:
         return int(match.group(1)) * 60 + int(match.group(2))
     raise ScheduleError(f"“{word}” is not a time of day. Use 24-hour HH:MM, like 09:00 or 16:30.")
+
+
+def schedule_of(subscription: DigestSubscription) -> Schedule:
+    """A stored subscription's schedule."""
+    return Schedule(subscription.cadence, subscription.weekday, subscription.minute_of_day, subscription.timezone)
