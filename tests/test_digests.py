@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import time_machine
+from slack_sdk import WebClient
 from sqlalchemy import select
 
 from bot.blocks import digest_message
@@ -21,7 +22,7 @@ from bot.digest.runner import FIXES, LEASE, DigestRunner
 from bot.digest.schedule import Schedule
 from bot.installations import bot_clients
 from db.catalog import import_records
-from db.config import sessions_for
+from db.config import engine_for, sessions_for
 from db.digests import channel_votes, claim_period, record_vote, subscribe, subscription_for
 from db.models import DigestPost, DigestSubscription
 from db.records import EventRecord, LinkRecord, TalkRecord
@@ -524,3 +525,25 @@ def test_the_clock_process_posts_due_digests_on_its_schedule(engine, fake, migra
     assert len(fake.messages_in("CCLOCK")) == 1, output
     assert "digest pass: 1 posted" in output
     assert clock.returncode == 0
+
+
+def test_slack_is_called_with_no_database_connection_held(engine, fake, migrated_database):
+    """Reading the channel's history (up to 5 pages) and posting happen between transactions, not inside one: a slow
+    Slack must not hold a pooled connection, or a transaction's locks, while it answers."""
+    now = utc(2026, 11, 30, 8, 10)
+    add_subscription(engine, "CSLOW", due=utc(2026, 11, 30, 8))
+    with engine.sessions.begin() as session:  # a crashed run's stale claim: the next pass reads the history first
+        claim_period(session, subscription(engine, "CSLOW"), "2026-W49", utc(2026, 11, 30, 8), now - 2 * LEASE)
+    pool = engine_for(migrated_database).pool
+    held: list[tuple[str, int]] = []
+
+    class Watched(WebClient):
+        def api_call(self, api_method: str, **kwargs):
+            held.append((api_method, pool.checkedout()))
+            return super().api_call(api_method, **kwargs)
+
+    client = Watched(token="xoxb-test", base_url=fake.api_url)
+    report = DigestRunner(engine.sessions, engine, lambda _team, _enterprise: client).run_due(now=now)
+
+    assert report.posted == 1
+    assert held == [("conversations.history", 0), ("chat.postMessage", 0)]
