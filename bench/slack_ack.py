@@ -19,7 +19,8 @@ from pathlib import Path
 from bench.search import ARCHIVE, percentile
 from bench.synthetic import SyntheticCatalog
 from bot.devtools.fake_slack import FakeSlack
-from db.catalog import import_records, talk_count
+from db.catalog import talk_count
+from db.catalog_import import import_records
 from db.config import sessions_for
 from db.importers import read_catalog_file
 from db.migrate import upgrade

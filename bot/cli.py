@@ -23,7 +23,8 @@ from bot.installations.store import reencrypt_stored_tokens
 from bot.logs import configure_logging
 from bot.services import build_services
 from db.cards import TalkCard
-from db.catalog import all_talks, catalog_stats, import_records, talk_record
+from db.catalog import all_talks, catalog_stats, talk_record
+from db.catalog_import import import_records
 from db.config import DatabaseSettingError, bulk_timeouts, database_url, engine_for, sessions_for
 from db.importers import ImportFileError, format_names, read_catalog_file
 from db.importers.talkbot_format import catalog_document

@@ -21,7 +21,7 @@ from bot.digest.picker import pick_talk
 from bot.digest.runner import FIXES, LEASE, DigestRunner
 from bot.digest.schedule import Schedule
 from bot.installations import bot_clients
-from db.catalog import import_records
+from db.catalog_import import import_records
 from db.config import engine_for, sessions_for
 from db.digests import channel_votes, claim_period, record_vote, subscribe, subscription_for
 from db.models import DigestPost, DigestSubscription

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 import db.search.encoder as encoder_module
 from bot.digest.picker import pick_talk
-from db.catalog import import_records
+from db.catalog_import import import_records
 from db.config import dispose_engine, engine_for, sessions_for
 from db.migrate import current_revision, downgrade, head_revision, upgrade
 from db.models import Talk, TalkEmbedding, TalkSource

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from bot.blocks import MAX_BLOCKS, MAX_TEXT
 from bot.devtools.slack_payloads import FORM, message_event, signed_headers, slash_command
-from db.catalog import import_records
+from db.catalog_import import import_records
 from db.config import sessions_for
 from db.digests import channel_votes
 from db.models import SavedTalk

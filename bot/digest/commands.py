@@ -5,7 +5,6 @@ Anyone in a channel may see or preview its digest; only its members may change i
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -18,8 +17,6 @@ from bot.digest.schedule import ScheduleError, parse_subscribe, schedule_of
 from db.digests import channel_votes, posted_talk_ids, subscribe, subscription_for, unsubscribe
 from db.search.engine import SearchEngine
 from db.search.query import QueryError
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
