@@ -39,8 +39,8 @@ def main() -> None:
         url = f"sqlite:///{Path(folder) / 'catalog.sqlite3'}"
         upgrade(url)
         seed_catalog(url)
-        engine = SearchEngine(sessions_for(url))
-        with engine.sessions.begin() as session:
+        sessions = sessions_for(url)
+        with sessions.begin() as session:
             for number in range(args.channels):
                 subscribe(
                     session, team_id="T1", channel_id=f"C{number:05d}", subscriber_id="U1", cadence="weekly",
@@ -55,7 +55,7 @@ def main() -> None:
         floor = time.perf_counter() - start
 
         start = time.perf_counter()
-        report = DigestRunner(engine.sessions, engine, clients).run_due(now=now)
+        report = DigestRunner(sessions, SearchEngine(sessions), clients).run_due(now=now)
         elapsed = time.perf_counter() - start
     print(f"{args.channels} due channels, seed catalog on SQLite, fake Slack on loopback")
     print(f"{'':<34} {'total s':>8} {'ms/channel':>11}")
