@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 from bot.config import SlackSettings
+from bot.devtools.fake_slack import FakeSlack
 from bot.digest.runner import DigestRunner
-from bot.fake_slack import FakeSlack
 from bot.installations import bot_clients
 from db.config import sessions_for
 from db.digests import subscribe
@@ -39,15 +39,15 @@ def main() -> None:
         url = f"sqlite:///{Path(folder) / 'catalog.sqlite3'}"
         upgrade(url)
         seed_catalog(url)
-        engine = SearchEngine(sessions_for(url))
-        with engine.sessions.begin() as session:
+        sessions = sessions_for(url)
+        with sessions.begin() as session:
             for number in range(args.channels):
                 subscribe(
                     session, team_id="T1", channel_id=f"C{number:05d}", subscriber_id="U1", cadence="weekly",
                     weekday=0, minute_of_day=540, timezone="Europe/Berlin", topic=TOPICS[number % len(TOPICS)],
                     next_run_at=now - dt.timedelta(minutes=1),
                 )  # fmt: skip
-        clients = bot_clients(SlackSettings("xoxb-bench", None, None, fake.api_url), engine.sessions)
+        clients = bot_clients(SlackSettings("xoxb-bench", None, None, fake.api_url), None)
         client = clients("T1", None)
         start = time.perf_counter()
         for number in range(args.channels):
@@ -55,7 +55,7 @@ def main() -> None:
         floor = time.perf_counter() - start
 
         start = time.perf_counter()
-        report = DigestRunner(engine, clients).run_due(now=now)
+        report = DigestRunner(sessions, SearchEngine(sessions), clients).run_due(now=now)
         elapsed = time.perf_counter() - start
     print(f"{args.channels} due channels, seed catalog on SQLite, fake Slack on loopback")
     print(f"{'':<34} {'total s':>8} {'ms/channel':>11}")

@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from db.catalog import import_records
+from db.catalog_import import import_records
 from db.config import sessions_for
 from db.importers import read_catalog_file
 from db.migrate import upgrade

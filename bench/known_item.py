@@ -16,7 +16,7 @@ Queries are made by fixed rules from a seeded sample of talks, so every run (and
 
 A query finds its talk at rank r (1..10) or not at all; MRR@10 averages 1/r. A talk given again at another event
 under the same title by the same people counts as the same talk. Engines: ours (db/search), SQLite FTS5 with bm25
-(bench/fts5.py: every word required, the last a prefix), and, when installed (`pip install -e .[bench]`), bm25s
+(tests/support/fts5.py: every word required, the last a prefix), and, when installed (`pip install -e .[bench]`), bm25s
 (plain BM25 over all the text, any word may match) and tantivy (BM25, any word may match, the same field boosts
 as ours, English stemming).
 """
@@ -33,7 +33,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.fts5 import Fts5Baseline
 from db.importers import read_catalog_file
 from db.records import TalkRecord
 from db.search.index import CatalogIndex, TalkText
@@ -41,6 +40,7 @@ from db.search.query import QueryError, parse_query
 from db.search.ranking import rank
 from db.search.text import fold, surface_words
 from db.search.vocabulary import default_vocabulary
+from tests.support.fts5 import Fts5Baseline
 
 ARCHIVE = Path(__file__).resolve().parents[2] / "shared" / "data" / "pyvideo-data.tar.gz"
 KINDS = ("title", "typo", "speaker", "description", "abbreviation", "prefix")

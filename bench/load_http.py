@@ -46,14 +46,14 @@ from sqlalchemy.pool import NullPool
 
 from bench.search import percentile
 from bench.slack_ack import QUERIES, fill_catalog
-from bot.fake_slack import FakeSlack
-from bot.server import CLEANUP_INTERVAL, HttpLimits
-from bot.slack_payloads import FORM, JSON, message_event
+from bot.devtools.fake_slack import FakeSlack
+from bot.devtools.slack_payloads import FORM, JSON, message_event
+from bot.server.limits import CLEANUP_INTERVAL, HttpLimits
 from db.config import POOL_CAPACITY, POOL_EXHAUSTED, dispose_engine, normalized_url
 from db.migrate import upgrade
 from db.setup import seed_catalog
-from tests.databases import private_schema
-from tests.slack_server import TEAM, TalkbotServer, answers_to, button
+from tests.support.databases import private_schema
+from tests.support.slack_server import TEAM, TalkbotServer, answers_to, button
 
 ACK_DEADLINE = 3.0  # seconds: Slack tells the user the app failed when the ack takes longer
 ANSWER_TIMEOUT = 60.0  # seconds after the burst to wait for the last answer before counting the rest as lost

@@ -24,8 +24,6 @@ from pathlib import Path
 
 from rapidfuzz import fuzz, process
 
-from bench.fts5 import Fts5Baseline
-from bench.relevance import labelled_queries, quality
 from bench.synthetic import SyntheticCatalog
 from db.importers import read_catalog_file
 from db.records import TalkRecord
@@ -33,6 +31,8 @@ from db.search.index import CatalogIndex, TalkText
 from db.search.query import parse_query
 from db.search.ranking import rank
 from db.search.vocabulary import default_vocabulary
+from tests.support.fts5 import Fts5Baseline
+from tests.support.relevance import labelled_queries, quality
 
 ARCHIVE = Path(__file__).resolve().parents[2] / "shared" / "data" / "pyvideo-data.tar.gz"
 QUERIES = [

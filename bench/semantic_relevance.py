@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.relevance import labelled_queries
 from bench.search import ARCHIVE
 from bench.vectors import cached_vectors, record_text
 from db.importers import read_catalog_file
@@ -28,6 +27,7 @@ from db.search.query import parse_query
 from db.search.semantic import SemanticIndex
 from db.search.vocabulary import default_vocabulary
 from db.setup import SEED_FILE
+from tests.support.relevance import labelled_queries
 
 
 @dataclass(frozen=True)

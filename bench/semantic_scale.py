@@ -29,8 +29,6 @@ from itertools import chain
 
 import numpy as np
 
-from bench.fts5 import Fts5Baseline
-from bench.relevance import labelled_queries
 from bench.search import ARCHIVE, QUERIES, percentile, resident_mb, time_queries
 from bench.synthetic import SyntheticCatalog
 from bench.vectors import cached_vectors
@@ -42,6 +40,8 @@ from db.search.index import CatalogIndex, TalkText
 from db.search.query import parse_query
 from db.search.semantic import ANN_FROM, SemanticIndex
 from db.search.vocabulary import default_vocabulary
+from tests.support.fts5 import Fts5Baseline
+from tests.support.relevance import labelled_queries
 
 INTENT_QUERIES = [entry["query"] for entry in labelled_queries("intent_queries.yaml")[:20]]
 QUERY_MIX = QUERIES + INTENT_QUERIES

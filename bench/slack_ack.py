@@ -18,13 +18,14 @@ from pathlib import Path
 
 from bench.search import ARCHIVE, percentile
 from bench.synthetic import SyntheticCatalog
-from bot.fake_slack import FakeSlack
-from db.catalog import import_records, talk_count
+from bot.devtools.fake_slack import FakeSlack
+from db.catalog import talk_count
+from db.catalog_import import import_records
 from db.config import sessions_for
 from db.importers import read_catalog_file
 from db.migrate import upgrade
 from db.setup import seed_catalog
-from tests.slack_server import TEAM, TalkbotServer, answers_to
+from tests.support.slack_server import TEAM, TalkbotServer, answers_to
 
 QUERIES = ["kafka", "kafak", "k8s", 'speaker:"liz fong-jones"', "year:2015..2019 tag:kubernetes", "zzzqqq"]
 

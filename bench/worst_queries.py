@@ -6,7 +6,8 @@
 The query limits (db/search/query.py: characters, words in all, filters) bound what one query can cost. Here each
 family of queries sits at those limits, built from what costs most on this catalog: the most common words (long
 postings), long words with typos (many candidates), two-letter prefixes (the last word, and every filter word, also
-matches as a prefix), filters and quoted phrases. Reported per family: p50/p99/max of ours and of FTS5 (bench/fts5.py).
+matches as a prefix), filters and quoted phrases. Reported per family: p50/p99/max of ours and of FTS5
+(tests/support/fts5.py).
 Then the queries the limits now refuse, timed as they would run without them (the limits lifted for that part only).
 """
 
@@ -19,13 +20,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import db.search.query as query_module
-from bench.fts5 import Fts5Baseline
 from bench.search import ARCHIVE, Catalog, percentile, ranking_with
 from bench.synthetic import SyntheticCatalog
 from db.importers import read_catalog_file
 from db.search.index import CatalogIndex
 from db.search.query import MAX_FILTERS, MAX_QUERY_CHARS, MAX_WORDS, QueryError, parse_query
 from db.search.vocabulary import default_vocabulary
+from tests.support.fts5 import Fts5Baseline
 
 COMMON = "python pycon talks learning system application makes tasks using europython libraries tools".split()
 TYPOS = ("perfromance optimizaton distribted architecure microservics developmnet programing aplication managment "

@@ -1,6 +1,8 @@
 """What talkbot answers, as Block Kit payloads: the plain functions behind every listener.
 
-Nothing here talks to Slack; listeners in bot/app.py pass in who asked and send what comes back.
+Nothing here talks to Slack; listeners in bot/listeners/ pass in who asked and send what comes back. A database
+failure is not caught here: it reaches the listeners' one error path (bot/listeners/errors.py), which logs it and
+asks the person to try again.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ import logging
 import re
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks import (
     PAGE_SIZE,
@@ -27,7 +30,7 @@ from bot.blocks import (
     shared_message,
     similar_message,
 )
-from bot.digest.runner import schedule_of
+from bot.digest.schedule import schedule_of
 from db.cards import TalkCard
 from db.catalog import talks_by_id
 from db.digests import record_vote, subscription_for, subscriptions_in, team_of_post
@@ -50,9 +53,8 @@ STARTERS = 3
 
 
 class Answers:
-    def __init__(self, engine: SearchEngine) -> None:
-        self.engine = engine
-        self.sessions = engine.sessions
+    def __init__(self, sessions: sessionmaker[Session], search: SearchEngine) -> None:
+        self.sessions, self.search = sessions, search
 
     def command(self, text: str, team_id: str, user_id: str) -> dict:
         """`/talk TEXT`: help, the saved list, or a private page of results."""
@@ -64,32 +66,29 @@ class Answers:
         return self.screen(Screen("search", text), team_id, user_id)
 
     def screen(self, screen: Screen, team_id: str, user_id: str, note: str | None = None) -> dict:
-        """Draw a private screen for this user; any failure becomes a message saying what to do."""
-        try:
+        """Draw a private screen for this user; a query that cannot be read becomes a message saying why."""
+        with self.sessions() as session:
+            saved = set(saved_talk_ids(session, team_id, user_id))
+        if screen.kind == "saved":
             with self.sessions() as session:
-                saved = set(saved_talk_ids(session, team_id, user_id))
-            if screen.kind == "saved":
-                with self.sessions() as session:
-                    cards = saved_cards(session, team_id, user_id)
-                if screen.offset and screen.offset >= len(cards):  # a page past the end: saved talks were removed
-                    return problem_message(STALE_BUTTON)
-                return saved_message(cards, screen.offset, note)
-            if screen.kind == "similar":
-                source = self.card(screen.talk_id)
-                if source is None:
-                    return problem_message(STALE_BUTTON)
-                return similar_message(source, screen, self.engine.similar(screen.talk_id), saved)
-            page = self.engine.search(screen.query, limit=PAGE_SIZE, offset=screen.offset)
-            if not page.cards and screen.offset > 0:  # a page past the end: forged, or the catalog shrank since
+                cards = saved_cards(session, team_id, user_id)
+            if screen.offset and screen.offset >= len(cards):  # a page past the end: saved talks were removed
                 return problem_message(STALE_BUTTON)
-            if not page.cards:
-                return no_match_message(screen.query, page, self.starters())
-            return results_message(screen, page, saved, note)
+            return saved_message(cards, screen.offset, note)
+        if screen.kind == "similar":
+            source = self.card(screen.talk_id)
+            if source is None:
+                return problem_message(STALE_BUTTON)
+            return similar_message(source, screen, self.search.similar(screen.talk_id), saved)
+        try:
+            page = self.search.search(screen.query, limit=PAGE_SIZE, offset=screen.offset)
         except QueryError as error:
             return problem_message(str(error))
-        except SQLAlchemyError:
-            log.exception("catalog unavailable while drawing %s", screen.kind)
-            return problem_message(TRY_AGAIN)
+        if not page.cards and screen.offset > 0:  # a page past the end: forged, or the catalog shrank since
+            return problem_message(STALE_BUTTON)
+        if not page.cards:
+            return no_match_message(screen.query, page, self.starters())
+        return results_message(screen, page, saved, note)
 
     def public(self, text: str) -> dict:
         """An answer posted where others may see it (a DM, a thread): no per-user state in it."""
@@ -99,68 +98,46 @@ class Answers:
         if small_talk := small_talk_of(text):
             return greeting_message(thanks=small_talk == "thanks")
         try:
-            page = self.engine.search(text, limit=PAGE_SIZE)
-            if not page.cards:
-                return no_match_message(text, page, self.starters())
-            return public_results_message(text, page)
+            page = self.search.search(text, limit=PAGE_SIZE)
         except QueryError as error:
             return problem_message(str(error))
-        except SQLAlchemyError:
-            log.exception("catalog unavailable for a public answer")
-            return problem_message(TRY_AGAIN)
+        if not page.cards:
+            return no_match_message(text, page, self.starters())
+        return public_results_message(text, page)
 
     def starters(self) -> list[TalkCard]:
         """Talks to start from when nothing matched: recommended ones with a video first."""
-        return self.engine.search("", limit=STARTERS).cards
+        return self.search.search("", limit=STARTERS).cards
 
     def card(self, talk_id: int) -> TalkCard | None:
         with self.sessions() as session:
             talk = talks_by_id(session, [talk_id]).get(talk_id)
             return TalkCard.of(talk) if talk else None
 
-    # Button answers never raise on a database error. When a listener raises after ack(), Bolt (slack_bolt 1.30,
-    # listener/thread_runner.py) resets the ack; unless the request thread saw it first (it polls every 10 ms), Slack
-    # gets a 404 after 3 s. A refused connection fails within a millisecond, so the person would see Slack's error
-    # and never hear why.
-
     def save(self, team_id: str, user_id: str, talk_id: int) -> str | None:
-        """Save a talk; the note to show (TRY_AGAIN when the database did not answer), or None when it is unknown."""
-        try:
-            card = self.card(talk_id)
-            if card is None:
-                return None
-            with self.sessions.begin() as session:
-                newly = save_talk(session, team_id, user_id, talk_id)
-        except SQLAlchemyError:
-            log.exception("could not save talk %s", talk_id)
-            return TRY_AGAIN
+        """Save a talk; the note to show, or None when the talk is unknown."""
+        card = self.card(talk_id)
+        if card is None:
+            return None
+        with self.sessions.begin() as session:
+            newly = save_talk(session, team_id, user_id, talk_id)
         return f"Saved “{card.title}”." if newly else f"“{card.title}” was already saved."
 
     def unsave(self, team_id: str, user_id: str, talk_id: int) -> str:
-        """Remove a saved talk; the note to show (TRY_AGAIN when the database did not answer)."""
-        try:
-            with self.sessions.begin() as session:
-                removed = remove_saved_talk(session, team_id, user_id, talk_id)
-        except SQLAlchemyError:
-            log.exception("could not remove saved talk %s", talk_id)
-            return TRY_AGAIN
+        """Remove a saved talk; the note to show."""
+        with self.sessions.begin() as session:
+            removed = remove_saved_talk(session, team_id, user_id, talk_id)
         return "Removed from your saved talks." if removed else "That talk was not in your saved talks."
 
     def share(self, talk_id: int, user_id: str) -> tuple[dict, str] | dict:
-        """The public message for a shared talk and the note for the sharer; or, when the talk is unknown or the
-        database did not answer, the problem to show the sharer alone."""
-        try:
-            card = self.card(talk_id)
-        except SQLAlchemyError:
-            log.exception("could not share talk %s", talk_id)
-            return problem_message(TRY_AGAIN)
+        """The public message for a shared talk and the note for the sharer; or, when the talk is unknown, the problem
+        to show the sharer alone."""
+        card = self.card(talk_id)
         if card is None:
             return problem_message(STALE_BUTTON)
         return shared_message(card, user_id), f"Shared “{card.title}” with the channel."
 
     def saved_notice(self, note: str) -> dict:
-        if note == TRY_AGAIN:
-            return problem_message(note)
         return notice_message(f"{note} `/talk saved` lists your saved talks.")
 
     def vote(
@@ -168,17 +145,13 @@ class Answers:
     ) -> dict:
         """A vote on the digest post `message_ts` counts for the workspace that posted it (`team_id`, the request's
         workspace, when the post is a preview or unknown)."""
-        try:
-            if self.card(talk_id) is None or not channel_id:
-                return problem_message(STALE_BUTTON)
-            with self.sessions.begin() as session:
-                owner = team_of_post(session, channel_id, message_ts) or team_id
-                record_vote(session, owner, channel_id, talk_id, user_id, vote)
-                subscription = subscription_for(session, owner, channel_id)
-                cadence = subscription.cadence if subscription else "weekly"
-        except SQLAlchemyError:
-            log.exception("could not record a vote on talk %s", talk_id)
-            return problem_message(TRY_AGAIN)
+        if self.card(talk_id) is None or not channel_id:
+            return problem_message(STALE_BUTTON)
+        with self.sessions.begin() as session:
+            owner = team_of_post(session, channel_id, message_ts) or team_id
+            record_vote(session, owner, channel_id, talk_id, user_id, vote)
+            subscription = subscription_for(session, owner, channel_id)
+            cadence = subscription.cadence if subscription else "weekly"
         more_or_fewer = "more" if vote > 0 else "fewer"
         return notice_message(f"Thanks! {digest_title(cadence)} will pick {more_or_fewer} talks like this one here.")
 
@@ -191,7 +164,7 @@ class Answers:
                     for s in subscriptions_in(session, team_id, channel_ids)
                 ]
                 return home_view(saved_cards(session, team_id, user_id), subscriptions)
-        except SQLAlchemyError:
+        except SQLAlchemyError:  # not the error path: Slack would go on showing a stale tab
             log.exception("could not draw the Home tab")
             return home_problem_view(TRY_AGAIN)
 

@@ -26,8 +26,8 @@ MAX_OFFSET = 10_000  # the furthest page a button may ask for
 MAX_TALK_ID = 2**31 - 1  # talk ids are 32-bit integers in the database
 PAGE_SIZE = 5
 
-# Action ids: the listeners in bot/app.py register one handler each. Slack refuses a message (`invalid_blocks`) when
-# two buttons of one block share an action_id, so buttons that share a handler get a suffix: `results_page.next`.
+# Action ids: the listeners in bot/listeners/ register one handler each. Slack refuses a message (`invalid_blocks`)
+# when two buttons of one block share an action_id, so buttons that share a handler get a suffix: `results_page.next`.
 SHARE = "talk_share"
 SAVE = "talk_save"
 UNSAVE = "talk_unsave"

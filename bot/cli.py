@@ -16,15 +16,18 @@ from typing import NoReturn
 
 from sqlalchemy.exc import OperationalError
 
-from bot import console, server
+from bot import server
 from bot.answers import is_a_search
 from bot.config import ConfigError, SlackSettings
 from bot.digest import clock
 from bot.digest.runner import DEFAULT_GRACE, DigestRunner
-from bot.installations import bot_clients, reencrypt_stored_tokens
+from bot.installations import bot_clients
+from bot.installations.store import reencrypt_stored_tokens
 from bot.logs import configure_logging
+from bot.services import build_services
 from db.cards import TalkCard
-from db.catalog import CatalogStats, all_talks, catalog_stats, import_records, talk_record
+from db.catalog import CatalogStats, all_talks, catalog_stats, talk_record
+from db.catalog_import import import_records
 from db.config import DatabaseSettingError, bulk_timeouts, database_url, engine_for, sessions_for
 from db.importers import ImportFileError, format_names, read_catalog_file
 from db.importers.talkbot_format import catalog_document
@@ -249,18 +252,20 @@ def run_default(args: argparse.Namespace, url: str) -> int:
 
 
 def run_console(args: argparse.Namespace, url: str) -> int:
-    console.run_console(_ready_engine(url))
+    from bot.devtools.console import run_console as console  # a development tool: loaded only when asked for
+
+    console(url, _ready_engine(url))
     return 0
 
 
 def run_serve(args: argparse.Namespace, url: str) -> int:
     settings = SlackSettings.from_environment()
-    engine = _ready_engine(url)
+    services = build_services(settings, url, _ready_engine(url))
     configure_logging()  # one line per record, control characters escaped (bot/logs.py)
     if args.http:
-        server.serve_http(settings, engine, args.host, args.port)
+        server.serve_http(services, args.host, args.port)
     else:
-        server.serve_socket_mode(settings, engine)
+        server.serve_socket_mode(services)
     return 0
 
 
@@ -297,10 +302,10 @@ def _digest_runner(url: str) -> DigestRunner:
     settings = SlackSettings.from_environment()
     if not settings.uses_oauth:
         settings.require("SLACK_BOT_TOKEN")  # before the database is touched: a missing token is the one line shown
-    engine = _ready_engine(url)
-    clients = bot_clients(settings, engine.sessions)
+    services = build_services(settings, url, _ready_engine(url))
+    clients = bot_clients(settings, services.installations)
     grace_hours = float(os.environ.get("TALKBOT_DIGEST_GRACE_HOURS", DEFAULT_GRACE.total_seconds() / 3600))
-    return DigestRunner(engine, clients, grace=dt.timedelta(hours=grace_hours))
+    return DigestRunner(services.sessions, services.search, clients, grace=dt.timedelta(hours=grace_hours))
 
 
 def run_clock(args: argparse.Namespace, url: str) -> int:

@@ -26,7 +26,7 @@ from sqlalchemy.pool import QueuePool
 
 log = logging.getLogger(__name__)
 
-# Connections one `talkbot serve --http` process can hold at once: one per waitress request thread (16, bot/server.py:
+# Connections one `talkbot serve --http` process can hold at once: one per waitress request thread (16, bot/server/:
 # /healthz, event receipts) and one per Bolt listener thread (5, slack_bolt's default executor: the answers). The pool
 # must never be smaller: with SQLAlchemy's default 5 + 10, 200 concurrent requests on PostgreSQL left threads waiting
 # for a connection (bench/load_http.py), and a wait longer than the pool timeout fails the request.

@@ -331,7 +331,7 @@ SLACK_SECRET_COLUMNS = {
 
 def with_secret_columns(table: Table, column_type: TypeEngine) -> Table:
     """slack_sdk's `table` with every secret column of `column_type`: String(ENCRYPTED_LENGTH) in the schema,
-    EncryptedString in the installation store (bot/installations.py), which encrypts and decrypts them."""
+    EncryptedString in the installation store (bot/installations/store.py), which encrypts and decrypts them."""
     for name in SLACK_SECRET_COLUMNS[table.name]:
         table.c[name].type = column_type
     return table

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from db.catalog import ImportReport, import_records, talk_count
+from db.catalog import talk_count
+from db.catalog_import import ImportReport, import_records
 from db.config import is_sqlite, sessions_for
 from db.importers import read_catalog_file
 from db.migrate import current_revision, head_revision, upgrade

@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine
 
-from bot.fake_slack import FakeSlack
+from bot.devtools.fake_slack import FakeSlack
 from db.config import database_url, dispose_engine, sessions_for
 from db.migrate import upgrade
 from db.search.engine import SearchEngine
 from db.setup import seed_catalog
 from db.token_cipher import ENCRYPTION_KEY_VARIABLE, TokenCipher
-from tests.databases import private_schema
-from tests.slack_server import TEAM, TalkbotServer
+from tests.support.databases import private_schema
+from tests.support.slack_server import TEAM, TalkbotServer
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")

@@ -12,7 +12,8 @@ import yaml
 from sqlalchemy import func, select
 
 from db.cards import TalkCard
-from db.catalog import all_talks, catalog_revision, import_records, talk_count, talk_record
+from db.catalog import all_talks, catalog_revision, talk_count, talk_record
+from db.catalog_import import import_records
 from db.config import sessions_for
 from db.importers import ImportFileError, read_catalog_file
 from db.importers.talkbot_format import catalog_document

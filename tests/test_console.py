@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.console import BOLD, EMOJI, RESET, render_mrkdwn, run_console
+from bot.devtools.console import BOLD, EMOJI, RESET, render_mrkdwn, run_console
 from db.importers import read_catalog_file
 from db.setup import SEED_FILE
 from tests.talkbot_cli import TALKBOT
@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def console_answers(engine, lines: list[str]) -> list[str]:
     answers: list[str] = []
-    run_console(engine, iter(lines), answers.append)
+    run_console(engine.database_url, engine, iter(lines), answers.append)
     return answers
 
 

@@ -10,19 +10,20 @@ from pathlib import Path
 
 import pytest
 import time_machine
+from slack_sdk import WebClient
 from sqlalchemy import select
 
 from bot.answers import Answers
 from bot.blocks import digest_message
 from bot.config import SlackSettings
+from bot.devtools.fake_slack import FakeSlack
 from bot.digest.commands import ChannelAccess, DigestCommands
 from bot.digest.picker import pick_talk
 from bot.digest.runner import FIXES, LEASE, DigestRunner
 from bot.digest.schedule import Schedule, parse_subscribe
-from bot.fake_slack import FakeSlack
 from bot.installations import bot_clients
-from db.catalog import import_records
-from db.config import sessions_for
+from db.catalog_import import import_records
+from db.config import engine_for, sessions_for
 from db.digests import channel_votes, claim_period, record_vote, subscribe, subscription_for
 from db.models import DigestPost, DigestSubscription
 from db.records import EventRecord, LinkRecord, TalkRecord
@@ -48,7 +49,7 @@ def engine(migrated_database) -> SearchEngine:
 
 def runner_for(engine, fake, grace=dt.timedelta(hours=6)) -> DigestRunner:
     settings = SlackSettings(bot_token="xoxb-test", signing_secret=None, app_token=None, api_url=fake.api_url)
-    return DigestRunner(engine, bot_clients(settings, engine.sessions), grace=grace)
+    return DigestRunner(engine.sessions, engine, bot_clients(settings, None), grace=grace)
 
 
 def add_subscription(engine, channel, *, due, topic="", cadence="weekly", weekday=0, minute=9 * 60,
@@ -84,7 +85,7 @@ IN_CHANNEL = ChannelAccess("channel", bot_is_member=True, user_is_member=True)
 
 
 def handle(engine, text, channel="CSUB", now=MONDAY_NOON, tz="America/New_York", access=IN_CHANNEL):
-    return DigestCommands(engine).handle(
+    return DigestCommands(engine.sessions, engine).handle(
         text.split(), team_id=TEAM, enterprise_id=None, channel_id=channel, user_id="UALICE",
         user_timezone=lambda: tz, access=lambda: access, now=now,
     )  # fmt: skip
@@ -337,7 +338,10 @@ def test_a_recommended_talk_comes_first_when_nothing_else_differs(migrated_datab
         zebra("liked", note="Loved it.", verdict="recommended"),
     )
     for week in range(1, 9):  # whatever the near-tie hash says
-        assert pick_talk(engine, "zebra", "T/C", f"2026-W0{week}", posted=[], votes={}).card.title == "Zebra liked"
+        assert (
+            pick_talk(engine, engine.sessions, "zebra", "T/C", f"2026-W0{week}", posted=[], votes={}).card.title
+            == "Zebra liked"
+        )
 
 
 def test_why_this_one_quotes_a_recommending_note_as_a_colleague_would_say_it(migrated_database):
@@ -345,7 +349,7 @@ def test_why_this_one_quotes_a_recommending_note_as_a_colleague_would_say_it(mig
         migrated_database, zebra("liked", "recommended", "One of the reporter's favourite talks", event="SREcon23")
     )
 
-    pick = pick_talk(engine, "zebra", "T/C", "2026-W01", posted=[], votes={})
+    pick = pick_talk(engine, engine.sessions, "zebra", "T/C", "2026-W01", posted=[], votes={})
 
     assert pick.reasons == [
         "It matches this channel's topic, “zebra”.",
@@ -362,9 +366,12 @@ def test_the_digest_never_picks_a_talk_a_reporter_did_not_recommend_while_anothe
         zebra("plain"),
     )
     for week in range(1, 9):
-        assert pick_talk(engine, "zebra", "T/C", f"2026-W0{week}", posted=[], votes={}).card.title == "Zebra plain"
+        assert (
+            pick_talk(engine, engine.sessions, "zebra", "T/C", f"2026-W0{week}", posted=[], votes={}).card.title
+            == "Zebra plain"
+        )
     # Even once the channel has had the other talk, it gets that one again rather than the panned one.
-    again = pick_talk(engine, "zebra", "T/C", "2026-W10", posted=[ids["Zebra plain"]], votes={})
+    again = pick_talk(engine, engine.sessions, "zebra", "T/C", "2026-W10", posted=[ids["Zebra plain"]], votes={})
     assert again.card.title == "Zebra plain"
 
 
@@ -376,7 +383,7 @@ def test_a_talk_a_reporter_did_not_recommend_is_picked_when_nothing_else_matches
                    verdict="recommended"),
     )  # fmt: skip
 
-    pick = pick_talk(engine, "zebra", "T/C", "2026-W01", posted=[], votes={})
+    pick = pick_talk(engine, engine.sessions, "zebra", "T/C", "2026-W01", posted=[], votes={})
 
     assert pick.card.title == "Zebra panned"
     assert pick.reasons[1] == (
@@ -396,7 +403,7 @@ def test_mixed_talks_wait_until_the_channel_has_had_the_recommended_and_unjudged
     posted: list[int] = []
     picks = []
     for week in range(1, 4):
-        pick = pick_talk(engine, "zebra", "T/C", f"2026-W0{week}", posted=posted, votes={})
+        pick = pick_talk(engine, engine.sessions, "zebra", "T/C", f"2026-W0{week}", posted=posted, votes={})
         posted.append(pick.card.id)
         picks.append(pick)
 
@@ -413,7 +420,9 @@ def test_a_channel_on_architecture_never_gets_the_katas_workshop_its_reporter_fo
     """Issue 12: a preview picked "Architecture Katas" and praised it with the reporter's disappointment."""
     posted: list[int] = []
     for week in range(1, 11):
-        pick = pick_talk(engine, "architecture", "T/CARCH", f"2026-W{week:02}", posted=posted, votes={})
+        pick = pick_talk(
+            engine, engine.sessions, "architecture", "T/CARCH", f"2026-W{week:02}", posted=posted, votes={}
+        )
         assert pick.card.title != "Architecture Katas"
         assert not any("disappoint" in reason or "letdown" in reason for reason in pick.reasons)
         posted.append(pick.card.id)
@@ -433,7 +442,9 @@ def test_feedback_changes_the_next_pick(migrated_database):
     def next_pick():
         with engine.sessions() as session:
             votes = channel_votes(session, TEAM, "CFEED")
-        return pick_talk(engine, "zebra", f"{TEAM}/CFEED", "2026-W10", posted=[], votes=votes).card.title
+        return pick_talk(
+            engine, engine.sessions, "zebra", f"{TEAM}/CFEED", "2026-W10", posted=[], votes=votes
+        ).card.title
 
     with engine.sessions.begin() as session:
         record_vote(session, TEAM, "CFEED", ids["Older alpha"], "UONE", -1)
@@ -467,7 +478,7 @@ def test_a_workspace_without_installation_is_paused_and_resumed_at_its_next_time
     """The clock finds no bot token for a workspace (uninstalled between passes): pause rather than fail every
     minute; a reinstall resumes the digest from its next due time, without back-filling the missed ones."""
     add_subscription(engine, "CGONE", due=utc(2026, 11, 30, 8))
-    nowhere = DigestRunner(engine, lambda _team, _enterprise: None)
+    nowhere = DigestRunner(engine.sessions, engine, lambda _team, _enterprise: None)
 
     report = nowhere.run_due(now=utc(2026, 11, 30, 8, 1))
 
@@ -536,10 +547,32 @@ def test_a_vote_on_a_daily_digest_thanks_in_the_name_of_talk_of_the_day(engine):
     add_subscription(engine, "CDAILY", due=utc(2026, 11, 24, 8), cadence="daily")
     add_subscription(engine, "CWEEKLY", due=utc(2026, 11, 24, 8))
     talk_id = engine.search("kafka").cards[0].id
-    answers = Answers(engine)
+    answers = Answers(engine.sessions, engine)
 
     daily = json.dumps(answers.vote(TEAM, "CDAILY", None, "UVOTER", talk_id, 1), ensure_ascii=False)
     weekly = json.dumps(answers.vote(TEAM, "CWEEKLY", None, "UVOTER", talk_id, -1), ensure_ascii=False)
 
     assert "Talk of the day will pick more talks like this one" in daily and "Talk of the week" not in daily
     assert "Talk of the week will pick fewer talks like this one" in weekly
+
+
+def test_slack_is_called_with_no_database_connection_held(engine, fake, migrated_database):
+    """Reading the channel's history (up to 5 pages) and posting happen between transactions, not inside one: a slow
+    Slack must not hold a pooled connection, or a transaction's locks, while it answers."""
+    now = utc(2026, 11, 30, 8, 10)
+    add_subscription(engine, "CSLOW", due=utc(2026, 11, 30, 8))
+    with engine.sessions.begin() as session:  # a crashed run's stale claim: the next pass reads the history first
+        claim_period(session, subscription(engine, "CSLOW"), "2026-W49", utc(2026, 11, 30, 8), now - 2 * LEASE)
+    pool = engine_for(migrated_database).pool
+    held: list[tuple[str, int]] = []
+
+    class Watched(WebClient):
+        def api_call(self, api_method: str, **kwargs):
+            held.append((api_method, pool.checkedout()))
+            return super().api_call(api_method, **kwargs)
+
+    client = Watched(token="xoxb-test", base_url=fake.api_url)
+    report = DigestRunner(engine.sessions, engine, lambda _team, _enterprise: client).run_due(now=now)
+
+    assert report.posted == 1
+    assert held == [("conversations.history", 0), ("chat.postMessage", 0)]

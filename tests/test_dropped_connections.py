@@ -9,13 +9,13 @@ import json
 import uuid
 
 from bot.config import SlackSettings
+from bot.devtools.fake_slack import FakeSlack, SlackCall
 from bot.digest.runner import DigestRunner
-from bot.fake_slack import FakeSlack, SlackCall
 from bot.installations import bot_clients
 from db.config import sessions_for
 from db.digests import subscription_for
 from db.search.engine import SearchEngine
-from tests.slack_server import BOT_TOKEN, TEAM, texts, wait_for
+from tests.support.slack_server import BOT_TOKEN, TEAM, texts, wait_for
 
 
 def delivered(fake: FakeSlack, method: str, which=lambda call: True) -> list[SlackCall]:
@@ -60,7 +60,9 @@ def test_a_digest_whose_post_was_dropped_is_posted_once_on_the_retry(server, fak
     engine = SearchEngine(sessions_for(seeded_database))
     fake.drop_next_connection("chat.postMessage")
 
-    report = DigestRunner(engine, bot_clients(settings, engine.sessions)).run_due(now=_due(seeded_database, channel))
+    report = DigestRunner(engine.sessions, engine, bot_clients(settings, None)).run_due(
+        now=_due(seeded_database, channel)
+    )
 
     assert report.posted == 1 and report.failed == 0
     assert len(fake.messages_in(channel)) == 1

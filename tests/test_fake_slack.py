@@ -1,5 +1,6 @@
-"""FakeSlack answers the real slack_sdk WebClient the way Slack does, refuses what Slack refuses, and the payloads of
-bot/slack_payloads.py are what Slack sends (bolt itself reads them), so tests and the console can trust both."""
+"""FakeSlack answers the real slack_sdk WebClient the way Slack does, refuses what Slack refuses, and the payloads
+of bot/devtools/slack_payloads.py are what Slack sends (bolt itself reads them),
+so tests and the console can trust both."""
 
 import json
 import threading
@@ -21,8 +22,8 @@ from slack_sdk.oauth.installation_store import Installation
 from slack_sdk.oauth.token_rotation import TokenRotator
 
 from bot import blocks as talkbot_blocks
-from bot.fake_slack import MAX_MESSAGE_TEXT, FakeSlack, SlackCall, Workspace, block_kit_problems
-from bot.slack_payloads import (
+from bot.devtools.fake_slack import MAX_MESSAGE_TEXT, FakeSlack, SlackCall, Workspace, block_kit_problems
+from bot.devtools.slack_payloads import (
     DIRECT_MESSAGE,
     FORM,
     JSON,
@@ -755,7 +756,7 @@ def test_conversations_members_pages_like_users_conversations(fake, client):
     assert pages == [["U00", "U01"], ["U02", "U03"], ["U04"]]
 
 
-# --- what Slack sends (bot/slack_payloads.py), as bolt reads it ----------------------------------------------------
+# --- what Slack sends (bot/devtools/slack_payloads.py), as bolt reads it ----------------------------------------------
 
 
 @pytest.fixture

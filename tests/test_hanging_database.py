@@ -22,12 +22,12 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from bot.answers import TRY_AGAIN
-from bot.fake_slack import FakeSlack
-from bot.server import HEALTH_FRESH_FOR
-from bot.slack_payloads import message_event
+from bot.devtools.fake_slack import FakeSlack
+from bot.devtools.slack_payloads import message_event
+from bot.server.health import HEALTH_FRESH_FOR
 from db.migrate import upgrade
 from db.setup import seed_catalog
-from tests.slack_server import TEAM, Reply, TalkbotServer, answers_to, button, texts, wait_for
+from tests.support.slack_server import TEAM, Reply, TalkbotServer, answers_to, button, texts, wait_for
 
 ACK_BUDGET = 3.0  # Slack gives up on a request it has no ack for after 3 s
 # The server under test waits 1 s for any reply and 2 s (libpq's least) for a new connection, so the worst a request

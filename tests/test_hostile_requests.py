@@ -26,16 +26,15 @@ from urllib.parse import quote
 import pytest
 from slack_bolt import App, BoltRequest
 
-from bot.fake_slack import FakeSlack
+from bot.devtools.fake_slack import FakeSlack
+from bot.devtools.slack_payloads import FORM, JSON, signed_headers, slash_command
 from bot.installations import REDIRECT_PATH
 from bot.logs import CONTINUATION
-from bot.server import wsgi_app
-from bot.slack_payloads import FORM, JSON, signed_headers, slash_command
+from bot.server.wsgi import wsgi_app
 from db.config import sessions_for
 from db.migrate import upgrade
-from db.search.engine import SearchEngine
 from db.setup import seed_catalog
-from tests.slack_server import (
+from tests.support.slack_server import (
     CLIENT_ID,
     CLIENT_SECRET,
     SIGNING_SECRET,
@@ -207,7 +206,7 @@ def test_bolts_own_signature_check_logs_no_body_if_it_is_ever_reached(tmp_path, 
     between them), its INFO line would quote the body. talkbot's HTTP app turns that line off."""
     with caplog.at_level(logging.INFO):  # as under `talkbot serve`: Bolt's loggers take the root's level when made
         app = App(signing_secret=SIGNING_SECRET, token="xoxb-unused", token_verification_enabled=False)
-        wsgi_app(app, SearchEngine(sessions_for(f"sqlite:///{tmp_path / 'unused.sqlite3'}")), signing_secret="s")
+        wsgi_app(app, sessions_for(f"sqlite:///{tmp_path / 'unused.sqlite3'}"), signing_secret="s")
         body = f"text={MARK}&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2F{MARK}"
         old = str(int(time.time()) - 301)
         response = app.dispatch(

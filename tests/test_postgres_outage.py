@@ -27,11 +27,11 @@ from sqlalchemy.engine import make_url
 
 from bot.answers import TRY_AGAIN
 from bot.config import SlackSettings
+from bot.devtools.fake_slack import FakeSlack
+from bot.devtools.slack_payloads import message_event
 from bot.digest.runner import LEASE, DigestRunner
-from bot.fake_slack import FakeSlack
 from bot.installations import bot_clients
-from bot.server import HEALTH_FRESH_FOR
-from bot.slack_payloads import message_event
+from bot.server.health import HEALTH_FRESH_FOR
 from db.config import sessions_for
 from db.digests import subscribe
 from db.migrate import upgrade
@@ -39,7 +39,7 @@ from db.models import DigestPost
 from db.search.engine import SearchEngine
 from db.setup import seed_catalog
 from tests.conftest import POSTGRES_SKIP, POSTGRES_URL
-from tests.slack_server import (
+from tests.support.slack_server import (
     CLIENT_ID,
     CLIENT_SECRET,
     TEAM,
@@ -291,7 +291,7 @@ def this_minute() -> dt.datetime:
 def test_a_digest_due_during_an_outage_is_posted_once_when_the_database_is_back(engine, fake, postgres):
     """The pass that runs while PostgreSQL is down fails (and says so); the first pass after posts the digest; the
     passes after that leave it alone: one post for the day, one 'posted' row."""
-    runner = DigestRunner(engine, bot_clients(settings_for(fake), engine.sessions))
+    runner = DigestRunner(engine.sessions, engine, bot_clients(settings_for(fake), None))
     today = this_minute()
     subscribe_daily(engine, "CDAILY", due=today - dt.timedelta(days=1))
 
@@ -328,10 +328,10 @@ def test_a_digest_posted_just_before_the_database_went_down_is_not_posted_again(
     subscribe_daily(engine, "CCUT", due=today)
 
     try:
-        cut = DigestRunner(engine, lambda _team, _enterprise: interrupted).run_due(now=today)
+        cut = DigestRunner(engine.sessions, engine, lambda _team, _enterprise: interrupted).run_due(now=today)
     finally:
         postgres.start()
-    runner = DigestRunner(engine, bot_clients(settings_for(fake), engine.sessions))
+    runner = DigestRunner(engine.sessions, engine, bot_clients(settings_for(fake), None))
     within_lease = runner.run_due(now=today + LEASE / 2)
     after_lease = runner.run_due(now=today + LEASE + dt.timedelta(minutes=1))
 

@@ -36,7 +36,8 @@ from bot.blocks import (
     similar_message,
 )
 from db.cards import TalkCard
-from db.catalog import catalog_revision, import_records, talk_count
+from db.catalog import catalog_revision, talk_count
+from db.catalog_import import import_records
 from db.config import dispose_engine, sessions_for
 from db.importers import FORMATS, ImportFileError, read_catalog_file
 from db.importers.talkbot_format import catalog_document, parse_talkbot_catalog

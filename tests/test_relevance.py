@@ -3,10 +3,10 @@
 import pytest
 from sqlalchemy import select
 
-from bench.relevance import labelled_queries, quality, reciprocal_rank
 from db.config import sessions_for
 from db.models import TalkSource
 from db.search.engine import SearchEngine
+from tests.support.relevance import labelled_queries, quality, reciprocal_rank
 
 LABELLED = labelled_queries("seed_queries.yaml")
 INTENT = labelled_queries("intent_queries.yaml")

@@ -2,14 +2,14 @@
 
 import pytest
 
-from bench.fts5 import Fts5Baseline
-from bench.relevance import labelled_queries, quality
 from db.importers import read_catalog_file
 from db.search.index import CatalogIndex, TalkText
 from db.search.query import parse_query
 from db.search.ranking import rank
 from db.search.vocabulary import default_vocabulary
 from tests.conftest import SHARED
+from tests.support.fts5 import Fts5Baseline
+from tests.support.relevance import labelled_queries, quality
 
 ARCHIVE = SHARED / "data" / "pyvideo-data.tar.gz"
 LABELLED = labelled_queries("pyvideo_queries.yaml")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from db.catalog import import_records
+from db.catalog_import import import_records
 from db.config import sessions_for
 from db.records import EventRecord, LinkRecord, SpeakerRecord, TalkRecord
 from db.search.engine import SearchEngine

@@ -13,15 +13,23 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from bot.config import SlackSettings
+from bot.devtools.fake_slack import FakeSlack
+from bot.devtools.slack_payloads import FORM, slash_command
 from bot.digest.runner import DigestRunner
-from bot.fake_slack import FakeSlack
-from bot.installations import INSTALL_PATH, REDIRECT_PATH, bot_clients
-from bot.slack_payloads import FORM, slash_command
-from db.config import is_sqlite, sessions_for
+from bot.installations import INSTALL_PATH, REDIRECT_PATH, Installations, bot_clients
+from db.config import engine_for, is_sqlite, sessions_for
 from db.digests import subscription_for
 from db.search.engine import SearchEngine
 from db.token_cipher import ENCRYPTION_KEY_VARIABLE, TokenCipher
-from tests.slack_server import CLIENT_ID, CLIENT_SECRET, SIGNING_SECRET, answers_to, install, oauth_server, texts
+from tests.support.slack_server import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    SIGNING_SECRET,
+    answers_to,
+    install,
+    oauth_server,
+    texts,
+)
 from tests.talkbot_cli import talkbot
 
 TEAM = "TSECRETS"
@@ -78,7 +86,9 @@ def test_no_secret_reaches_the_logs_or_the_user_while_things_fail(seeded_databas
         fake.fail_next("chat.postMessage", "internal_error")
         with engine.sessions() as session:
             due = subscription_for(session, TEAM, "CSECRET").next_run_at.replace(tzinfo=dt.UTC)
-        report = DigestRunner(engine, bot_clients(settings, engine.sessions)).run_due(now=due)
+        report = DigestRunner(
+            engine.sessions, engine, bot_clients(settings, Installations(settings, engine_for(database)))
+        ).run_due(now=due)
         assert report.failed == 1
         tokens = [*fake.tokens_of(TEAM), *used_refresh_tokens, *fake.refresh_tokens_of(TEAM)]
         secrets = [SIGNING_SECRET, CLIENT_SECRET, DATABASE_PASSWORD, ENCRYPTION_KEY, *tokens]

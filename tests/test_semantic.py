@@ -15,9 +15,8 @@ from sqlalchemy import func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 import db.search.encoder as encoder_module
-from bench.relevance import labelled_queries
 from bot.digest.picker import pick_talk
-from db.catalog import import_records
+from db.catalog_import import import_records
 from db.config import dispose_engine, engine_for, sessions_for
 from db.migrate import current_revision, downgrade, head_revision, upgrade
 from db.models import Talk, TalkEmbedding, TalkSource
@@ -27,6 +26,7 @@ from db.search.encoder import DIMENSIONS, MODEL_ID, Encoder, ModelFileError, ins
 from db.search.engine import SearchEngine
 from db.search.wordpiece import MAX_TOKENS, WordPiece
 from db.setup import seed_catalog
+from tests.support.relevance import labelled_queries
 from tests.talkbot_cli import talkbot
 
 INTENT = {entry["query"]: entry["expect"] for entry in labelled_queries("intent_queries.yaml")}
@@ -420,15 +420,15 @@ def test_more_like_this_on_the_crdt_talk_puts_the_other_consistency_talk_first(m
 
 def test_a_digest_topic_phrased_as_a_need_gets_a_talk_that_no_keyword_matches(meaning, words, seed_ids):
     """The digest matches its topic with the same engine: "funny talks" shares no word with any talk."""
-    assert pick_talk(words, "funny talks", "T1:C1", "2026-W01", [], {}) is None
-    pick = pick_talk(meaning, "funny talks", "T1:C1", "2026-W01", [], {})
+    assert pick_talk(words, words.sessions, "funny talks", "T1:C1", "2026-W01", [], {}) is None
+    pick = pick_talk(meaning, meaning.sessions, "funny talks", "T1:C1", "2026-W01", [], {})
     assert pick is not None and seed_ids[pick.card.id] in INTENT["funny talks"]
 
 
 def test_a_digest_topic_from_the_issue_picks_the_talk_search_finds_first(meaning, seed_ids):
     """A loosely related recommended talk (the SRE classroom, cosine 0.39) must not outweigh the clear best match
     (Borg, 0.44): the topic's weight falls steeply below the best match (bot/digest/picker.py TOPIC_SHARPNESS)."""
-    pick = pick_talk(meaning, "how google schedules containers", "T1:C1", "2026-W01", [], {})
+    pick = pick_talk(meaning, meaning.sessions, "how google schedules containers", "T1:C1", "2026-W01", [], {})
     assert pick is not None and seed_ids[pick.card.id] == "dotscale-2015-borg-kubernetes"
 
 

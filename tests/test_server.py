@@ -29,21 +29,16 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from bot.config import ConfigError
-from bot.fake_slack import FakeSlack
-from bot.server import (
-    CLEANUP_INTERVAL,
-    FILE_DESCRIPTORS_BESIDES_CONNECTIONS,
-    HealthCheck,
-    HttpLimits,
-    database_health,
-    wsgi_app,
-)
-from bot.slack_payloads import FORM, slash_command
+from bot.devtools.fake_slack import FakeSlack
+from bot.devtools.slack_payloads import FORM, slash_command
+from bot.server.health import HealthCheck, database_health
+from bot.server.limits import CLEANUP_INTERVAL, FILE_DESCRIPTORS_BESIDES_CONNECTIONS, HttpLimits
+from bot.server.wsgi import wsgi_app
 from db.config import dispose_engine, sessions_for
 from db.migrate import upgrade
 from db.search.engine import SearchEngine
 from db.setup import seed_catalog
-from tests.slack_server import TEAM, TalkbotServer, answers_to, texts, wait_for
+from tests.support.slack_server import TEAM, TalkbotServer, answers_to, texts, wait_for
 from tests.test_hanging_database import DatabaseProxy
 
 MiB = 1024 * 1024
@@ -56,8 +51,8 @@ CLOSE_SLACK = CLEANUP_INTERVAL + 1.5
 
 
 def test_health_is_ok_with_a_database_and_unavailable_without(migrated_database):
-    assert database_health(SearchEngine(sessions_for(migrated_database))) == (True, "ok")
-    unreachable = SearchEngine(sessions_for("postgresql+psycopg://nobody@127.0.0.1:9/none"))
+    assert database_health(sessions_for(migrated_database)) == (True, "ok")
+    unreachable = sessions_for("postgresql+psycopg://nobody@127.0.0.1:9/none")
     assert database_health(unreachable) == (False, "unavailable")
 
 
@@ -309,7 +304,7 @@ def test_the_wsgi_app_refuses_a_declared_body_over_the_cap_without_reading_it_un
     """waitress refuses such bodies first; this is the same limit for any other WSGI server talkbot may run under."""
     slack = App(signing_secret="unused", token="xoxb-unused", token_verification_enabled=False)
     engine = SearchEngine(sessions_for(migrated_database))
-    application = wsgi_app(slack, engine, HttpLimits(max_body_bytes=100), signing_secret="unused")
+    application = wsgi_app(slack, engine.sessions, HttpLimits(max_body_bytes=100), signing_secret="unused")
     started = []
     for length in ("101", "1000000000"):
         environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/slack/events", "CONTENT_LENGTH": length,

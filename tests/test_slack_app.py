@@ -8,13 +8,13 @@ import pytest
 from sqlalchemy import select
 
 from bot.blocks import MAX_BLOCKS, MAX_TEXT
-from bot.slack_payloads import FORM, message_event, signed_headers, slash_command
-from db.catalog import import_records
+from bot.devtools.slack_payloads import FORM, message_event, signed_headers, slash_command
+from db.catalog_import import import_records
 from db.config import sessions_for
 from db.digests import channel_votes
 from db.models import SavedTalk
 from db.records import LinkRecord, SpeakerRecord, TalkRecord
-from tests.slack_server import BOT_TOKEN, TEAM, TalkbotServer, answers_to, button, buttons, texts, wait_for
+from tests.support.slack_server import BOT_TOKEN, TEAM, TalkbotServer, answers_to, button, buttons, texts, wait_for
 
 
 def new_user() -> str:

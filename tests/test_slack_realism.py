@@ -8,13 +8,13 @@ import uuid
 import pytest
 
 from bot.config import SlackSettings
+from bot.devtools.slack_payloads import FORM, block_action, group_dm_name, message_event
 from bot.digest.runner import DigestRunner
 from bot.installations import bot_clients
-from bot.slack_payloads import FORM, block_action, group_dm_name, message_event
 from db.config import sessions_for
 from db.digests import channel_votes, subscription_for
 from db.search.engine import SearchEngine
-from tests.slack_server import TEAM, answers_to, button, buttons, texts, wait_for
+from tests.support.slack_server import TEAM, answers_to, button, buttons, texts, wait_for
 
 
 def new_id(prefix: str) -> str:
@@ -191,7 +191,7 @@ def test_a_vote_from_another_workspace_in_a_shared_channel_steers_that_channels_
     settings = SlackSettings(bot_token="xoxb-any", signing_secret=None, app_token=None, api_url=fake.api_url)
     with sessions_for(seeded_database)() as session:
         due = subscription_for(session, TEAM, channel).next_run_at.replace(tzinfo=dt.UTC)
-    DigestRunner(engine, bot_clients(settings, engine.sessions)).run_due(now=due + dt.timedelta(minutes=1))
+    DigestRunner(engine.sessions, engine, bot_clients(settings, None)).run_due(now=due + dt.timedelta(minutes=1))
     [post] = posted_in(fake, channel)
 
     guest = new_id("U")

@@ -14,13 +14,13 @@ from sqlalchemy import inspect, text
 from bot.app import create_app
 from bot.cli import main
 from bot.config import ConfigError, SlackSettings
-from bot.fake_slack import FakeSlack
+from bot.devtools.fake_slack import FakeSlack
 from bot.installations import Installations
-from db.config import engine_for, sessions_for
+from bot.services import build_services
+from db.config import engine_for
 from db.migrate import current_revision, downgrade, head_revision, upgrade
-from db.search.engine import SearchEngine
 from db.token_cipher import ENCRYPTION_KEY_VARIABLE, TokenCipher, UndecryptableToken
-from tests.slack_server import CLIENT_ID, CLIENT_SECRET, answers_to, install, oauth_server, texts
+from tests.support.slack_server import CLIENT_ID, CLIENT_SECRET, answers_to, install, oauth_server, texts
 
 BEFORE_ENCRYPTION = "0005_workspaces"
 # What slack_sdk stores for one install, each secret column with a value.
@@ -82,7 +82,7 @@ def secret_column_lengths(database: str) -> set[int]:
 
 def reads_back(database: str, key: str, team: str) -> dict:
     """The install as slack_sdk's store (talkbot's subclass) returns it, with the given key(s)."""
-    installation = Installations(settings(key), sessions_for(database)).store.find_installation(
+    installation = Installations(settings(key), engine_for(database)).store.find_installation(
         enterprise_id=None, team_id=team
     )
     return {column: getattr(installation, column) for column in PLAIN}
@@ -137,7 +137,7 @@ def test_an_old_key_still_decrypts_until_keys_rotate_moves_every_token_to_the_ne
 ):
     old, new = TokenCipher.generate_key(), TokenCipher.generate_key()
     team = "TROTATE"
-    Installations(settings(old), sessions_for(migrated_database)).store.save(_installation(team, **PLAIN))  # old key
+    Installations(settings(old), engine_for(migrated_database)).store.save(_installation(team, **PLAIN))  # old key
 
     assert reads_back(migrated_database, f"{new},{old}", team) == PLAIN  # the new key first: old tokens still read
 
@@ -164,7 +164,7 @@ def test_an_old_key_still_decrypts_until_keys_rotate_moves_every_token_to_the_ne
 
 def test_keys_rotate_without_the_key_a_token_needs_changes_nothing_and_says_why(migrated_database, monkeypatch, capsys):
     first, unrelated = TokenCipher.generate_key(), TokenCipher.generate_key()
-    Installations(settings(first), sessions_for(migrated_database)).store.save(_installation("TLOST", **PLAIN))
+    Installations(settings(first), engine_for(migrated_database)).store.save(_installation("TLOST", **PLAIN))
     before = raw_secrets(migrated_database, "slack_bots", "TLOST")
 
     monkeypatch.setenv("DATABASE_URL", migrated_database)
@@ -181,9 +181,8 @@ def test_keys_rotate_without_the_key_a_token_needs_changes_nothing_and_says_why(
 
 
 def test_oauth_mode_without_a_key_refuses_to_start_and_says_how_to_make_one(migrated_database, monkeypatch, capsys):
-    engine = SearchEngine(sessions_for(migrated_database))
     with pytest.raises(ConfigError) as refused:
-        create_app(settings(None), engine)
+        create_app(build_services(settings(None), migrated_database))
     assert str(refused.value).startswith(f"{ENCRYPTION_KEY_VARIABLE} is not set")
     assert "talkbot keys generate" in str(refused.value)
 
@@ -202,7 +201,7 @@ def test_oauth_mode_without_a_key_refuses_to_start_and_says_how_to_make_one(migr
 @pytest.mark.parametrize("value", ["not-a-key", f"{Fernet.generate_key().decode()},short"])
 def test_a_malformed_key_is_named_without_echoing_it(migrated_database, value):
     with pytest.raises(ConfigError) as refused:
-        Installations(settings(value), sessions_for(migrated_database))
+        Installations(settings(value), engine_for(migrated_database))
 
     assert f"{ENCRYPTION_KEY_VARIABLE}:" in str(refused.value) and "is not a Fernet key" in str(refused.value)
     assert not any(part in str(refused.value) for part in value.split(","))

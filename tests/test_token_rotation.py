@@ -19,16 +19,17 @@ from sqlalchemy import text
 
 from bot.app import create_app
 from bot.config import SlackSettings
+from bot.devtools.fake_slack import FakeSlack, SlackCall
+from bot.devtools.slack_payloads import FORM, signed_headers, slash_command
 from bot.digest.runner import DigestRunner
-from bot.fake_slack import FakeSlack, SlackCall
 from bot.installations import Installations, bot_clients
-from bot.slack_payloads import FORM, signed_headers, slash_command
+from bot.services import build_services
 from db.config import engine_for, sessions_for
 from db.digests import subscription_for
 from db.search.engine import SearchEngine
 from db.token_cipher import TokenCipher
 from db.workspaces import NOT_INSTALLED
-from tests.slack_server import (
+from tests.support.slack_server import (
     CLIENT_ID,
     CLIENT_SECRET,
     SIGNING_SECRET,
@@ -68,7 +69,9 @@ def settings(fake, encryption_key) -> SlackSettings:
 @pytest.fixture(scope="module")
 def runner(seeded_database, settings) -> DigestRunner:
     engine = SearchEngine(sessions_for(seeded_database))
-    return DigestRunner(engine, bot_clients(settings, engine.sessions))
+    return DigestRunner(
+        engine.sessions, engine, bot_clients(settings, Installations(settings, engine_for(seeded_database)))
+    )
 
 
 def installed_and_subscribed(server: TalkbotServer, fake: FakeSlack) -> tuple[str, str]:
@@ -145,7 +148,7 @@ def test_a_token_about_to_expire_is_refreshed_before_a_request_or_a_digest_uses_
     """Bolt's authorize step (through talkbot's refresher) and the clock refresh 2 hours ahead: Slack never has to
     refuse an expired token. Time is moved on in this process, so the app runs here rather than in the server."""
     team, channel = installed_and_subscribed(server, fake)
-    app = create_app(settings, SearchEngine(sessions_for(seeded_database)))
+    app = create_app(build_services(settings, seeded_database))
     start = dt.datetime.now(dt.UTC)
 
     with time_machine.travel(start + SOON):
@@ -172,7 +175,7 @@ def test_two_processes_refreshing_one_workspace_at_once_trade_its_refresh_token_
     """Slack revokes a refresh token once used: the second process must take the first one's new token, not
     trade the old refresh token again (and be refused)."""
     team, channel = installed_and_subscribed(server, fake)
-    processes = [Installations(settings, sessions_for(seeded_database)) for _ in range(2)]
+    processes = [Installations(settings, engine_for(seeded_database)) for _ in range(2)]
     clients = [process.bot_client(team, None) for process in processes]
     fake.expire_tokens(team)
     refreshed_before = len(refreshes(fake))

@@ -16,14 +16,14 @@ import pytest
 from sqlalchemy import create_engine, func, inspect, select, text
 
 from bot.config import SlackSettings
+from bot.devtools.fake_slack import FakeSlack, Workspace
 from bot.digest.runner import DigestRunner
-from bot.fake_slack import FakeSlack, Workspace
-from bot.installations import REDIRECT_PATH, bot_clients
-from db.config import sessions_for
+from bot.installations import REDIRECT_PATH, Installations, bot_clients
+from db.config import engine_for, sessions_for
 from db.digests import subscription_for
 from db.models import DigestSubscription, SavedTalk
 from db.search.engine import SearchEngine
-from tests.slack_server import (
+from tests.support.slack_server import (
     CLIENT_ID,
     CLIENT_SECRET,
     TalkbotServer,
@@ -61,7 +61,9 @@ def runner(seeded_database, fake, encryption_key) -> DigestRunner:
     """The clock process's digest runner, configured like the server: tokens come from the installation store."""
     settings = SlackSettings(None, None, None, fake.api_url, CLIENT_ID, CLIENT_SECRET, encryption_key=encryption_key)
     engine = SearchEngine(sessions_for(seeded_database))
-    return DigestRunner(engine, bot_clients(settings, engine.sessions))
+    return DigestRunner(
+        engine.sessions, engine, bot_clients(settings, Installations(settings, engine_for(seeded_database)))
+    )
 
 
 def ask(server: TalkbotServer, query: str, team: str, channel: str = "CGENERAL") -> dict:

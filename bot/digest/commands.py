@@ -5,23 +5,18 @@ Anyone in a channel may see or preview its digest; only its members may change i
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 
-from bot.answers import TRY_AGAIN
 from bot.blocks import digest_message, digest_usage_message, notice_message, problem_message
 from bot.digest.picker import pick_talk
-from bot.digest.runner import schedule_of
-from bot.digest.schedule import ScheduleError, parse_subscribe
+from bot.digest.schedule import ScheduleError, parse_subscribe, schedule_of
 from db.digests import channel_votes, posted_talk_ids, subscribe, subscription_for, unsubscribe
 from db.search.engine import SearchEngine
 from db.search.query import QueryError
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -37,21 +32,14 @@ class ChannelAccess:
 
 
 class DigestCommands:
-    def __init__(self, engine: SearchEngine) -> None:
-        self.engine, self.sessions = engine, engine.sessions
+    def __init__(self, sessions: sessionmaker[Session], search: SearchEngine) -> None:
+        self.sessions, self.search = sessions, search
 
     def handle(
         self, words: list[str], *, team_id: str, enterprise_id: str | None, channel_id: str, user_id: str,
         user_timezone: Callable[[], str], access: Callable[[], ChannelAccess], now: dt.datetime,
     ) -> dict:  # fmt: skip
         """`access` asks Slack about the channel; only commands that change the digest need to."""
-        try:
-            return self._handle(words, team_id, enterprise_id, channel_id, user_id, user_timezone, access, now)
-        except SQLAlchemyError:
-            log.exception("digest command failed: database unavailable")
-            return problem_message(TRY_AGAIN)
-
-    def _handle(self, words, team_id, enterprise_id, channel_id, user_id, user_timezone, access, now) -> dict:
         action = words[0].lower() if words else ""
         if action in ("subscribe", "unsubscribe", "stop"):
             refusal = _refusal(access(), posting=action == "subscribe")
@@ -73,7 +61,7 @@ class DigestCommands:
     def subscribe(self, words, team_id, enterprise_id, channel_id, user_id, user_timezone, now) -> dict:
         try:
             request = parse_subscribe(words, user_timezone() if not _names_timezone(words) else "UTC")
-            self.engine.parse(request.topic)
+            self.search.parse(request.topic)
         except (ScheduleError, QueryError) as error:
             return digest_usage_message(str(error))
         schedule = request.schedule
@@ -113,7 +101,9 @@ class DigestCommands:
             votes = channel_votes(session, team_id, channel_id)
         schedule = schedule_of(subscription)
         period = schedule.period(subscription.next_run_at)
-        pick = pick_talk(self.engine, subscription.topic, f"{team_id}/{channel_id}", period, posted, votes)
+        pick = pick_talk(
+            self.search, self.sessions, subscription.topic, f"{team_id}/{channel_id}", period, posted, votes
+        )
         if pick is None:
             return notice_message(f"No talk in the catalog matches “{subscription.topic}”; nothing would be posted.")
         message = digest_message(pick.card, pick.reasons, schedule.cadence)

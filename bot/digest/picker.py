@@ -12,6 +12,8 @@ import hashlib
 from collections import Counter
 from dataclasses import dataclass
 
+from sqlalchemy.orm import Session, sessionmaker
+
 from db.cards import TalkCard
 from db.catalog import talks_by_id
 from db.models import MIXED, NOT_RECOMMENDED, RECOMMENDED
@@ -40,10 +42,16 @@ class Pick:
 
 
 def pick_talk(
-    engine: SearchEngine, topic: str, channel_key: str, period: str, posted: list[int], votes: dict[int, int]
+    search: SearchEngine,
+    sessions: sessionmaker[Session],
+    topic: str,
+    channel_key: str,
+    period: str,
+    posted: list[int],
+    votes: dict[int, int],
 ) -> Pick | None:
     """The talk to post, or None when nothing in the catalog matches the topic."""
-    candidates = engine.search(topic, limit=POOL).cards
+    candidates = search.search(topic, limit=POOL).cards
     if not candidates:
         return None
     allowed = [card for card in candidates if card.verdict != NOT_RECOMMENDED] or candidates
@@ -53,8 +61,8 @@ def pick_talk(
         fresh = [card for card in allowed if not posted or card.id != posted[-1]] or allowed
     tier = min(_tier(card) for card in fresh)
     fresh = [card for card in fresh if _tier(card) == tier]
-    taste = _taste(engine, votes)
-    recent = _cards(engine, posted[-RECENT:])
+    taste = _taste(sessions, votes)
+    recent = _cards(sessions, posted[-RECENT:])
     recent_events = {card.event for card in recent if card.event}
     recent_speakers = {name for card in recent for name in card.speakers}
 
@@ -76,16 +84,16 @@ def _tier(card: TalkCard) -> int:
     return TIERS.get(card.verdict, TIERS[None])
 
 
-def _cards(engine: SearchEngine, talk_ids: list[int]) -> list[TalkCard]:
-    with engine.sessions() as session:
+def _cards(sessions: sessionmaker[Session], talk_ids: list[int]) -> list[TalkCard]:
+    with sessions() as session:
         talks = talks_by_id(session, talk_ids)
         return [TalkCard.of(talks[talk_id]) for talk_id in talk_ids if talk_id in talks]
 
 
-def _taste(engine: SearchEngine, votes: dict[int, int]) -> Counter:
+def _taste(sessions: sessionmaker[Session], votes: dict[int, int]) -> Counter:
     """What a channel's votes say it likes: net votes per tag and per speaker of the talks voted on."""
     taste: Counter = Counter()
-    for card in _cards(engine, list(votes)):
+    for card in _cards(sessions, list(votes)):
         for feature in [f"tag:{tag}" for tag in card.tags] + [f"speaker:{name}" for name in card.speakers]:
             taste[feature] += votes[card.id]
     return taste

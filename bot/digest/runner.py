@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks import digest_message
 from bot.digest.picker import pick_talk
-from bot.digest.schedule import Schedule
+from bot.digest.schedule import schedule_of
 from db.digests import (
     advance,
     channel_votes,
@@ -72,13 +73,12 @@ class PassReport:
         return ", ".join(f"{count} {name}" for name, count in vars(self).items())
 
 
-def schedule_of(subscription: DigestSubscription) -> Schedule:
-    return Schedule(subscription.cadence, subscription.weekday, subscription.minute_of_day, subscription.timezone)
-
-
 class DigestRunner:
-    def __init__(self, engine: SearchEngine, bot_clients: BotClients, grace: dt.timedelta = DEFAULT_GRACE) -> None:
-        self.engine, self.sessions, self.bot_clients, self.grace = engine, engine.sessions, bot_clients, grace
+    def __init__(
+        self, sessions: sessionmaker[Session], search: SearchEngine, bot_clients: BotClients,
+        grace: dt.timedelta = DEFAULT_GRACE,
+    ) -> None:  # fmt: skip
+        self.sessions, self.search, self.bot_clients, self.grace = sessions, search, bot_clients, grace
 
     def run_due(self, now: dt.datetime | None = None) -> PassReport:
         """Post every digest due at `now`; one channel's failure never stops the others."""
@@ -136,7 +136,11 @@ class DigestRunner:
         self._post(client, subscription, schedule, period, post_id, claim_id, following, now, report)
 
     def _resume(self, client, subscription, period, following, now, report) -> tuple[int | None, str | None]:
-        """This period is claimed already: stand back, finish a crashed post's bookkeeping, or take it over."""
+        """This period is claimed already: stand back, finish a crashed post's bookkeeping, or take it over.
+
+        Slack's history is read between two short transactions, never inside one; what is recorded afterwards only
+        counts if the claim is still as it was read (`take_over`), so a process that meanwhile took the claim over or
+        finished it is never overruled."""
         with self.sessions.begin() as session:
             claim = claim_of(session, subscription.team_id, subscription.channel_id, period)
             if claim.state != "claimed":
@@ -145,24 +149,27 @@ class DigestRunner:
             if now - _aware(claim.claimed_at) < LEASE:
                 report.waiting += 1
                 return None, None
-            found = self._find_posted(client, claim)
-            if found:
-                message_ts, talk_id = found
-                finish(session, claim.id, "posted", now, talk_id=talk_id, message_ts=message_ts,
-                       detail="found in channel history after an interrupted run")  # fmt: skip
-                advance(session, subscription.id, subscription.next_run_at, following)
-                report.recovered += 1
-                return None, None
+        found = self._find_posted(client, claim)
+        with self.sessions.begin() as session:
             if not take_over(session, claim, now):
                 return None, None
-            return claim.id, claim.claim_id
+            if not found:
+                return claim.id, claim.claim_id
+            message_ts, talk_id = found
+            finish(session, claim.id, "posted", now, talk_id=talk_id, message_ts=message_ts,
+                   detail="found in channel history after an interrupted run")  # fmt: skip
+            advance(session, subscription.id, subscription.next_run_at, following)
+        report.recovered += 1
+        return None, None
 
     def _post(self, client, subscription, schedule, period, post_id, claim_id, following, now, report) -> None:
         team_id, channel_id = subscription.team_id, subscription.channel_id
         with self.sessions() as session:
             posted = posted_talk_ids(session, team_id, channel_id)
             votes = channel_votes(session, team_id, channel_id)
-        pick = pick_talk(self.engine, subscription.topic, f"{team_id}/{channel_id}", period, posted, votes)
+        pick = pick_talk(
+            self.search, self.sessions, subscription.topic, f"{team_id}/{channel_id}", period, posted, votes
+        )
         if pick is None:
             with self.sessions.begin() as session:
                 finish(session, post_id, "skipped", now, detail=f"no talk matches “{subscription.topic}”")

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from db.models import CADENCES
+from db.models import CADENCES, DigestSubscription
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 UNSUPPORTED_CADENCES = {"hourly", "fortnightly", "biweekly", "monthly", "quarterly", "yearly", "annually"}
@@ -121,3 +121,8 @@ def _minute_of_day(word: str) -> int:
         f"“{word}” is not a time of day. Write it like 09:00, 16:30, 16h30, 9am or 4:30pm (hours 0–23, or 1–12 with "
         "am/pm)."
     )
+
+
+def schedule_of(subscription: DigestSubscription) -> Schedule:
+    """A stored subscription's schedule."""
+    return Schedule(subscription.cadence, subscription.weekday, subscription.minute_of_day, subscription.timezone)

@@ -220,7 +220,7 @@ def write_seed_vectors(session: Session, encoder: Encoder, source: str = "seed",
 if __name__ == "__main__":
     import tempfile
 
-    from db.catalog import import_records
+    from db.catalog_import import import_records
     from db.config import sessions_for
     from db.importers import read_catalog_file
     from db.migrate import upgrade

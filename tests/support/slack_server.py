@@ -15,9 +15,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.fake_slack import FakeSlack, Workspace
-from bot.installations import INSTALL_PATH, REDIRECT_PATH
-from bot.slack_payloads import (
+from bot.devtools.fake_slack import FakeSlack, Workspace
+from bot.devtools.slack_payloads import (
     FORM,
     JSON,
     app_mention,
@@ -31,6 +30,7 @@ from bot.slack_payloads import (
     signed_headers,
     slash_command,
 )
+from bot.installations import INSTALL_PATH, REDIRECT_PATH
 from db.token_cipher import ENCRYPTION_KEY_VARIABLE, TokenCipher
 
 SIGNING_SECRET = "test-signing-secret"
@@ -73,7 +73,7 @@ class TalkbotServer:
             env=env,
             stdout=self.log.open("w"),
             stderr=subprocess.STDOUT,
-            cwd=Path(__file__).resolve().parents[1],
+            cwd=Path(__file__).resolve().parents[2],
         )
         self._wait_until_healthy()
 

@@ -19,8 +19,8 @@ from slack_bolt.request import BoltRequest
 
 from bot.app import create_app
 from bot.config import SlackSettings
-from bot.fake_slack import FakeSlack, SlackCall
-from bot.slack_payloads import (
+from bot.devtools.fake_slack import FakeSlack, SlackCall
+from bot.devtools.slack_payloads import (
     FORM,
     JSON,
     block_action,
@@ -29,6 +29,7 @@ from bot.slack_payloads import (
     signed_headers,
     slash_command,
 )
+from bot.services import build_services
 from db.search.engine import SearchEngine
 
 SIGNING_SECRET = "console-signing-secret"
@@ -56,9 +57,9 @@ class Button:
 
 
 class Console:
-    def __init__(self, engine: SearchEngine, styled: bool = False) -> None:
+    def __init__(self, database_url: str, search: SearchEngine, styled: bool = False) -> None:
         self.fake = FakeSlack(team_id=TEAM)
-        self.engine = engine
+        self.database_url, self.search = database_url, search
         self.buttons: dict[int, Button] = {}
         self.styled = styled  # ANSI bold: only for a terminal
         self.names = {USER: "you", self.fake.bot_user_id: "talkbot"}
@@ -73,7 +74,7 @@ class Console:
         settings = SlackSettings(
             bot_token="xoxb-console", signing_secret=SIGNING_SECRET, app_token=None, api_url=self.fake.api_url
         )
-        self.app = create_app(settings, self.engine)
+        self.app = create_app(build_services(settings, self.database_url, self.search))
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -218,13 +219,15 @@ def render_mrkdwn(mrkdwn: str, names: dict[str, str] | None = None, bold: bool =
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
-def run_console(engine: SearchEngine, lines: Iterator[str] | None = None, write: Callable[[str], None] = print) -> None:
+def run_console(
+    database_url: str, search: SearchEngine, lines: Iterator[str] | None = None, write: Callable[[str], None] = print
+) -> None:
     """Answer each line until `quit`, `exit` or the end of input; blank lines are skipped, not an exit."""
     interactive = lines is None and sys.stdin.isatty()
     if interactive:
         _line_editing()
         write(INTRO)
-    with Console(engine, styled=lines is None and sys.stdout.isatty()) as console:
+    with Console(database_url, search, styled=lines is None and sys.stdout.isatty()) as console:
         for line in lines if lines is not None else _stdin_lines(interactive):
             if not line.strip():
                 continue

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-LABELLED = Path(__file__).resolve().parents[1] / "tests" / "relevance"
+LABELLED = Path(__file__).resolve().parents[1] / "relevance"
 
 
 def labelled_queries(name: str) -> list[dict]:

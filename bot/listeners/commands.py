@@ -1,0 +1,32 @@
+"""`/talk` and its subcommands: a search, the saved list, help, or `/talk digest …`."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from slack_bolt import App, BoltContext, Respond
+from slack_sdk import WebClient
+
+from bot.listeners.errors import after_ack
+from bot.listeners.replies import checked
+from bot.listeners.slack_reads import channel_access, timezone_of
+from bot.services import Services
+from bot.slack_text import plain_text
+
+
+def register(app: App, services: Services) -> None:
+    answers, digests = services.answers, services.digests
+
+    @after_ack(services.sessions)(app.command("/talk"))
+    def talk_command(command: dict, respond: Respond, client: WebClient, context: BoltContext) -> None:
+        text, team_id, user_id = plain_text(command.get("text", "")), context.team_id, context.user_id
+        words = text.split()
+        if words and words[0].lower() == "digest":
+            message = digests.handle(
+                words[1:], team_id=team_id, enterprise_id=context.enterprise_id, channel_id=context.channel_id,
+                user_id=user_id, user_timezone=lambda: timezone_of(client, user_id),
+                access=lambda: channel_access(client, command, context.bot_user_id), now=dt.datetime.now(dt.UTC),
+            )  # fmt: skip
+        else:
+            message = answers.command(text, team_id, user_id)
+        checked(respond(response_type="ephemeral", **message))

@@ -1,0 +1,63 @@
+"""How a listener answers the person: privately, in place, or in the thread they asked from.
+
+A response_url answers with an HTTP status rather than an exception, so every answer is checked: a refused one
+raises `SlackRefused` and reaches the error path instead of vanishing."""
+
+from __future__ import annotations
+
+from slack_bolt import Respond, Say
+
+from bot.answers import STALE_BUTTON
+from bot.blocks import ButtonValue, problem_message
+
+
+class SlackRefused(Exception):
+    """Slack answered a response_url post with an error (e.g. `invalid_blocks`): nothing reached the person."""
+
+
+def checked(response) -> None:
+    """A response_url answers with an HTTP status, not an exception: a refused answer must not vanish silently."""
+    if response.status_code != 200:
+        raise SlackRefused(f"response_url answered HTTP {response.status_code}: {str(response.body)[:200]}")
+
+
+def say_in_place(event: dict, say: Say, message: dict) -> None:
+    """Answer a mention in its thread (a new thread under it at the channel's top level); a DM where it was written."""
+    thread_ts = event.get("thread_ts") or (event.get("ts") if event.get("type") == "app_mention" else None)
+    say(thread_ts=thread_ts, **message)
+
+
+def is_private(body: dict) -> bool:
+    return bool((body.get("container") or {}).get("is_ephemeral"))
+
+
+def thread_of(body: dict) -> str | None:
+    """The thread a clicked message is in, so that new answers go there rather than to the channel."""
+    return (body.get("container") or {}).get("thread_ts")
+
+
+def tell_privately(body: dict, respond: Respond, message: dict) -> None:
+    """A new message only the clicker sees, in the thread of the message they clicked."""
+    checked(respond(response_type="ephemeral", replace_original=False, thread_ts=thread_of(body), **message))
+
+
+def show(body: dict, respond: Respond, message: dict) -> None:
+    """Redraw a private message in place; answer a click on a public one privately, leaving it as it was."""
+    if is_private(body):
+        checked(respond(replace_original=True, **message))
+    else:
+        tell_privately(body, respond, message)
+
+
+def refuse(body: dict, respond: Respond) -> None:
+    """A button that cannot work (forged, or its talk since removed): say so privately, change nothing."""
+    tell_privately(body, respond, problem_message(STALE_BUTTON))
+
+
+def button_value(body: dict, action: dict, respond: Respond) -> ButtonValue | None:
+    """Button values come back from the client and are not trusted: anything odd gets a polite refusal."""
+    try:
+        return ButtonValue.decode(action.get("value", ""))
+    except ValueError:
+        refuse(body, respond)
+        return None

@@ -1,0 +1,36 @@
+"""What listeners are handed, built once per process: settings, database sessions, the search engine, the answer
+layers and, in OAuth mode, the installation store. Nothing reaches the database through the search engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.answers import Answers
+from bot.config import SlackSettings
+from bot.digest.commands import DigestCommands
+from bot.installations import Installations
+from db.config import engine_for, sessions_for
+from db.search.engine import SearchEngine
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: SlackSettings
+    sessions: sessionmaker[Session]
+    search: SearchEngine
+    answers: Answers
+    digests: DigestCommands
+    installations: Installations | None  # OAuth mode only: token mode has one bot token, in the settings
+
+
+def build_services(settings: SlackSettings, database_url: str, search: SearchEngine | None = None) -> Services:
+    """`search`: an engine already built (and warmed up) for this database, else a new one."""
+    sessions = sessions_for(database_url)
+    search = search or SearchEngine(sessions)
+    installations = Installations(settings, engine_for(database_url)) if settings.uses_oauth else None
+    return Services(
+        settings=settings, sessions=sessions, search=search, answers=Answers(sessions, search),
+        digests=DigestCommands(sessions, search), installations=installations,
+    )  # fmt: skip
