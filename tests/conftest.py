@@ -17,6 +17,7 @@ from db.setup import seed_catalog
 from db.token_cipher import ENCRYPTION_KEY_VARIABLE, TokenCipher
 from tests.databases import private_schema
 from tests.slack_server import TEAM, TalkbotServer
+from tests.support.talkbot_app import InProcessTalkbot, talkbot_in_process
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
@@ -104,7 +105,15 @@ def fake() -> Iterator[FakeSlack]:
 
 
 @pytest.fixture(scope="module")
-def server(seeded_database, fake) -> Iterator[TalkbotServer]:
+def server(seeded_database, fake) -> Iterator[InProcessTalkbot]:
+    """talkbot's Slack app in token mode on the seeded catalog, talking to `fake`, run in-process (tests/support): the
+    same app and WSGI layer `talkbot serve --http` runs. tests/test_real_server.py covers the real process."""
+    with talkbot_in_process(seeded_database, fake) as talkbot:
+        yield talkbot
+
+
+@pytest.fixture(scope="module")
+def real_server(seeded_database, fake) -> Iterator[TalkbotServer]:
     """A real `talkbot serve --http` in token mode on the seeded catalog, talking to `fake`."""
     talkbot = TalkbotServer(seeded_database, fake)
     yield talkbot
