@@ -1,5 +1,6 @@
-"""`talkbot import` end to end: every format in, again without changes, updates and prunes, duplicates out,
-bad files refused with nothing written — on SQLite and PostgreSQL."""
+"""`talkbot import` end to end (in-process, tests/support/cli.py; one import in a process of its own): every format
+in, again without changes, updates and prunes, duplicates out, bad files refused with nothing written — on SQLite and
+PostgreSQL."""
 
 import gzip
 import hashlib
@@ -16,7 +17,8 @@ from db.models import Speaker, Talk, TalkSource
 from db.search.engine import SearchEngine
 from db.setup import seed_catalog
 from tests.conftest import SHARED
-from tests.talkbot_cli import talkbot
+from tests.support.cli import talkbot
+from tests.talkbot_cli import talkbot as talkbot_process
 
 FIXTURES = Path(__file__).parent / "importers" / "fixtures"
 SCHEDULES = SHARED / "data" / "schedules"
@@ -290,7 +292,7 @@ def test_search_sees_talks_imported_by_another_process_at_once(catalog, tmp_path
     assert engine.search("zanzibarian").cards == []
 
     program = write_csv(tmp_path / "late.csv", ["z,The zanzibarian keynote,Zoe,DemoConf,2024"])
-    assert run_import(catalog, program).returncode == 0
+    assert talkbot_process("import", str(program), database_url=catalog).returncode == 0  # another process, really
 
     assert [card.title for card in engine.search("zanzibarian").cards] == ["The zanzibarian keynote"]
 

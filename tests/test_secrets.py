@@ -22,7 +22,7 @@ from db.digests import subscription_for
 from db.search.engine import SearchEngine
 from db.token_cipher import ENCRYPTION_KEY_VARIABLE, TokenCipher
 from tests.slack_server import CLIENT_ID, CLIENT_SECRET, SIGNING_SECRET, answers_to, install, oauth_server, texts
-from tests.talkbot_cli import talkbot
+from tests.support.cli import talkbot
 
 TEAM = "TSECRETS"
 DATABASE_PASSWORD = "db-password-not-real-7f3a"
