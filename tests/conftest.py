@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine
@@ -17,9 +16,9 @@ from db.setup import seed_catalog
 from db.token_cipher import ENCRYPTION_KEY_VARIABLE, TokenCipher
 from tests.databases import private_schema
 from tests.slack_server import TEAM, TalkbotServer
+from tests.support.shared_data import DATA_SKIPS
 from tests.support.talkbot_app import InProcessTalkbot, talkbot_in_process
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
 
 
@@ -39,6 +38,39 @@ def _postgres_skip_reason() -> str | None:
 POSTGRES_SKIP = _postgres_skip_reason()
 if POSTGRES_SKIP and os.environ.get("TALKBOT_REQUIRE_POSTGRES"):
     raise pytest.UsageError(f"TALKBOT_REQUIRE_POSTGRES is set but {POSTGRES_SKIP}")
+
+FOLDED_SKIPS = {POSTGRES_SKIP, *DATA_SKIPS}
+
+OUTAGE_VARIABLE = "TALKBOT_RUN_OUTAGE_TESTS"
+
+
+def pytest_addoption(parser) -> None:
+    parser.addoption(
+        "--run-outage", action="store_true",
+        help=f"run the tests marked `outage`, which stop the machine's PostgreSQL (also: {OUTAGE_VARIABLE}=1)",
+    )  # fmt: skip
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """`outage` tests stop the PostgreSQL cluster everyone on the machine uses: only when asked (`.ci/run` asks)."""
+    if config.getoption("--run-outage") or os.environ.get(OUTAGE_VARIABLE) == "1":
+        return
+    skip = pytest.mark.skip(reason=f"stops the machine's PostgreSQL: run with --run-outage or {OUTAGE_VARIABLE}=1")
+    for item in items:
+        if "outage" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """One `-ra` line per skip reason, not one per test: a skip for a reason the whole suite shares (no PostgreSQL, no
+    shared data) is reported at one place, so pytest folds them."""
+    report = yield
+    if report.skipped and isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
+        reason = report.longrepr[2]
+        if reason.removeprefix("Skipped: ") in FOLDED_SKIPS:
+            report.longrepr = (__file__, None, reason)
+    return report
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
