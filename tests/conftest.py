@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import create_engine
 
+import db.config
 from bot.fake_slack import FakeSlack
 from db.config import database_url, dispose_engine, sessions_for
 from db.migrate import upgrade
@@ -71,6 +72,13 @@ def pytest_runtest_makereport(item, call):
         if reason.removeprefix("Skipped: ") in FOLDED_SKIPS:
             report.longrepr = (__file__, None, reason)
     return report
+
+
+@pytest.fixture(autouse=True)
+def _one_process_per_command(monkeypatch) -> None:
+    """`bot.cli.main` switches the whole process to bulk timeouts (db/config.py) for its commands, as a process of its
+    own would: a test calling it in-process must not leave them to the tests after it."""
+    monkeypatch.setattr(db.config, "_bulk_process", False)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -26,7 +26,7 @@ from bot.fake_slack import FakeSlack
 from bot.installations import REDIRECT_PATH
 from bot.logs import FORMAT, EscapingFormatter
 from bot.server import EVENTS_PATH, HttpLimits, wsgi_app
-from db.config import make_engine
+from db.config import DatabaseTimeouts, make_engine
 from db.search.engine import SearchEngine
 from db.token_cipher import ENCRYPTION_KEY_VARIABLE, TokenCipher
 from tests.slack_server import BOT_TOKEN, CLIENT_ID, CLIENT_SECRET, SIGNING_SECRET, Reply, SlackSender, signed_headers
@@ -150,7 +150,7 @@ def talkbot_in_process(database_url: str, fake: FakeSlack, *, oauth: bool = Fals
         settings = SlackSettings.from_environment()
         settings.require("SLACK_SIGNING_SECRET", *(() if settings.uses_oauth else ("SLACK_BOT_TOKEN",)))
         limits = HttpLimits.from_environment()
-        engine_ = make_engine(database_url)
+        engine_ = make_engine(database_url, DatabaseTimeouts.from_environment())  # a server's: never bulk work
         sessions = sessionmaker(engine_, expire_on_commit=False)
         engine = SearchEngine(sessions)
         app = create_app(settings, engine)
