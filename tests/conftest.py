@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine
@@ -118,8 +120,9 @@ def database_url_of(url: str) -> str:
 
 
 @pytest.fixture
-def migrated_database(empty_database) -> str:
-    upgrade(empty_database)
+def migrated_database(empty_database, tmp_path_factory) -> str:
+    if not _from_sqlite_template(empty_database, "migrated", tmp_path_factory):
+        upgrade(empty_database)
     return empty_database
 
 
@@ -127,9 +130,32 @@ def migrated_database(empty_database) -> str:
 def seeded_database(request, tmp_path_factory) -> Iterator[str]:
     """A migrated database holding the seed catalog, shared (read-only) by a module's tests."""
     for url in _fresh_database(request.param, tmp_path_factory):
-        upgrade(url)
-        seed_catalog(url)
+        if not _from_sqlite_template(url, "seeded", tmp_path_factory):
+            upgrade(url)
+            seed_catalog(url)
         yield url
+
+
+_templates: dict[str, Path] = {}
+
+
+def _from_sqlite_template(url: str, kind: str, tmp_path_factory) -> bool:
+    """A new SQLite database becomes a copy of one migrated (and seeded) once per run: the same file `db upgrade`
+    (and `seed`) would leave, without running the migrations again for every test. False for PostgreSQL."""
+    if not url.startswith("sqlite:///"):
+        return False
+    if kind not in _templates:
+        template = tmp_path_factory.mktemp("template") / f"{kind}.sqlite3"
+        template_url = f"sqlite:///{template}"
+        upgrade(template_url)
+        if kind == "seeded":
+            seed_catalog(template_url)
+        dispose_engine(template_url)  # the last connection closed: the write-ahead log is checkpointed into the file
+        wal = template.with_name(template.name + "-wal")
+        assert not wal.exists() or not wal.stat().st_size, "the template's write-ahead log was not checkpointed"
+        _templates[kind] = template
+    shutil.copyfile(_templates[kind], url.removeprefix("sqlite:///"))
+    return True
 
 
 @pytest.fixture(scope="module")
