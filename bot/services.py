@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.answers import Answers
@@ -25,11 +26,14 @@ class Services:
     installations: Installations | None  # OAuth mode only: token mode has one bot token, in the settings
 
 
-def build_services(settings: SlackSettings, database_url: str, search: SearchEngine | None = None) -> Services:
-    """`search`: an engine already built (and warmed up) for this database, else a new one."""
-    sessions = sessions_for(database_url)
+def build_services(
+    settings: SlackSettings, database_url: str, search: SearchEngine | None = None, database: Engine | None = None
+) -> Services:
+    """`search`: an engine already built (and warmed up) for this database, else a new one. `database`: an engine of
+    the caller's own for that URL (a test acting as a separate server process), else the process's shared one."""
+    sessions = sessionmaker(database, expire_on_commit=False) if database else sessions_for(database_url)
     search = search or SearchEngine(sessions)
-    installations = Installations(settings, engine_for(database_url)) if settings.uses_oauth else None
+    installations = Installations(settings, database or engine_for(database_url)) if settings.uses_oauth else None
     return Services(
         settings=settings, sessions=sessions, search=search, answers=Answers(sessions, search),
         digests=DigestCommands(sessions, search), installations=installations,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine
 
+import db.config
 from bot.devtools.fake_slack import FakeSlack
 from db.config import database_url, dispose_engine, sessions_for
 from db.migrate import upgrade
@@ -16,9 +18,10 @@ from db.search.engine import SearchEngine
 from db.setup import seed_catalog
 from db.token_cipher import ENCRYPTION_KEY_VARIABLE, TokenCipher
 from tests.support.databases import private_schema
+from tests.support.shared_data import DATA_SKIPS
 from tests.support.slack_server import TEAM, TalkbotServer
+from tests.support.talkbot_app import InProcessTalkbot, talkbot_in_process
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
 
 
@@ -38,6 +41,46 @@ def _postgres_skip_reason() -> str | None:
 POSTGRES_SKIP = _postgres_skip_reason()
 if POSTGRES_SKIP and os.environ.get("TALKBOT_REQUIRE_POSTGRES"):
     raise pytest.UsageError(f"TALKBOT_REQUIRE_POSTGRES is set but {POSTGRES_SKIP}")
+
+FOLDED_SKIPS = {POSTGRES_SKIP, *DATA_SKIPS}
+
+OUTAGE_VARIABLE = "TALKBOT_RUN_OUTAGE_TESTS"
+
+
+def pytest_addoption(parser) -> None:
+    parser.addoption(
+        "--run-outage", action="store_true",
+        help=f"run the tests marked `outage`, which stop the machine's PostgreSQL (also: {OUTAGE_VARIABLE}=1)",
+    )  # fmt: skip
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """`outage` tests stop the PostgreSQL cluster everyone on the machine uses: only when asked (`.ci/run` asks)."""
+    if config.getoption("--run-outage") or os.environ.get(OUTAGE_VARIABLE) == "1":
+        return
+    skip = pytest.mark.skip(reason=f"stops the machine's PostgreSQL: run with --run-outage or {OUTAGE_VARIABLE}=1")
+    for item in items:
+        if "outage" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """One `-ra` line per skip reason, not one per test: a skip for a reason the whole suite shares (no PostgreSQL, no
+    shared data) is reported at one place, so pytest folds them."""
+    report = yield
+    if report.skipped and isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
+        reason = report.longrepr[2]
+        if reason.removeprefix("Skipped: ") in FOLDED_SKIPS:
+            report.longrepr = (__file__, None, reason)
+    return report
+
+
+@pytest.fixture(autouse=True)
+def _one_process_per_command(monkeypatch) -> None:
+    """`bot.cli.main` switches the whole process to bulk timeouts (db/config.py) for its commands, as a process of its
+    own would: a test calling it in-process must not leave them to the tests after it."""
+    monkeypatch.setattr(db.config, "_bulk_process", False)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -77,8 +120,9 @@ def database_url_of(url: str) -> str:
 
 
 @pytest.fixture
-def migrated_database(empty_database) -> str:
-    upgrade(empty_database)
+def migrated_database(empty_database, tmp_path_factory) -> str:
+    if not _from_sqlite_template(empty_database, "migrated", tmp_path_factory):
+        upgrade(empty_database)
     return empty_database
 
 
@@ -86,9 +130,32 @@ def migrated_database(empty_database) -> str:
 def seeded_database(request, tmp_path_factory) -> Iterator[str]:
     """A migrated database holding the seed catalog, shared (read-only) by a module's tests."""
     for url in _fresh_database(request.param, tmp_path_factory):
-        upgrade(url)
-        seed_catalog(url)
+        if not _from_sqlite_template(url, "seeded", tmp_path_factory):
+            upgrade(url)
+            seed_catalog(url)
         yield url
+
+
+_templates: dict[str, Path] = {}
+
+
+def _from_sqlite_template(url: str, kind: str, tmp_path_factory) -> bool:
+    """A new SQLite database becomes a copy of one migrated (and seeded) once per run: the same file `db upgrade`
+    (and `seed`) would leave, without running the migrations again for every test. False for PostgreSQL."""
+    if not url.startswith("sqlite:///"):
+        return False
+    if kind not in _templates:
+        template = tmp_path_factory.mktemp("template") / f"{kind}.sqlite3"
+        template_url = f"sqlite:///{template}"
+        upgrade(template_url)
+        if kind == "seeded":
+            seed_catalog(template_url)
+        dispose_engine(template_url)  # the last connection closed: the write-ahead log is checkpointed into the file
+        wal = template.with_name(template.name + "-wal")
+        assert not wal.exists() or not wal.stat().st_size, "the template's write-ahead log was not checkpointed"
+        _templates[kind] = template
+    shutil.copyfile(_templates[kind], url.removeprefix("sqlite:///"))
+    return True
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +171,15 @@ def fake() -> Iterator[FakeSlack]:
 
 
 @pytest.fixture(scope="module")
-def server(seeded_database, fake) -> Iterator[TalkbotServer]:
+def server(seeded_database, fake) -> Iterator[InProcessTalkbot]:
+    """talkbot's Slack app in token mode on the seeded catalog, talking to `fake`, run in-process (tests/support): the
+    same app and WSGI layer `talkbot serve --http` runs. tests/test_real_server.py covers the real process."""
+    with talkbot_in_process(seeded_database, fake) as talkbot:
+        yield talkbot
+
+
+@pytest.fixture(scope="module")
+def real_server(seeded_database, fake) -> Iterator[TalkbotServer]:
     """A real `talkbot serve --http` in token mode on the seeded catalog, talking to `fake`."""
     talkbot = TalkbotServer(seeded_database, fake)
     yield talkbot

@@ -1,4 +1,5 @@
-"""Run the real `talkbot` command in a subprocess, with a chosen database and home folder."""
+"""Run the real `talkbot` command in a subprocess, with a chosen database and home folder: for the tests where the
+process boundary is the point (start-up, exit status, another process). tests/support/cli.py runs it in-process."""
 
 import os
 import subprocess

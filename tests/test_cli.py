@@ -1,4 +1,5 @@
-"""The `talkbot` command as a user runs it: a real process, a real database, one clear line on errors."""
+"""The `talkbot` command as a user runs it: `bot.cli.main` in-process (tests/support/cli.py), the real entry point in a
+process where start-up and exit are the point; a real database, one clear line on errors."""
 
 import argparse
 import json
@@ -13,11 +14,14 @@ import pytest
 from bot.cli import _parser, format_page, main
 from db.cards import TalkCard
 from db.search.engine import ResultPage
-from tests.talkbot_cli import TALKBOT, talkbot
+from tests.support.cli import talkbot
+from tests.talkbot_cli import TALKBOT
+from tests.talkbot_cli import talkbot as talkbot_process
 
 
 def test_first_search_on_a_fresh_machine_creates_seeds_and_answers(tmp_path):
-    result = talkbot("search", "kafka", home=tmp_path)
+    """The real entry point, in a process of its own: start-up, output and exit status as a user sees them."""
+    result = talkbot_process("search", "kafka", home=tmp_path)
 
     expected_file = tmp_path / ".local" / "share" / "talkbot" / "catalog.sqlite3"
     assert result.returncode == 0, result.stderr
@@ -61,7 +65,8 @@ def test_errors_are_one_line_and_a_non_zero_exit(tmp_path, args, message):
 
 
 def test_an_unreachable_database_is_one_clear_line(tmp_path):
-    result = talkbot("search", "kafka", database_url="postgresql://nobody@127.0.0.1:9/none")
+    """In a process of its own: nothing else (a warning, a traceback at exit) reaches its standard error."""
+    result = talkbot_process("search", "kafka", database_url="postgresql://nobody@127.0.0.1:9/none")
 
     assert result.returncode == 1
     assert result.stderr.startswith("talkbot: cannot use the database at postgresql+psycopg://nobody@127.0.0.1:9/none")

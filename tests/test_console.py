@@ -11,37 +11,39 @@ from pathlib import Path
 import pytest
 
 from bot.devtools.console import BOLD, EMOJI, RESET, render_mrkdwn, run_console
+from db.config import sessions_for
 from db.importers import read_catalog_file
+from db.search.engine import SearchEngine
 from db.setup import SEED_FILE
 from tests.talkbot_cli import TALKBOT
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def console_answers(engine, lines: list[str]) -> list[str]:
+def console_answers(database_url: str, lines: list[str]) -> list[str]:
     answers: list[str] = []
-    run_console(engine.database_url, engine, iter(lines), answers.append)
+    run_console(database_url, SearchEngine(sessions_for(database_url)), iter(lines), answers.append)
     return answers
 
 
 # --- quitting and blank lines --------------------------------------------------------------------------------
 
 
-def test_a_blank_or_whitespace_only_line_does_nothing(seeded_engine):
-    answers = console_answers(seeded_engine, ["", "   ", "\t", "k8s"])
+def test_a_blank_or_whitespace_only_line_does_nothing(seeded_database):
+    answers = console_answers(seeded_database, ["", "   ", "\t", "k8s"])
 
     assert len(answers) == 1 and "From Borg to Kubernetes" in answers[0]
 
 
 @pytest.mark.parametrize("word", ["quit", "exit", "  QUIT  "])
-def test_quit_or_exit_leaves_the_console(seeded_engine, word):
-    answers = console_answers(seeded_engine, ["k8s", word, "kafka"])
+def test_quit_or_exit_leaves_the_console(seeded_database, word):
+    answers = console_answers(seeded_database, ["k8s", word, "kafka"])
 
     assert len(answers) == 1 and "Scaling Kafka" not in answers[0]
 
 
-def test_the_end_of_piped_input_leaves_the_console(seeded_engine):
-    assert len(console_answers(seeded_engine, ["k8s", "kafka"])) == 2
+def test_the_end_of_piped_input_leaves_the_console(seeded_database):
+    assert len(console_answers(seeded_database, ["k8s", "kafka"])) == 2
 
 
 # --- mrkdwn for a terminal ------------------------------------------------------------------------------------
@@ -87,8 +89,8 @@ def test_escaped_catalog_text_is_unescaped_last_and_never_becomes_markup():
     assert render_mrkdwn("Tom &amp; Jerry &lt;@UYOU&gt; a &lt;b&gt;") == "Tom & Jerry <@UYOU> a <b>"
 
 
-def test_the_console_shows_a_linked_title_without_slack_markup(seeded_engine):
-    [answer] = console_answers(seeded_engine, ["anticipation what could possibly go wrong"])
+def test_the_console_shows_a_linked_title_without_slack_markup(seeded_database):
+    [answer] = console_answers(seeded_database, ["anticipation what could possibly go wrong"])
 
     assert "Anticipation: What could possibly go wrong? <http" in answer
     assert "*" not in answer and "<http://velocityconf.com/velocityeu2011|" not in answer

@@ -5,7 +5,7 @@ import json
 import os
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 
 import pytest
@@ -30,6 +30,7 @@ from db.records import EventRecord, LinkRecord, TalkRecord
 from db.search.engine import SearchEngine
 from db.setup import seed_catalog
 from db.workspaces import NOT_INSTALLED, resume_workspace_digests
+from tests.support.slack_server import wait_for
 
 UTC = dt.UTC
 TEAM = "T0001"
@@ -519,16 +520,19 @@ def test_the_clock_process_posts_due_digests_on_its_schedule(engine, fake, migra
     clock = subprocess.Popen([sys.executable, "-m", "bot.cli", "clock", "--every", "1"], env=env,
                              cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(clock.stdout), daemon=True)  # the log, line by line
+    reader.start()
     try:
-        deadline = time.monotonic() + 30
-        while not fake.messages_in("CCLOCK") and time.monotonic() < deadline:
-            time.sleep(0.1)
-        time.sleep(2.5)  # a few more passes: still one post
+        passes = lambda: [line for line in list(lines) if "digest pass: " in line]  # noqa: E731
+        wait_for(lambda: len(passes()) >= 3, timeout=30)  # the pass that posted, and two whole passes after it
     finally:
         clock.terminate()
-        output = clock.communicate(timeout=10)[0]
+        clock.wait(timeout=10)
+        reader.join(timeout=10)
+    output = "".join(lines)
+    assert "digest pass: 1 posted" in passes()[0], output
     assert len(fake.messages_in("CCLOCK")) == 1, output
-    assert "digest pass: 1 posted" in output
     assert clock.returncode == 0
 
 

@@ -1,5 +1,6 @@
-"""`talkbot import` end to end: every format in, again without changes, updates and prunes, duplicates out,
-bad files refused with nothing written — on SQLite and PostgreSQL."""
+"""`talkbot import` end to end (in-process, tests/support/cli.py; one import in a process of its own): every format
+in, again without changes, updates and prunes, duplicates out, bad files refused with nothing written — on SQLite and
+PostgreSQL."""
 
 import gzip
 import hashlib
@@ -15,12 +16,11 @@ from db.config import dispose_engine, is_sqlite, sessions_for
 from db.models import Speaker, Talk, TalkSource
 from db.search.engine import SearchEngine
 from db.setup import seed_catalog
-from tests.conftest import SHARED
-from tests.talkbot_cli import talkbot
+from tests.support.cli import talkbot
+from tests.support.shared_data import PYVIDEO_ARCHIVE, SCHEDULES, needs_pyvideo_archive
+from tests.talkbot_cli import talkbot as talkbot_process
 
 FIXTURES = Path(__file__).parent / "importers" / "fixtures"
-SCHEDULES = SHARED / "data" / "schedules"
-PYVIDEO_ARCHIVE = SHARED / "data" / "pyvideo-data.tar.gz"
 
 
 @pytest.fixture
@@ -229,7 +229,7 @@ def real_events(folder: Path) -> Path:
     return folder
 
 
-@pytest.mark.skipif(not PYVIDEO_ARCHIVE.exists(), reason=f"{PYVIDEO_ARCHIVE} is not here (a fresh clone)")
+@needs_pyvideo_archive
 def test_an_export_after_a_pyvideo_import_imports_into_a_fresh_catalog_unchanged(catalog, tmp_path):
     """`talkbot export -o all.json && talkbot import all.json` refused pyvideo's days-long durations: everything an
     importer accepts now passes the talkbot format's rules too."""
@@ -291,12 +291,12 @@ def test_search_sees_talks_imported_by_another_process_at_once(catalog, tmp_path
     assert engine.search("zanzibarian").cards == []
 
     program = write_csv(tmp_path / "late.csv", ["z,The zanzibarian keynote,Zoe,DemoConf,2024"])
-    assert run_import(catalog, program).returncode == 0
+    assert talkbot_process("import", str(program), database_url=catalog).returncode == 0  # another process, really
 
     assert [card.title for card in engine.search("zanzibarian").cards] == ["The zanzibarian keynote"]
 
 
-@pytest.mark.skipif(not PYVIDEO_ARCHIVE.exists(), reason=f"{PYVIDEO_ARCHIVE} is not here (a fresh clone)")
+@needs_pyvideo_archive
 def test_the_real_pyvideo_archive_and_schedules_load_cleanly_and_again_without_changes(catalog):
     files = [PYVIDEO_ARCHIVE, SCHEDULES / "frab-camp2019.json", SCHEDULES / "pretalx-democon.json"]
     first = run_import(catalog, *files)

@@ -52,6 +52,10 @@ from tests.support.slack_server import (
     wait_for,
 )
 
+# Stops the PostgreSQL cluster everyone on the machine uses: only with --run-outage or TALKBOT_RUN_OUTAGE_TESTS=1
+# (`.ci/run` sets it; tests/conftest.py skips them otherwise).
+pytestmark = pytest.mark.outage
+
 ACK_BUDGET = 3.0  # Slack gives up on a request it has no ack for after 3 s
 LOCAL_HOSTS = {None, "", "localhost", "127.0.0.1", "::1"}
 UTC = dt.UTC

@@ -7,11 +7,10 @@ from db.search.index import CatalogIndex, TalkText
 from db.search.query import parse_query
 from db.search.ranking import rank
 from db.search.vocabulary import default_vocabulary
-from tests.conftest import SHARED
 from tests.support.fts5 import Fts5Baseline
 from tests.support.relevance import labelled_queries, quality
+from tests.support.shared_data import pyvideo_archive
 
-ARCHIVE = SHARED / "data" / "pyvideo-data.tar.gz"
 LABELLED = labelled_queries("pyvideo_queries.yaml")
 
 # The level reached when these were set; raise them when ranking improves.
@@ -21,9 +20,7 @@ MIN_NDCG_AT_5 = 0.53
 
 @pytest.fixture(scope="module")
 def engines():
-    if not ARCHIVE.exists():
-        pytest.skip(f"{ARCHIVE} is not here (a fresh clone)")
-    records = read_catalog_file(ARCHIVE).records
+    records = read_catalog_file(pyvideo_archive()).records
     ids = {number: f"{record.source}/{record.external_id}" for number, record in enumerate(records, start=1)}
     texts = [TalkText.from_record(number, record) for number, record in enumerate(records, start=1)]
     index, fts5, vocabulary = CatalogIndex(texts), Fts5Baseline(texts), default_vocabulary()

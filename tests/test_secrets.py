@@ -21,6 +21,7 @@ from db.config import engine_for, is_sqlite, sessions_for
 from db.digests import subscription_for
 from db.search.engine import SearchEngine
 from db.token_cipher import ENCRYPTION_KEY_VARIABLE, TokenCipher
+from tests.support.cli import talkbot
 from tests.support.slack_server import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -30,7 +31,6 @@ from tests.support.slack_server import (
     oauth_server,
     texts,
 )
-from tests.talkbot_cli import talkbot
 
 TEAM = "TSECRETS"
 DATABASE_PASSWORD = "db-password-not-real-7f3a"

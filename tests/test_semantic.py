@@ -26,8 +26,8 @@ from db.search.encoder import DIMENSIONS, MODEL_ID, Encoder, ModelFileError, ins
 from db.search.engine import SearchEngine
 from db.search.wordpiece import MAX_TOKENS, WordPiece
 from db.setup import seed_catalog
+from tests.support.cli import talkbot
 from tests.support.relevance import labelled_queries
-from tests.talkbot_cli import talkbot
 
 INTENT = {entry["query"]: entry["expect"] for entry in labelled_queries("intent_queries.yaml")}
 SEED = labelled_queries("seed_queries.yaml")

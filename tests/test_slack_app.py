@@ -1,4 +1,4 @@
-"""Scenarios over HTTP: signed requests to a real `talkbot serve --http`, answers observed at a fake Slack."""
+"""Scenarios: signed requests to talkbot's HTTP app (in-process, tests/support), answers observed at a fake Slack."""
 
 import json
 import time
@@ -14,7 +14,8 @@ from db.config import sessions_for
 from db.digests import channel_votes
 from db.models import SavedTalk
 from db.records import LinkRecord, SpeakerRecord, TalkRecord
-from tests.support.slack_server import BOT_TOKEN, TEAM, TalkbotServer, answers_to, button, buttons, texts, wait_for
+from tests.support.slack_server import BOT_TOKEN, TEAM, answers_to, button, buttons, texts, wait_for
+from tests.support.talkbot_app import talkbot_in_process
 
 
 def new_user() -> str:
@@ -139,7 +140,7 @@ def test_a_retried_event_is_answered_once(server, fake):
         assert server.event(event, event_id=event_id, headers=headers).status == 200
 
     _wait_messages(fake, channel)
-    time.sleep(1)
+    server.settle()  # all four deliveries fully handled: the three retries were passed over, nothing more to come
     assert len(fake.messages_in(channel)) == 1
 
 
@@ -156,7 +157,7 @@ def test_bot_posts_edits_and_deletions_are_ignored(server, fake):
     server.event(message_event("k8s", user_id="UBOB", channel_id=channel))  # answered: marks the end
 
     [answer] = _wait_messages(fake, channel)
-    time.sleep(0.5)
+    server.settle()  # every event fully handled
     assert len(fake.messages_in(channel)) == 1 and "Kubernetes" in json.dumps(answer["blocks"])
 
 
@@ -209,13 +210,7 @@ def test_requests_not_signed_by_slack_are_refused_with_401(server, problem):
         "stale": signed_headers("test-signing-secret", body, FORM, timestamp=int(time.time()) - 6 * 60),
     }[problem]
 
-    import urllib.error
-    import urllib.request
-
-    request = urllib.request.Request(server.url + "/slack/events", data=body, headers=headers, method="POST")
-    with pytest.raises(urllib.error.HTTPError) as refused:
-        urllib.request.urlopen(request, timeout=10)
-    assert refused.value.code == 401
+    assert server.request("POST", "/slack/events", body, headers).status == 401
 
 
 def test_health_check_reports_the_database(server):
@@ -250,17 +245,15 @@ def _wait_messages(fake, channel):
 
 
 def test_two_replicas_receiving_the_same_event_answer_it_once(server, seeded_database, fake):
-    replica = TalkbotServer(seeded_database, fake)
-    try:
+    """Each replica with its own app and connection pool, as two processes would have."""
+    with talkbot_in_process(seeded_database, fake) as replica:
         channel = "D" + uuid.uuid4().hex[:8].upper()
         event, event_id = message_event("kafka", user_id="UBOB", channel_id=channel), "Ev" + uuid.uuid4().hex[:10]
         for talkbot in (server, replica, server, replica):
             assert talkbot.event(event, event_id=event_id).status == 200
         _wait_messages(fake, channel)
-        time.sleep(1)
+        server.settle(), replica.settle()  # all four deliveries fully handled: nothing more to come
         assert len(fake.messages_in(channel)) == 1
-    finally:
-        replica.stop()
 
 
 def test_long_hostile_catalog_text_is_escaped_and_kept_within_limits(server, seeded_database):

@@ -20,7 +20,8 @@ from bot.services import build_services
 from db.config import engine_for
 from db.migrate import current_revision, downgrade, head_revision, upgrade
 from db.token_cipher import ENCRYPTION_KEY_VARIABLE, TokenCipher, UndecryptableToken
-from tests.support.slack_server import CLIENT_ID, CLIENT_SECRET, answers_to, install, oauth_server, texts
+from tests.support.slack_server import CLIENT_ID, CLIENT_SECRET, answers_to, install, texts
+from tests.support.talkbot_app import talkbot_in_process
 
 BEFORE_ENCRYPTION = "0005_workspaces"
 # What slack_sdk stores for one install, each secret column with a value.
@@ -99,9 +100,8 @@ def fake(seeded_database):
 
 @pytest.fixture(scope="module")
 def server(seeded_database, fake, encryption_key):
-    talkbot = oauth_server(seeded_database, fake)
-    yield talkbot
-    talkbot.stop()
+    with talkbot_in_process(seeded_database, fake, oauth=True) as talkbot:
+        yield talkbot
 
 
 def test_an_install_stores_its_bot_token_encrypted_and_requests_use_it(server, fake, seeded_database, encryption_key):

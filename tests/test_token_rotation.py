@@ -33,12 +33,12 @@ from tests.support.slack_server import (
     CLIENT_ID,
     CLIENT_SECRET,
     SIGNING_SECRET,
-    TalkbotServer,
+    SlackSender,
     answers_to,
     install,
-    oauth_server,
     texts,
 )
+from tests.support.talkbot_app import talkbot_in_process
 
 USER = "UALICE"
 LIFETIME = dt.timedelta(hours=12)  # Slack's
@@ -53,9 +53,8 @@ def fake(seeded_database):
 
 @pytest.fixture(scope="module")
 def server(seeded_database, fake, encryption_key):
-    talkbot = oauth_server(seeded_database, fake)
-    yield talkbot
-    talkbot.stop()
+    with talkbot_in_process(seeded_database, fake, oauth=True) as talkbot:
+        yield talkbot
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +73,7 @@ def runner(seeded_database, settings) -> DigestRunner:
     )
 
 
-def installed_and_subscribed(server: TalkbotServer, fake: FakeSlack) -> tuple[str, str]:
+def installed_and_subscribed(server: SlackSender, fake: FakeSlack) -> tuple[str, str]:
     """A new workspace that installed talkbot over OAuth, with a daily digest in one of its channels."""
     team = "TROT" + uuid.uuid4().hex[:6].upper()
     channel = f"C{team}"
@@ -84,7 +83,7 @@ def installed_and_subscribed(server: TalkbotServer, fake: FakeSlack) -> tuple[st
     return team, channel
 
 
-def ask(server: TalkbotServer, query: str, team: str, channel: str = "CGENERAL") -> dict:
+def ask(server: SlackSender, query: str, team: str, channel: str = "CGENERAL") -> dict:
     ack, response_url_id = server.command(query, user=USER, team=team, channel=channel)
     assert ack.status == 200
     [answer] = answers_to(server.fake, response_url_id)

@@ -1,6 +1,6 @@
-"""Many workspaces, one talkbot: two workspaces install it over OAuth (against the fake Slack) and use it side by
-side; neither can see or change the other's saved talks or digests; uninstalling and revoking clean up after
-themselves, and a reinstall resumes."""
+"""Many workspaces, one talkbot (in-process, tests/support; test_real_server.py installs into a real process): two
+workspaces install it over OAuth (against the fake Slack) and use it side by side; neither can see or change the
+other's saved talks or digests; uninstalling and revoking clean up after themselves, and a reinstall resumes."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ import contextlib
 import datetime as dt
 import json
 import re
-import urllib.error
-import urllib.request
 import uuid
 
 import pytest
@@ -26,14 +24,14 @@ from db.search.engine import SearchEngine
 from tests.support.slack_server import (
     CLIENT_ID,
     CLIENT_SECRET,
-    TalkbotServer,
+    SlackSender,
     answers_to,
     button,
     install,
-    oauth_server,
     texts,
     wait_for,
 )
+from tests.support.talkbot_app import talkbot_in_process
 
 ALPHA, BETA = "TALPHA", "TBETA"
 USER = "UALICE"  # the same user id in both workspaces: isolation must come from the workspace, not the id
@@ -48,12 +46,10 @@ def fake(seeded_database):
 
 @pytest.fixture(scope="module")
 def server(seeded_database, fake, encryption_key):
-    with pytest.MonkeyPatch.context() as environment:  # short waits for a locked database, as in production
-        environment.setenv("TALKBOT_DB_LOCK_TIMEOUT", "1")
-        environment.setenv("TALKBOT_SQLITE_BUSY_TIMEOUT", "1")
-        talkbot = oauth_server(seeded_database, fake)
-    yield talkbot
-    talkbot.stop()
+    """talkbot over OAuth, in-process (tests/support); short waits for a locked database, as in production."""
+    quick = {"TALKBOT_DB_LOCK_TIMEOUT": "1", "TALKBOT_SQLITE_BUSY_TIMEOUT": "1"}
+    with talkbot_in_process(seeded_database, fake, oauth=True, env=quick) as talkbot:
+        yield talkbot
 
 
 @pytest.fixture(scope="module")
@@ -66,18 +62,18 @@ def runner(seeded_database, fake, encryption_key) -> DigestRunner:
     )
 
 
-def ask(server: TalkbotServer, query: str, team: str, channel: str = "CGENERAL") -> dict:
+def ask(server: SlackSender, query: str, team: str, channel: str = "CGENERAL") -> dict:
     ack, response_url_id = server.command(query, user=USER, team=team, channel=channel)
     assert ack.status == 200 and ack.seconds < 3
     [answer] = answers_to(server.fake, response_url_id)
     return answer
 
 
-def saved_titles(server: TalkbotServer, team: str) -> str:
+def saved_titles(server: SlackSender, team: str) -> str:
     return texts(ask(server, "saved", team))
 
 
-def subscribe(server: TalkbotServer, team: str, channel: str) -> None:
+def subscribe(server: SlackSender, team: str, channel: str) -> None:
     server.fake.set_channel_members(channel, [USER, f"UBOT{team}"])  # talkbot's bot user in that workspace (install)
     assert "is on for this channel" in texts(ask(server, "digest subscribe daily 09:00 UTC kafka", team, channel))
 
@@ -138,12 +134,9 @@ def test_install_page_leads_to_slack_consent_and_back_to_a_stored_installation(s
 def test_an_install_link_reused_without_its_state_is_refused(server, fake, seeded_database):
     team = "T" + uuid.uuid4().hex[:8].upper()
     fake.sign_in(Workspace(team))
-    forged = f"{server.url}{REDIRECT_PATH}?code=whatever&state=not-one-we-issued"
+    refused = server.get(f"{REDIRECT_PATH}?code=whatever&state=not-one-we-issued")
 
-    with pytest.raises(urllib.error.HTTPError) as refused:
-        urllib.request.urlopen(forged, timeout=10)
-
-    assert refused.value.code in (400, 401, 403)
+    assert refused.status in (400, 401, 403)
     assert installation_rows(seeded_database, team) == 0
 
 

@@ -12,19 +12,16 @@ from db.importers import detect_format, frab
 from db.importers.errors import ImportFileError
 from db.importers.fields import SUMMARY_LIMIT
 from db.records import EventRecord, LinkRecord, SpeakerRecord
+from tests.support import shared_data
 
 FIXTURES = Path(__file__).parent / "fixtures"
-SCHEDULES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "schedules"
 MINICON = EventRecord(
     series="MiniCon", year=2024, name="MiniCon 2024", starts_on=dt.date(2024, 5, 10), ends_on=dt.date(2024, 5, 11)
 )
 
 
 def real_schedule(name: str) -> Path:
-    path = SCHEDULES / name
-    if not path.exists():
-        pytest.skip(f"{path} is absent: the shared schedule data is not on this machine")
-    return path
+    return shared_data.real_schedule(name)
 
 
 def schedule_events(path: Path) -> list[dict]:

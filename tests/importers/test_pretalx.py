@@ -10,10 +10,10 @@ import pytest
 from db.importers import detect_format, pretalx
 from db.importers.errors import ImportFileError
 from db.records import EventRecord, SpeakerRecord
+from tests.support.shared_data import real_schedule
 
 FIXTURES = Path(__file__).parent / "fixtures"
 WIDGET = FIXTURES / "widget" / "democamp.json"
-SCHEDULES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "schedules"
 
 
 def test_widget_reads_talks_and_skips_slots_without_a_submission():
@@ -79,9 +79,7 @@ def test_detect_needs_only_the_talks_at_the_start_of_a_large_file():
 
 
 def test_pretalx_schedule_json_export_is_not_widget_data():
-    path = SCHEDULES / "pretalx-democon.json"
-    if not path.exists():
-        pytest.skip(f"{path} is absent: the shared schedule data is not on this machine")
+    path = real_schedule("pretalx-democon.json")
 
     assert detect_format(path) == "frab"  # pretalx exports frab's schedule.json
     with pytest.raises(ImportFileError) as caught:

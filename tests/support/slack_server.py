@@ -11,8 +11,9 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.devtools.fake_slack import FakeSlack, Workspace
@@ -50,71 +51,20 @@ class Reply:
     status: int
     body: str
     seconds: float
+    headers: dict = field(default_factory=dict)
 
 
-class TalkbotServer:
-    """`talkbot serve --http` in a subprocess, configured against `fake`; stopped by `stop()`."""
+class SlackSender:
+    """What Slack sends, signed, to a talkbot: subclasses say how a request reaches it (`post`, `get`)."""
 
-    def __init__(self, database_url: str, fake: FakeSlack, extra_env: dict | None = None) -> None:
-        self.port = free_port()
-        self.fake = fake
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url,
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_API_URL": fake.api_url,
-            **(extra_env or {}),
-        }
-        env.pop("SLACK_APP_TOKEN", None)
-        self.log = Path(os.environ.get("TMPDIR", "/tmp")) / f"talkbot-serve-{self.port}.log"
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "serve", "--http", "--host", "127.0.0.1", "--port", str(self.port)],
-            env=env,
-            stdout=self.log.open("w"),
-            stderr=subprocess.STDOUT,
-            cwd=Path(__file__).resolve().parents[2],
-        )
-        self._wait_until_healthy()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def _wait_until_healthy(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"talkbot serve exited: {self.log.read_text()}")
-            try:
-                if self.get("/healthz").status == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"talkbot serve did not become healthy: {self.log.read_text()}")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
-
-    def get(self, path: str) -> Reply:
-        return self._send(urllib.request.Request(self.url + path))
+    fake: FakeSlack
 
     def post(self, body: bytes, content_type: str, headers: dict | None = None) -> Reply:
-        signed = signed_headers(SIGNING_SECRET, body, content_type)
-        request = urllib.request.Request(
-            self.url + "/slack/events", data=body, headers={**signed, **(headers or {})}, method="POST"
-        )
-        return self._send(request)
+        raise NotImplementedError
 
-    def _send(self, request: urllib.request.Request) -> Reply:
-        start = time.monotonic()
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return Reply(response.status, response.read().decode(), time.monotonic() - start)
-        except urllib.error.HTTPError as error:
-            return Reply(error.code, error.read().decode(), time.monotonic() - start)
+    def get(self, path: str, headers: dict | None = None) -> Reply:
+        """`path` may carry a query string; a redirect is returned, not followed."""
+        raise NotImplementedError
 
     # What Slack sends, signed.
 
@@ -202,6 +152,72 @@ class TalkbotServer:
         return self.post(body, FORM), response_url.rsplit("/", 1)[1]
 
 
+class TalkbotServer(SlackSender):
+    """`talkbot serve --http` in a subprocess, configured against `fake`; stopped by `stop()`."""
+
+    def __init__(self, database_url: str, fake: FakeSlack, extra_env: dict | None = None) -> None:
+        self.port = free_port()
+        self.fake = fake
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": fake.api_url,
+            **(extra_env or {}),
+        }
+        env.pop("SLACK_APP_TOKEN", None)
+        self.log = Path(os.environ.get("TMPDIR", "/tmp")) / f"talkbot-serve-{self.port}.log"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "serve", "--http", "--host", "127.0.0.1", "--port", str(self.port)],
+            env=env,
+            stdout=self.log.open("w"),
+            stderr=subprocess.STDOUT,
+            cwd=Path(__file__).resolve().parents[2],
+        )
+        self._wait_until_healthy()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _wait_until_healthy(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"talkbot serve exited: {self.log.read_text()}")
+            try:
+                if self.get("/healthz").status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"talkbot serve did not become healthy: {self.log.read_text()}")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+    def get(self, path: str, headers: dict | None = None) -> Reply:
+        return self._send(urllib.request.Request(self.url + path, headers=headers or {}))
+
+    def post(self, body: bytes, content_type: str, headers: dict | None = None) -> Reply:
+        signed = signed_headers(SIGNING_SECRET, body, content_type)
+        request = urllib.request.Request(
+            self.url + "/slack/events", data=body, headers={**signed, **(headers or {})}, method="POST"
+        )
+        return self._send(request)
+
+    def _send(self, request: urllib.request.Request) -> Reply:
+        start = time.monotonic()
+        try:
+            with urllib.request.build_opener(StayOnRedirect).open(request, timeout=10) as response:
+                body = response.read().decode()
+                return Reply(response.status, body, time.monotonic() - start, dict(response.headers))
+        except urllib.error.HTTPError as error:
+            return Reply(error.code, error.read().decode(), time.monotonic() - start, dict(error.headers))
+
+
 def answers_to(fake: FakeSlack, response_url_id: str, count: int = 1, timeout: float = 10.0) -> list[dict]:
     """The bodies talkbot posted to one response_url and Slack accepted, waiting for `count` of them. A post the
     fake refused (as Slack would: invalid blocks, no text…) never reached anyone, so it is not an answer."""
@@ -266,20 +282,21 @@ class StayOnRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def install(server: TalkbotServer, fake: FakeSlack, team: str, installer: str = "UALICE") -> str:
+def install(server: SlackSender, fake: FakeSlack, team: str, installer: str = "UALICE") -> str:
     """Click "Add to Slack" on /slack/install, approve on (fake) Slack, land on the redirect; returns that page.
 
     The browser carries bolt's state cookie back itself: it is marked Secure, which a cookie jar on plain
-    http://127.0.0.1 would (rightly) not send."""
+    http://127.0.0.1 would (rightly) not send. `server` is a real process or talkbot in-process (tests/support)."""
     fake.sign_in(Workspace(team, bot_user_id=f"UBOT{team}", installer_id=installer))
-    with urllib.request.urlopen(server.url + INSTALL_PATH, timeout=10) as page:
-        state_cookie = page.headers["Set-Cookie"].split(";")[0]
-        consent_url = re.search(r'href="([^"]+/oauth/v2/authorize[^"]+)"', page.read().decode())[1]
+    page = server.get(INSTALL_PATH)
+    assert page.status == 200, page
+    state_cookie = page.headers["Set-Cookie"].split(";")[0]
+    consent_url = re.search(r'href="([^"]+/oauth/v2/authorize[^"]+)"', page.body)[1]
     try:
         urllib.request.build_opener(StayOnRedirect).open(html.unescape(consent_url), timeout=10)
     except urllib.error.HTTPError as consent:
         assert consent.code == 302, consent
-        back_to_talkbot = consent.headers["Location"]
-    landing = urllib.request.Request(back_to_talkbot, headers={"Cookie": state_cookie})
-    with urllib.request.urlopen(landing, timeout=10) as page:
-        return page.read().decode()
+        back_to_talkbot = urllib.parse.urlsplit(consent.headers["Location"])
+    landing = server.get(f"{back_to_talkbot.path}?{back_to_talkbot.query}", headers={"Cookie": state_cookie})
+    assert landing.status == 200, landing
+    return landing.body
