@@ -33,10 +33,17 @@ class Told:
         return SimpleNamespace(status_code=200, body="ok")
 
 
+def no_response_url(**message) -> None:
+    """Bolt's `respond` for an event: present, but an event has no response_url to answer on."""
+    raise ValueError("respond is unsupported here as there is no response_url")
+
+
 def answered_on_failure(work, *, event: dict | None = None) -> str:
     """What the person is told when `work` fails inside a lazy listener (bot/listeners/errors.py)."""
     told = Told()
-    args = SimpleNamespace(body={}, event=event, respond=None if event else told, say=told if event else None)
+    args = SimpleNamespace(
+        body={}, event=event, respond=no_response_url if event else told, say=told if event else None
+    )
     with pytest.raises(SQLAlchemyError) as failure:
         work()
     report_failure("test", args, failure.value)
@@ -74,3 +81,17 @@ def test_buttons_and_the_home_tab_without_a_database_ask_to_try_again():
 def test_a_digest_pass_without_a_database_counts_a_failure_and_posts_nothing():
     report = DigestRunner(SESSIONS, UNREACHABLE, lambda _team, _enterprise: None).run_due()
     assert (report.failed, report.posted) == (1, 0)
+
+
+def test_a_failed_click_on_the_home_tab_redraws_the_tab_saying_try_again():
+    """A Home tab click has no response_url (Bolt's `respond` raises there): the tab itself says what happened."""
+    published: list[dict] = []
+    client = SimpleNamespace(views_publish=lambda **call: published.append(call))
+    body = {"view": {"type": "home"}, "user": {"id": "U1"}}
+    args = SimpleNamespace(body=body, event=None, respond=no_response_url, say=None, client=client)
+    with pytest.raises(SQLAlchemyError) as failure:
+        Answers(SESSIONS, UNREACHABLE).unsave("T1", "U1", 1)
+
+    report_failure("unsave", args, failure.value)
+
+    assert [call["user_id"] for call in published] == ["U1"] and TRY_AGAIN in json.dumps(published[0]["view"])

@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.answers import TRY_AGAIN
-from bot.blocks import problem_message
+from bot.blocks import home_problem_view, problem_message
 from bot.listeners.replies import SlackRefused, say_in_place, tell_privately
 from db.event_receipts import claim_event
 
@@ -57,16 +57,18 @@ def after_ack(sessions: sessionmaker[Session]) -> Callable:
 def report_failure(listener: str, args: Args, error: Exception) -> None:
     """Log with the traceback, then tell the person what happened, as plainly as Slack allows."""
     log.error("%s failed", listener, exc_info=error)
-    problem = problem_message(
+    text = (
         TRY_AGAIN if isinstance(error, SQLAlchemyError)
         else SLACK_REFUSED if isinstance(error, SlackApiError | SlackRefused)
         else SOMETHING_WENT_WRONG
     )  # fmt: skip
     try:
-        if args.respond is not None:  # a command or a click: Slack gave a response_url
-            tell_privately(args.body, args.respond, problem)
-        elif args.event and args.say is not None:  # a DM or a mention: answer where the question was
-            say_in_place(args.event, args.say, problem)
+        if args.event and args.say is not None:  # a DM or a mention: answer where the question was
+            say_in_place(args.event, args.say, problem_message(text))
+        elif (args.body.get("view") or {}).get("type") == "home":  # a click on the Home tab: no response_url there
+            args.client.views_publish(user_id=args.body["user"]["id"], view=home_problem_view(text))
+        elif args.respond is not None:  # a command or a click: Slack gave a response_url (for events Bolt still
+            tell_privately(args.body, args.respond, problem_message(text))  # hands a `respond`, which raises)
     except Exception:
         log.exception("%s: could not tell the person about the failure either", listener)
 
