@@ -50,6 +50,10 @@ SMALL_TALK_WORDS = HELLO_WORDS | THANKS_WORDS | {
 TRY_AGAIN = "Something went wrong on our side: the database did not answer. Please try again in a minute."
 STALE_BUTTON = "That button no longer works (the talk may have been removed). Run `/talk` again."
 STARTERS = 3
+NOTHING_TO_SEARCH = (
+    "That message has nothing to search for (only emoji, links, code, mentions or everyday words). "
+    "Try `/talk` with a few words about what you need."
+)
 
 
 class Answers:
@@ -89,6 +93,14 @@ class Answers:
         if not page.cards:
             return no_match_message(screen.query, page, self.starters())
         return results_message(screen, page, saved, note)
+
+    def about_message(self, text: str, team_id: str, user_id: str) -> dict:
+        """ "Find talks about this" on a message: a private page of talks about what the message says. `text` is its
+        prose (bot/slack_text.py message_text); the query is its most informative words, however long it is."""
+        query = self.search.intent_query(text)
+        if not query:
+            return notice_message(NOTHING_TO_SEARCH)
+        return self.screen(Screen("search", query), team_id, user_id)
 
     def public(self, text: str) -> dict:
         """An answer posted where others may see it (a DM, a thread): no per-user state in it."""

@@ -6,7 +6,7 @@ from slack_bolt import App
 
 from bot.installations import NOT_INSTALLED_MESSAGE
 from bot.installations.clients import web_client
-from bot.listeners import actions, commands, events, home
+from bot.listeners import actions, commands, events, home, shortcuts
 from bot.services import Services
 
 
@@ -24,6 +24,6 @@ def create_app(services: Services) -> App:
         oauth_settings=installations.oauth_settings() if installations else None,
         user_facing_authorize_error_message=NOT_INSTALLED_MESSAGE,
     )
-    for listeners in (commands, actions, events, home):
+    for listeners in (commands, actions, events, home, shortcuts):
         listeners.register(app, services)
     return app

@@ -5,6 +5,7 @@ from pathlib import Path
 import yaml
 
 from bot.installations import BOT_SCOPES, REDIRECT_PATH
+from bot.listeners.shortcuts import FIND_TALKS_ABOUT_THIS
 
 MANIFEST = yaml.safe_load((Path(__file__).resolve().parents[1] / "manifest.yml").read_text())
 
@@ -30,3 +31,9 @@ def test_manifest_declares_the_command_events_scopes_home_tab_and_interactivity(
 def test_oauth_installs_ask_for_exactly_the_scopes_the_manifest_declares():
     assert sorted(BOT_SCOPES) == sorted(MANIFEST["oauth_config"]["scopes"]["bot"])
     assert MANIFEST["oauth_config"]["redirect_urls"] == [f"https://YOUR-HOST{REDIRECT_PATH}"]
+
+
+def test_the_message_shortcut_is_declared_with_the_callback_id_talkbot_listens_for():
+    [shortcut] = MANIFEST["features"]["shortcuts"]
+    assert shortcut["type"] == "message" and shortcut["callback_id"] == FIND_TALKS_ABOUT_THIS
+    assert shortcut["name"] == "Find talks about this" and 0 < len(shortcut["description"]) <= 80

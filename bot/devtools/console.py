@@ -1,6 +1,7 @@
 """`talkbot console`: the real Slack app and listeners, driven from a terminal through a local fake Slack.
 
-Type `/talk kafka`, a direct message (`kafka`), a mention (`@talkbot kafka`), `home`, or a button's number.
+Type `/talk kafka`, a direct message (`kafka`), a mention (`@talkbot kafka`), `shortcut <message text>` (the
+"Find talks about this" message shortcut on a message in #general), `home`, or a button's number.
 """
 
 from __future__ import annotations
@@ -26,14 +27,18 @@ from bot.devtools.slack_payloads import (
     block_action,
     event_callback,
     message_event,
+    message_shortcut,
+    posted_message,
     signed_headers,
     slash_command,
 )
+from bot.listeners.shortcuts import FIND_TALKS_ABOUT_THIS
 from bot.services import build_services
 from db.search.engine import SearchEngine
 
 SIGNING_SECRET = "console-signing-secret"
 USER, TEAM, CHANNEL, DM = "UYOU", "TCONSOLE", "CGENERAL", "DYOU"
+AUTHOR = "UCOLLEAGUE"  # who wrote the message a `shortcut` line acts on
 REPLY_METHODS = ("response_url", "chat.postMessage", "chat.postEphemeral", "views.publish")
 QUIET_SECONDS, MAX_WAIT_SECONDS = 0.25, 10.0
 
@@ -41,6 +46,7 @@ INTRO = """talkbot console — the Slack app running locally against a fake Slac
   /talk kafka        the slash command (also: /talk help, /talk saved)
   kafka              a direct message to the bot
   @talkbot kafka     a mention in #general (answered in a thread)
+  shortcut TEXT      "Find talks about this" on a message in #general that says TEXT
   home               open the App Home tab
   3                  press button number 3
 Arrow keys edit the line and recall earlier ones; `quit`, `exit` or Ctrl-D leaves."""
@@ -101,6 +107,13 @@ class Console:
             event = message_event(f"<@{self.fake.bot_user_id}> {line.removeprefix('@talkbot')}", user_id=USER,
                                   channel_id=CHANNEL, channel_type="channel")  # fmt: skip
             self._dispatch(event_callback({**event, "type": "app_mention"}, team_id=TEAM), JSON)
+        elif line.lower() == "shortcut" or line.lower().startswith("shortcut "):
+            message = posted_message(line[len("shortcut") :].strip(), user_id=AUTHOR, team_id=TEAM)
+            body = message_shortcut(
+                message, callback_id=FIND_TALKS_ABOUT_THIS, user_id=USER, team_id=TEAM, channel_id=CHANNEL,
+                response_url=self.fake.response_url(),
+            )  # fmt: skip
+            self._dispatch(body, FORM)
         elif line.lower() == "home":
             event = {"type": "app_home_opened", "user": USER, "channel": DM, "tab": "home"}
             self._dispatch(event_callback(event, team_id=TEAM), JSON)

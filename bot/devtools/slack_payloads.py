@@ -340,3 +340,48 @@ def _stand_in_message(ts: str, thread_ts: str | None, team_id: str, bot_user_id:
     if thread_ts:
         message["thread_ts"] = thread_ts
     return message
+
+
+def message_shortcut(
+    message: dict, *, callback_id: str, user_id: str, team_id: str, channel_id: str, response_url: str,
+    channel_name: str | None = None, user_team_id: str | None = None, enterprise_id: str | None = None,
+) -> bytes:  # fmt: skip
+    """A message shortcut chosen on `message` (a message as Slack stores it: `type`, `user`, `text`, `ts`, and
+    `thread_ts` in a thread), as Slack posts it (form-encoded `payload` of `type: message_action`). The shape follows
+    bolt-python's tests (tests/scenario_tests/test_shortcut.py) and bolt-js's MessageShortcut type: the message
+    whole under `message` and its ts again in `message_ts`, the channel, the person (`user.team_id` their own
+    workspace), the `team` whose app is asked, a `response_url` and a `trigger_id`."""
+    team: dict = {"id": team_id, "domain": team_id.lower()}
+    if enterprise_id:
+        team.update(enterprise_id=enterprise_id, enterprise_name=f"{enterprise_id} Org")
+    name = user_id.lower()
+    payload = {
+        "type": "message_action",
+        "token": "unused",
+        "action_ts": new_ts(),
+        "team": team,
+        "user": {"id": user_id, "name": name, "username": name, "team_id": user_team_id or team_id},
+        "channel": {"id": channel_id, "name": channel_name or channel_id.lower()},
+        "is_enterprise_install": False,
+        "enterprise": {"id": enterprise_id, "name": f"{enterprise_id} Org"} if enterprise_id else None,
+        "callback_id": callback_id,
+        "trigger_id": f"{int(time.time())}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex}",
+        "response_url": response_url,
+        "message_ts": message["ts"],
+        "message": message,
+    }  # fmt: skip
+    return urlencode({"payload": json.dumps(payload)}).encode()
+
+
+def posted_message(
+    text: str, *, user_id: str, team_id: str, ts: str | None = None, thread_ts: str | None = None, escape: bool = True
+) -> dict:  # fmt: skip
+    """A person's message as Slack stores it and hands it to a message shortcut (in a thread: `thread_ts`, the
+    parent's ts)."""
+    message = {
+        "type": "message", "user": user_id, "text": _typed(text, escape), "ts": ts or new_ts(), "team": team_id,
+        "client_msg_id": str(uuid.uuid4()),
+    }  # fmt: skip
+    if thread_ts:
+        message["thread_ts"] = thread_ts
+    return message

@@ -32,7 +32,10 @@ def is_private(body: dict) -> bool:
 
 
 def thread_of(body: dict) -> str | None:
-    """The thread a clicked message is in, so that new answers go there rather than to the channel."""
+    """The thread a clicked message (or one a message shortcut was chosen on) is in, so that new answers go there
+    rather than to the channel."""
+    if body.get("type") == "message_action":  # a message shortcut: no container, the message itself
+        return (body.get("message") or {}).get("thread_ts")
     return (body.get("container") or {}).get("thread_ts")
 
 

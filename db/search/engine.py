@@ -22,7 +22,7 @@ from db.models import CatalogRevision, TalkEmbedding
 from db.search.embeddings import stored_rows, stored_vectors
 from db.search.encoder import Encoder, shared_encoder
 from db.search.index import CatalogIndex, load_talk_texts
-from db.search.query import Query, parse_query
+from db.search.query import Query, intent_query, parse_query
 from db.search.ranking import Hit, Ranking, rank, similar
 from db.search.semantic import (
     DEPTH,
@@ -92,6 +92,13 @@ class SearchEngine:
 
     def parse(self, text: str) -> Query:
         return parse_query(text, self.vocabulary.stopwords)
+
+    def intent_query(self, text: str) -> str:
+        """A query for what `text` (a message, a need written as prose) is about: its most informative words, within
+        the query limits (db/search/query.py intent_query); empty when it holds nothing to search for."""
+        with self.sessions() as session:
+            lexical = self._current(session).lexical
+        return intent_query(text, self.vocabulary.stopwords, lexical.doc_freq)
 
     def encoder(self) -> Encoder | None:
         """The query encoder, loaded on first use; None when the semantic layer is off or its model unusable."""

@@ -10,6 +10,7 @@ on-call                        words joined by hyphens are a phrase: side by sid
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from db.search.text import fold, stem, terms
@@ -177,3 +178,43 @@ def _intersect(current: tuple[int, int] | None, new: tuple[int, int]) -> tuple[i
     if low > high:
         raise QueryError("The year: filters exclude each other; use one year: filter or one range.")
     return low, high
+
+
+# Words of everyday prose that say nothing about a topic, left out of a query made from a message (intent_query);
+# the vocabulary's stopwords are left out too.
+PROSE_WORDS = frozenset(
+    "i me my we us our you your he she it its they them their this that these those here there what which who whom "
+    "how why when where whose be been being was were am is are do does did doing done have has had having can could "
+    "will would shall should may might must not no yes so but if then than too very just also only really still "
+    "into onto over under out up down off again once all any both each few more most other some such own same "
+    "anyone anybody someone something anything everything nothing thing things stuff get got getting make made "
+    "know think want need like use using used let lets go going gonna wanna way ways hey hi hello thanks thank "
+    "ok okay yeah yep nope please maybe lot lots much many one two new good great bit today yesterday tomorrow "
+    "now soon ago via etc eg ie vs re im ive dont doesnt didnt cant wont isnt arent".split()
+)  # fmt: skip
+
+
+def intent_query(text: str, stopwords: frozenset[str], doc_freq: Callable[[str], int]) -> str:
+    """A query for what a piece of prose is about, within MAX_WORDS and MAX_QUERY_CHARS however long the prose.
+
+    Plain words only (no filters, quotes or hyphen phrases, whatever the prose holds), each once; when there are
+    too many, the most informative are kept: words the catalog knows before words it does not (a need like "our
+    consumers lag" still reaches the semantic layer through the rest), rarer before commoner, earlier before later.
+    The words kept stay in the order written. Empty when nothing is left to search for."""
+    seen: dict[str, tuple[int, str]] = {}
+    for at, word in enumerate(re.findall(r"[^\W_]+", fold(_CONTROL.sub(" ", text)))):
+        term = stem(word)
+        if term in seen or word in stopwords or word in PROSE_WORDS or len(word) < 2 or word.isdigit():
+            continue
+        seen[term] = (at, word)
+    if not seen:
+        return ""
+
+    def informativeness(term: str) -> tuple:
+        frequency = doc_freq(term)
+        return (frequency == 0, frequency, seen[term][0])
+
+    kept = sorted(seen, key=informativeness)[:MAX_WORDS]
+    while len(" ".join(seen[term][1] for term in kept)) > MAX_QUERY_CHARS:
+        kept.pop()  # the least informative goes first
+    return " ".join(word for _, word in sorted(seen[term] for term in kept))

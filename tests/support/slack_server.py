@@ -26,6 +26,8 @@ from bot.devtools.slack_payloads import (
     file_share_event,
     message_changed,
     message_event,
+    message_shortcut,
+    posted_message,
     retry_headers,
     shared_file,
     signed_headers,
@@ -132,6 +134,19 @@ class SlackSender:
         ack, response_url_id = self.press(button, user=user, ephemeral=ephemeral, view=view, team=team, **where)
         assert ack.status == 200
         return response_url_id
+
+    def shortcut(
+        self, text: str, callback_id: str, *, user: str = "UALICE", author: str = "UBOB", channel: str = "CGENERAL",
+        team: str = TEAM, thread_ts: str | None = None, escape: bool = True,
+    ) -> tuple[Reply, str]:  # fmt: skip
+        """`user` chooses the message shortcut `callback_id` on a message `author` wrote (`text`; in a thread:
+        `thread_ts`); returns the ack and the response_url id the answer goes to."""
+        message = posted_message(text, user_id=author, team_id=team, thread_ts=thread_ts, escape=escape)
+        response_url = self.fake.response_url()
+        body = message_shortcut(
+            message, callback_id=callback_id, user_id=user, team_id=team, channel_id=channel, response_url=response_url
+        )
+        return self.post(body, FORM), response_url.rsplit("/", 1)[1]
 
     def press(
         self, button: dict, *, user: str = "UALICE", ephemeral: bool = True, view: dict | None = None,
