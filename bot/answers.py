@@ -29,6 +29,7 @@ from bot.blocks import (
     saved_message,
     shared_message,
     similar_message,
+    unfurl_blocks,
 )
 from bot.digest.schedule import schedule_of
 from db.cards import TalkCard
@@ -37,6 +38,7 @@ from db.digests import record_vote, subscription_for, subscriptions_in, team_of_
 from db.saved_talks import remove_saved_talk, save_talk, saved_cards, saved_talk_ids
 from db.search.engine import SearchEngine
 from db.search.query import QueryError
+from db.talk_links import talks_by_link
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +168,11 @@ class Answers:
             cadence = subscription.cadence if subscription else "weekly"
         more_or_fewer = "more" if vote > 0 else "fewer"
         return notice_message(f"Thanks! {digest_title(cadence)} will pick {more_or_fewer} talks like this one here.")
+
+    def unfurls(self, urls: list[str]) -> dict[str, dict]:
+        """Link unfurls: each URL of a catalog talk mapped to its card; other URLs are left out (and left alone)."""
+        with self.sessions() as session:
+            return {url: unfurl_blocks(TalkCard.of(talk)) for url, talk in talks_by_link(session, urls).items()}
 
     def home(self, team_id: str, user_id: str, channel_ids: list[str]) -> dict:
         """The Home tab; without a database, one that says so (publishing nothing would leave a stale tab)."""

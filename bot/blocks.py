@@ -311,6 +311,12 @@ def shared_message(card: TalkCard, user_id: str) -> dict:
     return _message(f"Shared a talk: {card.title}", blocks)
 
 
+def unfurl_blocks(card: TalkCard) -> dict:
+    """A catalog talk's preview under a message that links to it (chat.unfurl): the card, without buttons (a click
+    on an unfurl is not tied to a search this bot could page or redraw)."""
+    return {"blocks": [_section(card_text(card)), _context("🎤 talkbot · `/talk` finds more talks like this")]}
+
+
 def help_message(public: bool = False) -> dict:
     """The examples card; `public` when it is posted in a conversation (a thread, a DM), so it promises no privacy."""
     examples = "\n".join(f"`{command}` — {meaning}" for command, meaning in HELP_EXAMPLES)

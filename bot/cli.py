@@ -37,6 +37,7 @@ from db.search.encoder import Encoder, ModelFileError
 from db.search.engine import ResultPage, SearchEngine
 from db.search.query import QueryError
 from db.setup import CatalogNotReady, display_url, prepare_catalog, seed_catalog
+from db.talk_links import common_link_domains
 from db.token_cipher import ENCRYPTION_KEY_VARIABLE, TokenCipher, TokenCipherError
 
 DEFAULT_PORT = 3000
@@ -191,6 +192,9 @@ def _parser() -> argparse.ArgumentParser:
         help="how many events, years and tags to list (default: 10)",
     )  # fmt: skip
     stats.set_defaults(run=run_stats)
+    commands.add_parser(
+        "link-domains", help="the catalog's most linked domains, for the manifest's features.unfurl_domains"
+    ).set_defaults(run=run_link_domains)
     return parser
 
 
@@ -457,6 +461,15 @@ def run_stats(args: argparse.Namespace, url: str) -> int:
     with sessions_for(url)() as session:
         stats = catalog_stats(session)
     print(summary_of(stats, args.top))
+    return 0
+
+
+def run_link_domains(args: argparse.Namespace, url: str) -> int:
+    prepare_catalog(url, announce=_fail)
+    with sessions_for(url)() as session:
+        domains = common_link_domains(session)
+    print("The catalog's most linked domains (list up to 5 under features.unfurl_domains in manifest.yml):")
+    print("\n".join(f"  {count:>6,}  {domain}" for domain, count in domains) or "  (no talk has a link)")
     return 0
 
 

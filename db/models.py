@@ -169,7 +169,7 @@ class Link(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     talk_id: Mapped[int] = mapped_column(ForeignKey("talks.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(20))
-    url: Mapped[str] = mapped_column(String(2000))
+    url: Mapped[str] = mapped_column(String(2000), index=True)  # link unfurls find talks by URL (db/talk_links.py)
 
 
 class TalkSource(Base):

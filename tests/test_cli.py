@@ -202,6 +202,13 @@ def test_stats_summarises_totals_and_top_events_years_and_tags(talkbot_here):
     assert len(out.splitlines()) == 1 + 3 * (2 + 3)
 
 
+def test_link_domains_lists_the_catalogs_most_linked_domains_for_unfurls(talkbot_here):
+    status, out, _ = talkbot_here("link-domains")
+
+    assert status == 0 and "unfurl_domains" in out
+    assert re.search(r"^\s+\d+\s+velocityconf\.com$", out, re.MULTILINE)
+
+
 def test_stats_lists_ten_of_each_by_default(talkbot_here):
     _, out, _ = talkbot_here("stats")
 

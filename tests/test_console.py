@@ -96,6 +96,14 @@ def test_the_console_shows_a_linked_title_without_slack_markup(seeded_database):
     assert "*" not in answer and "<http://velocityconf.com/velocityeu2011|" not in answer
 
 
+def test_a_pasted_catalog_link_shows_its_unfurl_card(seeded_database):
+    page = "https://velocityconf.com/velocityeu/public/schedule/detail/21653/"  # a seed talk's page, another form
+    [answer] = console_answers(seeded_database, [f"have you seen {page}"])
+
+    assert answer.startswith(f"── preview of {page} under your message in #general")
+    assert "Velocity Europe 2011" in answer and "`/talk` finds more talks like this" in answer
+
+
 def test_no_seed_title_carries_a_url():
     titles = [record.title for record in read_catalog_file(SEED_FILE).records]
 

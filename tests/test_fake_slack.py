@@ -474,6 +474,45 @@ def test_every_message_method_checks_blocks(fake, client):
     assert fake.messages_in(CHANNEL)[0]["text"] == "draft"
 
 
+def test_chat_unfurl_needs_a_known_message_and_its_own_links_and_records_what_it_attached(fake, client):
+    event = fake.post_links(CHANNEL, "see <https://talks.example/1|this> and https://other.example/2", user_id="U1",
+                            domains=("talks.example",))  # fmt: skip
+    assert [link["url"] for link in event["links"]] == ["https://talks.example/1"]
+    assert event["source"] == "conversations_history" and event["unfurl_id"]
+    card = {"blocks": [section("A talk")]}
+    ts, unfurl_id = event["message_ts"], event["unfurl_id"]
+
+    refused = {
+        "invalid_arguments": lambda: client.chat_unfurl(unfurls={"https://talks.example/1": card}),
+        "cannot_find_channel": lambda: client.chat_unfurl(channel="CNOWHERE", ts=ts, unfurls={"x": card}),
+        "cannot_unfurl_message": lambda: client.chat_unfurl(channel=CHANNEL, ts="1.000001", unfurls={"x": card}),
+        "invalid_unfurl_id": lambda: client.chat_unfurl(unfurl_id="nope", source="composer", unfurls={"x": card}),
+        "invalid_source": lambda: client.chat_unfurl(unfurl_id=unfurl_id, source="thread", unfurls={"x": card}),
+        "cannot_unfurl_url": lambda: client.chat_unfurl(unfurl_id=unfurl_id, source="conversations_history",
+                                                        unfurls={"https://elsewhere.example/": card}),
+        "invalid_unfurls_format": lambda: client.chat_unfurl(channel=CHANNEL, ts=ts, unfurls=["not", "a map"]),
+    }  # fmt: skip
+    for error, call in refused.items():
+        assert refusal(call).response["error"] == error
+    assert fake.unfurls_of(CHANNEL, ts) == {}
+
+    assert client.chat_unfurl(channel=CHANNEL, ts=ts, unfurls={"https://other.example/2": card})["ok"]
+    assert client.chat_unfurl(unfurl_id=unfurl_id, source="conversations_history",
+                              unfurls={"https://talks.example/1": card})["ok"]  # fmt: skip
+    assert set(fake.unfurls_of(CHANNEL, ts)) == {"https://talks.example/1", "https://other.example/2"}
+    assert len(fake.calls_to("chat.unfurl")) == len(refused) + 2
+
+
+def test_chat_unfurl_needs_links_write():
+    with FakeSlack(bot_scopes=("chat:write", "links:read")) as narrow:
+        event = narrow.post_links(CHANNEL, "https://talks.example/1", user_id="U1")
+        client = WebClient(token="xoxb-narrow", base_url=narrow.api_url)
+        card = {"blocks": [section("x")]}
+        raised = refusal(lambda: client.chat_unfurl(channel=CHANNEL, ts=event["message_ts"],
+                                                    unfurls={"https://talks.example/1": card}))  # fmt: skip
+    assert raised.response["error"] == "missing_scope" and raised.response["needed"] == "links:write"
+
+
 def test_every_views_method_refuses_invalid_blocks_with_invalid_arguments(client):
     modal = {"type": "modal", "title": {"type": "plain_text", "text": "talkbot"}, "blocks": [section("x" * 3001)]}
     problem = "[ERROR] must be less than 3001 characters [json-pointer:/view/blocks/0/text/text]"

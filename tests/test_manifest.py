@@ -14,12 +14,12 @@ def test_manifest_declares_the_command_events_scopes_home_tab_and_interactivity(
     [command] = MANIFEST["features"]["slash_commands"]
     assert command["command"] == "/talk" and "speaker:" in command["usage_hint"]
     assert set(MANIFEST["settings"]["event_subscriptions"]["bot_events"]) == {
-        "app_home_opened", "app_mention", "message.im", "app_uninstalled", "tokens_revoked",
+        "app_home_opened", "app_mention", "message.im", "app_uninstalled", "tokens_revoked", "link_shared",
     }  # fmt: skip
     # Exactly what the listeners call (each justified in the README); nothing requested "just in case".
     assert set(MANIFEST["oauth_config"]["scopes"]["bot"]) == {
         "commands", "chat:write", "app_mentions:read", "im:history", "users:read", "channels:history",
-        "groups:history", "channels:read", "groups:read",
+        "groups:history", "channels:read", "groups:read", "links:read", "links:write",
     }  # fmt: skip
     assert MANIFEST["features"]["app_home"]["home_tab_enabled"] is True
     assert MANIFEST["settings"]["interactivity"]["is_enabled"] is True
@@ -37,3 +37,8 @@ def test_the_message_shortcut_is_declared_with_the_callback_id_talkbot_listens_f
     [shortcut] = MANIFEST["features"]["shortcuts"]
     assert shortcut["type"] == "message" and shortcut["callback_id"] == FIND_TALKS_ABOUT_THIS
     assert shortcut["name"] == "Find talks about this" and 0 < len(shortcut["description"]) <= 80
+
+
+def test_unfurl_domains_are_listed_for_link_shared():
+    domains = MANIFEST["features"]["unfurl_domains"]
+    assert domains and len(domains) <= 5 and all("/" not in domain for domain in domains)

@@ -1,7 +1,8 @@
 """`talkbot console`: the real Slack app and listeners, driven from a terminal through a local fake Slack.
 
 Type `/talk kafka`, a direct message (`kafka`), a mention (`@talkbot kafka`), `shortcut <message text>` (the
-"Find talks about this" message shortcut on a message in #general), `home`, or a button's number.
+"Find talks about this" message shortcut on a message in #general), a message with a link (unfurled when it
+is a catalog talk's), `home`, or a button's number.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ from db.search.engine import SearchEngine
 SIGNING_SECRET = "console-signing-secret"
 USER, TEAM, CHANNEL, DM = "UYOU", "TCONSOLE", "CGENERAL", "DYOU"
 AUTHOR = "UCOLLEAGUE"  # who wrote the message a `shortcut` line acts on
-REPLY_METHODS = ("response_url", "chat.postMessage", "chat.postEphemeral", "views.publish")
+REPLY_METHODS = ("response_url", "chat.postMessage", "chat.postEphemeral", "views.publish", "chat.unfurl")
+LINK = re.compile(r"https?://\S")
 QUIET_SECONDS, MAX_WAIT_SECONDS = 0.25, 10.0
 
 INTRO = """talkbot console — the Slack app running locally against a fake Slack.
@@ -47,6 +49,7 @@ INTRO = """talkbot console — the Slack app running locally against a fake Slac
   kafka              a direct message to the bot
   @talkbot kafka     a mention in #general (answered in a thread)
   shortcut TEXT      "Find talks about this" on a message in #general that says TEXT
+  see https://youtu.be/…   a message in #general with a link: a catalog talk's link unfurls
   home               open the App Home tab
   3                  press button number 3
 Arrow keys edit the line and recall earlier ones; `quit`, `exit` or Ctrl-D leaves."""
@@ -114,6 +117,11 @@ class Console:
                 response_url=self.fake.response_url(),
             )  # fmt: skip
             self._dispatch(body, FORM)
+        elif LINK.search(line):  # pasted in #general: Slack sends talkbot link_shared for the links
+            event = self.fake.post_links(CHANNEL, line, user_id=USER)
+            self._dispatch(event_callback(event, team_id=TEAM), JSON)
+            rendered = "\n".join(self._render(call) for call in self._replies_after(seen))
+            return rendered or "(no preview: none of these links is a talk in the catalog)"
         elif line.lower() == "home":
             event = {"type": "app_home_opened", "user": USER, "channel": DM, "tab": "home"}
             self._dispatch(event_callback(event, team_id=TEAM), JSON)
@@ -158,6 +166,12 @@ class Console:
 
     def _render(self, call: SlackCall) -> str:
         params = call.params
+        if call.method == "chat.unfurl":
+            return "\n".join(
+                self._render_blocks(f"preview of {url} under your message in #general", unfurl.get("blocks") or [],
+                                    False, CHANNEL, None)
+                for url, unfurl in (params.get("unfurls") or {}).items()
+            )  # fmt: skip
         if call.method == "views.publish":
             return self._render_blocks("App Home", params["view"].get("blocks", []), False, None, params["view"])
         if call.method == "response_url":

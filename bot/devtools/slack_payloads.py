@@ -19,7 +19,7 @@ import json
 import re
 import time
 import uuid
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from slack_sdk.signature import SignatureVerifier
 
@@ -180,6 +180,24 @@ def message_event(
     if team_id:
         event["team"] = team_id
     return {**event, **extra}
+
+
+def link_shared(
+    urls: list[str], *, user_id: str, channel_id: str, message_ts: str, unfurl_id: str,
+    source: str = "conversations_history", thread_ts: str | None = None,
+) -> dict:  # fmt: skip
+    """A `link_shared` event (https://api.slack.com/events/link_shared): a message links to one of the app's
+    unfurl_domains; `links` holds each such URL with its domain, in the message's order. `source` is
+    "conversations_history" for a posted message, "composer" while the link is still being typed; `unfurl_id` names
+    the links for chat.unfurl either way (with `source`)."""
+    event = {
+        "type": "link_shared", "channel": channel_id, "is_bot_user_member": True, "user": user_id,
+        "message_ts": message_ts, "unfurl_id": unfurl_id, "source": source, "event_ts": new_ts(),
+        "links": [{"domain": urlsplit(url).hostname or "", "url": url} for url in urls],
+    }  # fmt: skip
+    if thread_ts:
+        event["thread_ts"] = thread_ts
+    return event
 
 
 def app_mention(

@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 # What talkbot asks each workspace for; manifest.yml lists the same scopes (a test keeps the two equal).
 BOT_SCOPES = (
     "commands", "chat:write", "app_mentions:read", "im:history", "users:read",
-    "channels:history", "groups:history", "channels:read", "groups:read",
+    "channels:history", "groups:history", "channels:read", "groups:read", "links:read", "links:write",
 )  # fmt: skip
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"

@@ -57,6 +57,8 @@ def after_ack(sessions: sessionmaker[Session]) -> Callable:
 def report_failure(listener: str, args: Args, error: Exception) -> None:
     """Log with the traceback, then tell the person what happened, as plainly as Slack allows."""
     log.error("%s failed", listener, exc_info=error)
+    if (args.event or {}).get("type") == "link_shared":
+        return  # nobody asked: a link simply stays without its preview
     text = (
         TRY_AGAIN if isinstance(error, SQLAlchemyError)
         else SLACK_REFUSED if isinstance(error, SlackApiError | SlackRefused)

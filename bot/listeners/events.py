@@ -1,10 +1,12 @@
-"""Events: a DM to the bot, a mention in a channel, and leaving a workspace (uninstall, revoked tokens)."""
+"""Events: a DM to the bot, a mention in a channel, a pasted talk link, and leaving a workspace (uninstall, revoked
+tokens)."""
 
 from __future__ import annotations
 
 import logging
 
 from slack_bolt import Ack, App, BoltContext, Say
+from slack_sdk import WebClient
 
 from bot.listeners.errors import after_ack
 from bot.listeners.replies import say_in_place
@@ -35,6 +37,20 @@ def register(app: App, services: Services) -> None:
         if event.get("bot_id") or event.get("subtype") or event.get("edited"):
             return
         say_in_place(event, say, answers.public(plain_text(event.get("text", ""))))
+
+    @lazy(app.event("link_shared"))
+    def link_shared(event: dict, client: WebClient) -> None:
+        """A message (posted, or still in the composer) links to a domain in the manifest's unfurl_domains: unfurl the
+        links to catalog talks with their cards and leave the rest alone. Claimed once by event_id (after_ack)."""
+        urls = [link["url"] for link in event.get("links") or [] if isinstance(link, dict) and link.get("url")]
+        unfurls = answers.unfurls(urls)
+        if not unfurls:
+            return
+        if event.get("unfurl_id") and event.get("source"):
+            where = {"unfurl_id": event["unfurl_id"], "source": event["source"]}
+        else:
+            where = {"channel": event["channel"], "ts": event["message_ts"]}
+        client.chat_unfurl(unfurls=unfurls, **where)  # a refusal raises SlackApiError: logged by the error path
 
     @app.event("app_uninstalled")
     def uninstalled(ack: Ack, context: BoltContext) -> None:

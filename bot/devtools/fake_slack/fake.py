@@ -74,6 +74,8 @@ class FakeSlack(SlackScenarios, WebApiMethods, OAuthMethods):
         self._planned_replies: defaultdict[str, deque[_Reply]] = defaultdict(deque)
         self._drops: Counter[str] = Counter()
         self._messages: defaultdict[str, list[dict]] = defaultdict(list)
+        self._unfurl_ids: dict[str, tuple[str, str, str, tuple[str, ...]]] = {}  # id: channel, ts, source, urls
+        self._unfurls: defaultdict[tuple[str, str], dict] = defaultdict(dict)  # (channel, ts): {url: unfurl}
         self._users: dict[str, dict] = {}
         self._channels: dict[str, _Channel] = {}
         self._channel_members: defaultdict[str, set[str]] = defaultdict(set)

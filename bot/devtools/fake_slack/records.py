@@ -24,8 +24,9 @@ SHUTDOWN_POLL_SECONDS = 0.02  # how often the server checks for stop(); the defa
 # OAuth tokens get the scopes the install asked for at /oauth/v2/authorize.
 DEFAULT_BOT_SCOPES = (
     "commands", "chat:write", "app_mentions:read", "im:history", "users:read",
-    "channels:history", "groups:history", "channels:read", "groups:read",
+    "channels:history", "groups:history", "channels:read", "groups:read", "links:read", "links:write",
 )  # fmt: skip
+UNFURL_SOURCES = ("composer", "conversations_history")
 DEFAULT_TOKEN_LIFETIME = dt.timedelta(hours=12)  # Slack's rotating tokens answer expires_in 43200
 
 # Paging (users.conversations, conversations.members). The method reference says limit "Must be an integer no larger

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import copy
+import re
+import secrets
 import time
 from http import HTTPStatus
+from urllib.parse import urlsplit
 
 from bot.devtools.fake_slack.records import (
     DEFAULT_TZ,
@@ -42,6 +46,40 @@ class SlackScenarios:
     def _plan(self, method: str, reply: _Reply, times: int) -> None:
         with self._changed:
             self._planned_replies[method].extend([reply] * times)
+
+    def post_links(
+        self, channel: str, text: str, *, user_id: str, domains: tuple[str, ...] = (),
+        source: str = "conversations_history",
+    ) -> dict:  # fmt: skip
+        """A person posts `text` in `channel` (or, with source "composer", is still typing it): the message is kept
+        (for chat.unfurl's checks) and the `link_shared` event Slack would send is returned, listing the text's links
+        whose host is one of `domains` (the manifest's unfurl_domains, subdomains included; empty: every link)."""
+        from bot.devtools.slack_payloads import link_shared, new_ts  # the payload shapes live there
+
+        urls = [url for url in _LINK.findall(text) if _unfurled_domain(url, domains)]
+        with self._changed:
+            ts = new_ts() if source == "composer" else self._next_ts()
+            if source != "composer":
+                self._messages[channel].append(
+                    {
+                        "ts": ts,
+                        "channel": channel,
+                        "text": text,
+                        "blocks": None,
+                        "thread_ts": None,
+                        "metadata": None,
+                        "user": user_id,
+                        "bot_id": None,
+                    }  # fmt: skip
+                )
+            unfurl_id = f"{channel}.{ts}.{secrets.token_hex(16)}"
+            self._unfurl_ids[unfurl_id] = (channel, ts, source, tuple(urls))
+        return link_shared(urls, user_id=user_id, channel_id=channel, message_ts=ts, unfurl_id=unfurl_id, source=source)
+
+    def unfurls_of(self, channel: str, ts: str) -> dict:
+        """What chat.unfurl attached to a posted message, by URL (the latest call for a URL wins, as in Slack)."""
+        with self._changed:
+            return copy.deepcopy(self._unfurls.get((channel, ts), {}))
 
     def set_user(self, user_id: str, *, tz: str = DEFAULT_TZ, name: str | None = None, is_admin: bool = False) -> None:
         """Set what users.info returns for `user_id` (users never set get the defaults)."""
@@ -114,3 +152,11 @@ class SlackScenarios:
         been reached"); None lifts the cap."""
         with self._changed:
             self._page_size_cap = size
+
+
+_LINK = re.compile(r"https?://[^|>\s<]+")  # a link in message text: bare, <URL> or <URL|label>
+
+
+def _unfurled_domain(url: str, domains: tuple[str, ...]) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    return not domains or any(host == domain or host.endswith("." + domain) for domain in domains)

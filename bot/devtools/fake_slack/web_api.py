@@ -13,6 +13,7 @@ from bot.devtools.fake_slack.records import (
     DEFAULT_PAGE_LIMIT,
     MAX_PAGE_LIMIT,
     READ_SCOPE,
+    UNFURL_SOURCES,
     _Channel,
     _error,
     _is_true,
@@ -20,6 +21,7 @@ from bot.devtools.fake_slack.records import (
     _Token,
     _user,
 )
+from bot.devtools.fake_slack.scenarios import _LINK
 
 
 class WebApiMethods:
@@ -62,6 +64,30 @@ class WebApiMethods:
         return {"ok": True, "channel": message["channel"], "ts": message["ts"]}
 
     def _chat_unfurl(self, params: dict, caller: _Token) -> dict:
+        """Unfurls for a message named by (channel, ts) or by (unfurl_id, source) from its link_shared event; each URL
+        must be one of the message's links. Blocks were checked before (block_kit._unfurl_refusal)."""
+        if "links:write" not in caller.scopes:
+            return _missing_scope("links:write", caller.scopes)
+        by_id, by_message = (params.get("unfurl_id"), params.get("source")), (params.get("channel"), params.get("ts"))
+        if all(by_id):
+            if params["source"] not in UNFURL_SOURCES:
+                return _error("invalid_source")
+            if by_id[0] not in self._unfurl_ids or self._unfurl_ids[by_id[0]][2] != params["source"]:
+                return _error("invalid_unfurl_id")
+            channel, ts, _source, urls = self._unfurl_ids[by_id[0]]
+        elif all(by_message) and not any(by_id):
+            channel, ts = by_message
+            if channel not in self._messages and channel not in self._channels:
+                return _error("cannot_find_channel")
+            message = self._find_message(channel, ts)
+            if message is None:
+                return _error("cannot_unfurl_message")
+            urls = tuple(url for url in _LINK.findall(message["text"] or ""))
+        else:  # both ways named, or neither, or half of one
+            return _error("invalid_arguments")
+        if not set(params["unfurls"]) <= set(urls):
+            return _error("cannot_unfurl_url")  # a URL the message does not contain
+        self._unfurls[(channel, ts)].update(copy.deepcopy(params["unfurls"]))
         return {"ok": True}
 
     def _conversations_history(self, params: dict, caller: _Token) -> dict:
