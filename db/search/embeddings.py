@@ -125,9 +125,12 @@ def stored_vectors(session: Session, row_ids: np.ndarray, model: str = MODEL_ID)
     return out
 
 
+# The largest vector row id: it grows whenever vectors are stored (rows are replaced, never updated).
+NEWEST_VECTOR = select(func.max(TalkEmbedding.id))
+
+
 def vectors_version(session: Session) -> int:
-    """The largest vector row id: it grows whenever vectors are stored (rows are replaced, never updated)."""
-    return session.scalar(select(func.max(TalkEmbedding.id))) or 0
+    return session.scalar(NEWEST_VECTOR) or 0
 
 
 @dataclass

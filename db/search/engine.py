@@ -12,14 +12,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from rapidfuzz import fuzz
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.cards import TalkCard
 from db.catalog import talks_by_id
 from db.config import patient
-from db.models import CatalogRevision, TalkEmbedding
-from db.search.embeddings import stored_rows, stored_vectors
+from db.models import CatalogRevision
+from db.search.embeddings import NEWEST_VECTOR, stored_rows, stored_vectors
 from db.search.encoder import Encoder, shared_encoder
 from db.search.index import CatalogIndex, load_talk_texts
 from db.search.query import Query, intent_query, parse_query
@@ -114,9 +114,7 @@ class SearchEngine:
 
     def _current(self, session: Session) -> _Indexes:
         revision, version = session.execute(
-            select(CatalogRevision.revision, select(func.max(TalkEmbedding.id)).scalar_subquery()).where(
-                CatalogRevision.id == 1
-            )
+            select(CatalogRevision.revision, NEWEST_VECTOR.scalar_subquery()).where(CatalogRevision.id == 1)
         ).one_or_none() or (0, None)
         revision, version = revision or 0, version or 0
         indexes = self._indexes
