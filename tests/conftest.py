@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
 
 import db.config
 from bot.devtools.fake_slack import FakeSlack
@@ -17,6 +18,7 @@ from db.migrate import upgrade
 from db.search.engine import SearchEngine
 from db.setup import seed_catalog
 from db.token_cipher import ENCRYPTION_KEY_VARIABLE, TokenCipher
+from tests.support.database_proxy import DatabaseProxy
 from tests.support.databases import private_schema
 from tests.support.shared_data import DATA_SKIPS
 from tests.support.slack_server import TEAM, TalkbotServer
@@ -193,3 +195,20 @@ def encryption_key() -> Iterator[str]:
         key = TokenCipher.generate_key()
         environment.setenv(ENCRYPTION_KEY_VARIABLE, key)
         yield key
+
+
+@pytest.fixture
+def postgres_catalog(empty_postgres_database) -> str:
+    """A PostgreSQL schema holding the migrated seed catalog, for one test."""
+    upgrade(empty_postgres_database)
+    seed_catalog(empty_postgres_database)
+    return empty_postgres_database
+
+
+@pytest.fixture
+def proxy(postgres_catalog) -> Iterator[DatabaseProxy]:
+    """A proxy in front of that database's server, which a test can make hang or drop connections."""
+    database = make_url(postgres_catalog)
+    proxy = DatabaseProxy((database.host or "127.0.0.1", database.port or 5432))
+    yield proxy
+    proxy.close()

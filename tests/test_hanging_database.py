@@ -9,10 +9,7 @@ process must answer normally once the proxy passes traffic again.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import socket
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,8 +22,6 @@ from bot.answers import TRY_AGAIN
 from bot.devtools.fake_slack import FakeSlack
 from bot.devtools.slack_payloads import message_event
 from bot.server.health import HEALTH_FRESH_FOR
-from db.migrate import upgrade
-from db.setup import seed_catalog
 from tests.support.slack_server import TEAM, Reply, TalkbotServer, answers_to, button, texts, wait_for
 
 ACK_BUDGET = 3.0  # Slack gives up on a request it has no ack for after 3 s
@@ -45,96 +40,6 @@ TIMEOUTS = {
 }
 
 
-class DatabaseProxy:
-    """A TCP proxy to PostgreSQL: "pass" forwards both ways; "hang" accepts new connections and, on every
-    connection, reads and drops what arrives, answering nothing; "refuse" closes every connection, as a database
-    host that went away. A connection that lost bytes to "hang" cannot carry on when traffic passes again (the
-    protocol stream is broken), so going back to "pass" closes it, as the network would."""
-
-    def __init__(self, upstream: tuple[str, int]) -> None:
-        self.upstream = upstream
-        self.mode = "pass"
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self._listener.getsockname()[1]
-        self._lock = threading.Lock()
-        self._open: dict[socket.socket, socket.socket | None] = {}  # client -> upstream (None: never connected)
-        self._broken: set[socket.socket] = set()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def hang(self) -> None:
-        self.mode = "hang"
-
-    def refuse(self) -> None:
-        self.mode = "refuse"
-        with self._lock:
-            doomed = list(self._open)
-        for client in doomed:
-            self._close(client)
-
-    def resume(self) -> None:
-        with self._lock:
-            self.mode = "pass"
-            doomed = [client for client, upstream in self._open.items() if upstream is None or client in self._broken]
-        for client in doomed:
-            self._close(client)
-
-    def close(self) -> None:
-        self._listener.close()
-        self.refuse()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return  # closed
-            if self.mode == "refuse":
-                client.close()
-                continue
-            upstream = socket.create_connection(self.upstream) if self.mode == "pass" else None
-            with self._lock:
-                self._open[client] = upstream
-            threading.Thread(target=self._pump, args=(client, upstream, client), daemon=True).start()
-            if upstream is not None:
-                threading.Thread(target=self._pump, args=(upstream, client, client), daemon=True).start()
-
-    def _pump(self, source: socket.socket, sink: socket.socket | None, client: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                if self.mode == "pass" and sink is not None and client not in self._broken:
-                    sink.sendall(data)
-                else:
-                    self._broken.add(client)  # read, and never answered
-        except OSError:
-            pass
-        self._close(client)
-
-    def _close(self, client: socket.socket) -> None:
-        with self._lock:
-            upstream = self._open.pop(client, None)
-            self._broken.discard(client)
-        for end in (client, upstream):
-            if end is not None:
-                with contextlib.suppress(OSError):
-                    end.shutdown(socket.SHUT_RDWR)
-                end.close()
-
-
-@pytest.fixture
-def catalog(empty_postgres_database) -> str:
-    upgrade(empty_postgres_database)
-    seed_catalog(empty_postgres_database)
-    return empty_postgres_database
-
-
-@pytest.fixture
-def proxy(catalog) -> Iterator[DatabaseProxy]:
-    database = make_url(catalog)
-    proxy = DatabaseProxy((database.host or "127.0.0.1", database.port or 5432))
-    yield proxy
-    proxy.close()
-
-
 @pytest.fixture
 def fake() -> Iterator[FakeSlack]:
     with FakeSlack(team_id=TEAM) as slack:
@@ -142,8 +47,9 @@ def fake() -> Iterator[FakeSlack]:
 
 
 @pytest.fixture
-def server(catalog, proxy, fake) -> Iterator[TalkbotServer]:
-    through_proxy = make_url(catalog).set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+def server(postgres_catalog, proxy, fake) -> Iterator[TalkbotServer]:
+    through_proxy = make_url(postgres_catalog).set(host="127.0.0.1", port=proxy.port)
+    through_proxy = through_proxy.render_as_string(hide_password=False)
     talkbot = TalkbotServer(through_proxy, fake, extra_env=TIMEOUTS)
     yield talkbot
     talkbot.stop()

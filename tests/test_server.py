@@ -39,7 +39,6 @@ from db.migrate import upgrade
 from db.search.engine import SearchEngine
 from db.setup import seed_catalog
 from tests.support.slack_server import TEAM, TalkbotServer, answers_to, texts, wait_for
-from tests.test_hanging_database import DatabaseProxy
 
 MiB = 1024 * 1024
 HEADER_TIMEOUT, REQUEST_TIMEOUT, IDLE_TIMEOUT = 1, 4, 5  # short, so that the tests are quick; far enough apart
@@ -435,21 +434,6 @@ def test_health_says_writes_failing_on_a_read_only_postgresql(empty_postgres_dat
         assert health_of(talkbot) == "writes failing"
     finally:
         talkbot.stop()
-
-
-@pytest.fixture
-def postgres_catalog(empty_postgres_database) -> str:
-    upgrade(empty_postgres_database)
-    seed_catalog(empty_postgres_database)
-    return empty_postgres_database
-
-
-@pytest.fixture
-def proxy(postgres_catalog) -> Iterator[DatabaseProxy]:
-    database = make_url(postgres_catalog)
-    proxy = DatabaseProxy((database.host or "127.0.0.1", database.port or 5432))
-    yield proxy
-    proxy.close()
 
 
 @pytest.fixture
