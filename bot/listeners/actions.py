@@ -22,7 +22,7 @@ from bot.blocks import (
 )
 from bot.listeners.errors import after_ack
 from bot.listeners.home import publish_home
-from bot.listeners.replies import button_value, checked, is_private, refuse, show, tell_privately, thread_of
+from bot.listeners.replies import button_value, checked, clicker, is_private, refuse, show, tell_privately, thread_of
 from bot.services import Services
 
 
@@ -104,12 +104,3 @@ def register(app: App, services: Services) -> None:
                 value.talk_id, 1 if action["action_id"] == VOTE_UP else -1,
             )  # fmt: skip
             tell_privately(body, respond, note)
-
-
-def clicker(body: dict) -> tuple[str, str]:
-    """(workspace, user) of whoever pressed a button: the person's own workspace, also in a Slack Connect channel.
-
-    Not Bolt's `context.team_id`: for a click that is the workspace of the app's channel (`team.id`), and a Slack
-    Connect member from another workspace would see and change that workspace's saved talks."""
-    team = body.get("team") or {}
-    return body["user"].get("team_id") or team.get("id", ""), body["user"]["id"]

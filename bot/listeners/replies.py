@@ -64,3 +64,12 @@ def button_value(body: dict, action: dict, respond: Respond) -> ButtonValue | No
     except ValueError:
         refuse(body, respond)
         return None
+
+
+def clicker(body: dict) -> tuple[str, str]:
+    """(workspace, user) of whoever pressed a button: the person's own workspace, also in a Slack Connect channel.
+
+    Not Bolt's `context.team_id`: for a click that is the workspace of the app's channel (`team.id`), and a Slack
+    Connect member from another workspace would see and change that workspace's saved talks."""
+    team = body.get("team") or {}
+    return body["user"].get("team_id") or team.get("id", ""), body["user"]["id"]

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from slack_bolt import App, Respond
 
-from bot.listeners.actions import clicker
 from bot.listeners.errors import after_ack
-from bot.listeners.replies import tell_privately
+from bot.listeners.replies import clicker, tell_privately
 from bot.services import Services
 from bot.slack_text import message_text, written_text
 
