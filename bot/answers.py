@@ -14,9 +14,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks import (
+    FOR_YOU_TITLE,
     PAGE_SIZE,
     Screen,
     digest_title,
+    for_you_empty_message,
+    for_you_message,
     greeting_message,
     help_message,
     home_problem_view,
@@ -30,15 +33,19 @@ from bot.blocks import (
     shared_message,
     similar_message,
     unfurl_blocks,
+    watched_message,
 )
+from bot.digest.for_you import for_you, weekly_phrase
 from bot.digest.schedule import schedule_of
 from db.cards import TalkCard
 from db.catalog import talks_by_id
-from db.digests import record_vote, subscription_for, subscriptions_in, team_of_post
+from db.digests import for_you_subscription, record_vote, subscription_for, subscriptions_in, team_of_post
+from db.models import FOR_YOU
 from db.saved_talks import remove_saved_talk, save_talk, saved_cards, saved_talk_ids
 from db.search.engine import SearchEngine
 from db.search.query import QueryError
 from db.talk_links import talks_by_link
+from db.watched_talks import mark_watched, unmark_watched, watched_cards, watched_talk_ids
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +59,7 @@ SMALL_TALK_WORDS = HELLO_WORDS | THANKS_WORDS | {
 TRY_AGAIN = "Something went wrong on our side: the database did not answer. Please try again in a minute."
 STALE_BUTTON = "That button no longer works (the talk may have been removed). Run `/talk` again."
 STARTERS = 3
+LIST_SCREENS = {"saved", "watched", "foryou"}  # `/talk saved` and the like: a screen of the user's own
 NOTHING_TO_SEARCH = (
     "That message has nothing to search for (only emoji, links, code, mentions or everyday words). "
     "Try `/talk` with a few words about what you need."
@@ -63,38 +71,57 @@ class Answers:
         self.sessions, self.search = sessions, search
 
     def command(self, text: str, team_id: str, user_id: str) -> dict:
-        """`/talk TEXT`: help, the saved list, or a private page of results."""
+        """`/talk TEXT`: help, the saved or watched list, For you, or a private page of results."""
         text = text.strip()
         if text.lower() in HELP_WORDS or not is_a_search(text):
             return help_message()
-        if text.lower() == "saved":
-            return self.screen(Screen("saved"), team_id, user_id)
+        if text.lower() in LIST_SCREENS:
+            return self.screen(Screen(text.lower()), team_id, user_id)
         return self.screen(Screen("search", text), team_id, user_id)
 
     def screen(self, screen: Screen, team_id: str, user_id: str, note: str | None = None) -> dict:
         """Draw a private screen for this user; a query that cannot be read becomes a message saying why."""
         with self.sessions() as session:
             saved = set(saved_talk_ids(session, team_id, user_id))
-        if screen.kind == "saved":
+            watched = set(watched_talk_ids(session, team_id, user_id))
+        if screen.kind in ("saved", "watched"):
             with self.sessions() as session:
-                cards = saved_cards(session, team_id, user_id)
-            if screen.offset and screen.offset >= len(cards):  # a page past the end: saved talks were removed
+                cards = (saved_cards if screen.kind == "saved" else watched_cards)(session, team_id, user_id)
+            if screen.offset and screen.offset >= len(cards):  # a page past the end: talks were taken off the list
                 return problem_message(STALE_BUTTON)
-            return saved_message(cards, screen.offset, note)
+            if screen.kind == "saved":
+                return saved_message(cards, screen.offset, note, watched_ids=watched)
+            return watched_message(cards, screen.offset, note, saved_ids=saved)
+        if screen.kind == "foryou":
+            return self.for_you(screen, team_id, user_id, saved, note)
         if screen.kind == "similar":
             source = self.card(screen.talk_id)
             if source is None:
                 return problem_message(STALE_BUTTON)
-            return similar_message(source, screen, self.search.similar(screen.talk_id), saved)
+            return similar_message(source, screen, self.search.similar(screen.talk_id, exclude=watched), saved, note)
         try:
-            page = self.search.search(screen.query, limit=PAGE_SIZE, offset=screen.offset)
+            page = self.search.search(screen.query, limit=PAGE_SIZE, offset=screen.offset, later=watched)
         except QueryError as error:
             return problem_message(str(error))
         if not page.cards and screen.offset > 0:  # a page past the end: forged, or the catalog shrank since
             return problem_message(STALE_BUTTON)
         if not page.cards:
             return no_match_message(screen.query, page, self.starters())
-        return results_message(screen, page, saved, note)
+        return results_message(screen, page, saved, note, watched_ids=watched)
+
+    def for_you(self, screen: Screen, team_id: str, user_id: str, saved: set[int], note: str | None) -> dict:
+        """A page of talks like the ones this user liked; with none to go on, how to get some, and starters."""
+        found = for_you(self.search, self.sessions, team_id, user_id, PAGE_SIZE, screen.offset)
+        if not found.page.cards and screen.offset:  # the list shrank (talks were saved or watched): its first page
+            found = for_you(self.search, self.sessions, team_id, user_id, PAGE_SIZE)
+            screen = Screen("foryou")
+        with self.sessions() as session:
+            weekly = weekly_phrase(for_you_subscription(session, team_id, user_id))
+        if not found.page.cards:
+            limit = STARTERS + len(found.taste.seen)
+            starters = [card for card in self.search.search("", limit=limit).cards if card.id not in found.taste.seen]
+            return for_you_empty_message(starters[:STARTERS], weekly, note)
+        return for_you_message(screen, found.page, found.because, saved, weekly, note)
 
     def about_message(self, text: str, team_id: str, user_id: str) -> dict:
         """ "Find talks about this" on a message: a private page of talks about what the message says. `text` is its
@@ -143,6 +170,26 @@ class Answers:
             removed = remove_saved_talk(session, team_id, user_id, talk_id)
         return "Removed from your saved talks." if removed else "That talk was not in your saved talks."
 
+    def watch(self, team_id: str, user_id: str, talk_id: int) -> str | None:
+        """Mark a talk watched; the note to show, or None when the talk is unknown."""
+        card = self.card(talk_id)
+        if card is None:
+            return None
+        with self.sessions.begin() as session:
+            newly = mark_watched(session, team_id, user_id, talk_id)
+        if not newly:
+            return f"“{card.title}” was already marked as watched."
+        return f"Marked “{card.title}” as watched: “More like this” and For you leave it out now."
+
+    def unwatch(self, team_id: str, user_id: str, talk_id: int) -> str:
+        """Undo Watched; the note to show."""
+        with self.sessions.begin() as session:
+            removed = unmark_watched(session, team_id, user_id, talk_id)
+        return "No longer marked as watched." if removed else "That talk was not marked as watched."
+
+    def watched_notice(self, note: str) -> dict:
+        return notice_message(f"{note} `/talk watched` lists the talks you watched.")
+
     def share(self, talk_id: int, user_id: str) -> tuple[dict, str] | dict:
         """The public message for a shared talk and the note for the sharer; or, when the talk is unknown, the problem
         to show the sharer alone."""
@@ -164,8 +211,11 @@ class Answers:
         with self.sessions.begin() as session:
             owner = team_of_post(session, channel_id, message_ts) or team_id
             record_vote(session, owner, channel_id, talk_id, user_id, vote)
-            subscription = subscription_for(session, owner, channel_id)
+            subscription = subscription_for(session, owner, channel_id, kind=None)
             cadence = subscription.cadence if subscription else "weekly"
+        if subscription and subscription.kind == FOR_YOU:  # the person's own DM: the vote steers their For you
+            steer = "bring more talks like this one" if vote > 0 else "leave this one out"
+            return notice_message(f"Thanks! {FOR_YOU_TITLE} will {steer}.")
         more_or_fewer = "more" if vote > 0 else "fewer"
         return notice_message(f"Thanks! {digest_title(cadence)} will pick {more_or_fewer} talks like this one here.")
 
@@ -182,7 +232,10 @@ class Answers:
                     (s.channel_id, schedule_of(s).describe(), s.topic, s.paused_reason)
                     for s in subscriptions_in(session, team_id, channel_ids)
                 ]
-                return home_view(saved_cards(session, team_id, user_id), subscriptions)
+                return home_view(
+                    saved_cards(session, team_id, user_id), subscriptions, watched_cards(session, team_id, user_id),
+                    weekly_phrase(for_you_subscription(session, team_id, user_id)),
+                )  # fmt: skip
         except SQLAlchemyError:  # not the error path: Slack would go on showing a stale tab
             log.exception("could not draw the Home tab")
             return home_problem_view(TRY_AGAIN)

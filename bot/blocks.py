@@ -1,13 +1,15 @@
 """Every Block Kit payload talkbot sends, built in one place, within Slack's limits and with catalog text escaped.
 
 Private (ephemeral) messages carry their own state in the button values, so any button can redraw the message
-in place: a `Screen` says what the message shows (a search page, talks like one talk, the saved list).
+in place: a `Screen` says what the message shows (a search page, talks like one talk, the saved or watched list,
+For you).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -31,6 +33,8 @@ PAGE_SIZE = 5
 SHARE = "talk_share"
 SAVE = "talk_save"
 UNSAVE = "talk_unsave"
+WATCH = "talk_watch"
+UNWATCH = "talk_unwatch"
 MORE_LIKE_THIS = "talk_more_like_this"
 SHOW_PAGE = "results_page"
 SEARCH_FOR = "search_for"
@@ -51,6 +55,8 @@ HELP_EXAMPLES = (
     ("/talk event:srecon incident", "at an event"),
     ("/talk year:2015..2019 tag:kubernetes", "by year or year range, and by tag"),
     ("/talk saved", "the talks you saved"),
+    ("/talk watched", "the talks you marked as watched"),
+    ("/talk foryou", "talks like the ones you saved, watched or liked"),
     ("/talk digest subscribe weekly mon 09:00 Europe/Berlin sre", "Talk of the week in this channel"),
 )
 
@@ -60,6 +66,14 @@ DIGEST_USAGE = (
     "defaults: weekly, Monday 09:00, your timezone, any topic)\n`/talk digest` — this channel's subscription · "
     "`/talk digest preview` — what comes next · `/talk digest unsubscribe`"
 )
+
+FOR_YOU_USAGE = (
+    "`/talk foryou` — talks like the ones you saved, watched or liked\n"
+    "`/talk foryou weekly [DAY] [TIME] [Area/City]` — one of them in a DM every week, e.g. "
+    "`/talk foryou weekly fri 16:00` (defaults: Monday 09:00, your timezone) · `/talk foryou stop`"
+)
+SCREENS = ("search", "similar", "saved", "watched", "foryou")
+FOR_YOU_TITLE = "For you"
 
 
 def escape(text: str) -> str:
@@ -84,7 +98,7 @@ def _whole(value: object, most: int) -> bool:
 class Screen:
     """What a private message shows; encoded into its buttons so a click can redraw it."""
 
-    kind: str  # "search" | "similar" | "saved"
+    kind: str  # one of SCREENS
     query: str = ""
     offset: int = 0
     talk_id: int = 0
@@ -100,7 +114,7 @@ class Screen:
         if not set(data) <= {"k", "q", "o", "t"}:
             raise ValueError("unknown field")
         kind, query, offset, talk_id = data.get("k"), data.get("q", ""), data.get("o", 0), data.get("t", 0)
-        if kind not in ("search", "similar", "saved") or not isinstance(query, str):
+        if kind not in SCREENS or not isinstance(query, str):
             raise ValueError("unknown screen")
         if not _whole(offset, MAX_OFFSET) or not _whole(talk_id, MAX_TALK_ID):
             raise ValueError("bad number")
@@ -181,14 +195,20 @@ def card_text(card: TalkCard, summary_limit: int = 200) -> str:
     return "\n".join(lines)
 
 
-def _card_blocks(card: TalkCard, screen: Screen | None, saved: bool, shareable: bool) -> list[dict]:
+def _card_blocks(
+    card: TalkCard, screen: Screen | None, saved: bool, shareable: bool, watched: bool = False,
+    because: str | None = None,
+) -> list[dict]:  # fmt: skip
+    """A talk and its buttons; `because`: why it is recommended (For you), under the talk."""
     talk = ButtonValue(screen, card.id)
     buttons = []
     if shareable:
         buttons.append(_button("Share", SHARE, talk, "primary"))
     buttons.append(_button("Saved ✓", UNSAVE, talk) if saved else _button("Save", SAVE, talk))
     buttons.append(_button("More like this", MORE_LIKE_THIS, talk))
-    return [_section(card_text(card)), {"type": "actions", "block_id": f"talk-{card.id}", "elements": buttons}]
+    buttons.append(_button("Watched ✓", UNWATCH, talk) if watched else _button("Watched", WATCH, talk))
+    why = [_context(escape(because))] if because else []
+    return [_section(card_text(card)), *why, {"type": "actions", "block_id": f"talk-{card.id}", "elements": buttons}]
 
 
 def _message(text: str, blocks: list[dict]) -> dict:
@@ -202,12 +222,15 @@ def _notes(notes: list[str]) -> list[dict]:
     return [_context(escape("\n".join(notes)))] if notes else []
 
 
-def results_message(screen: Screen, page: ResultPage, saved_ids: set[int], note: str | None = None) -> dict:
-    """A private page of search results with Share / Save / More like this, and paging."""
+def results_message(
+    screen: Screen, page: ResultPage, saved_ids: Collection[int], note: str | None = None,
+    watched_ids: Collection[int] = (),
+) -> dict:  # fmt: skip
+    """A private page of search results with Share / Save / More like this / Watched, and paging."""
     heading = f"{page_heading(page)} for `{escape(screen.query)}`"
     blocks = [_context(heading), *_notes(([note] if note else []) + page.notes + _dropped_note(page))]
     for card in page.cards:
-        blocks += _card_blocks(card, screen, card.id in saved_ids, shareable=True)
+        blocks += _card_blocks(card, screen, card.id in saved_ids, shareable=True, watched=card.id in watched_ids)
     blocks += _paging(screen, page)
     return _message(f"{talks(page.total)} for “{screen.query}”", blocks)
 
@@ -277,8 +300,11 @@ def no_match_message(query: str, page: ResultPage, starters: list[TalkCard]) -> 
     return _message(f"No talks match “{query}”.", blocks)
 
 
-def similar_message(source: TalkCard, screen: Screen, page: ResultPage, saved_ids: set[int]) -> dict:
-    blocks = [_context(f"Talks like *{escape(source.title)}*")]
+def similar_message(
+    source: TalkCard, screen: Screen, page: ResultPage, saved_ids: Collection[int], note: str | None = None
+) -> dict:
+    """Talks like one talk (the person's watched talks left out)."""
+    blocks = [_context(f"Talks like *{escape(source.title)}*"), *_notes([note] if note else [])]
     for card in page.cards:
         blocks += _card_blocks(card, screen, card.id in saved_ids, shareable=True)
     if not page.cards:
@@ -290,19 +316,94 @@ def similar_message(source: TalkCard, screen: Screen, page: ResultPage, saved_id
     return _message(f"Talks like “{source.title}”", blocks)
 
 
-def saved_message(cards: list[TalkCard], offset: int = 0, note: str | None = None) -> dict:
+LISTS = {  # a list screen's heading, and what an empty one says
+    "saved": ("Your saved talks", "You have not saved any talks yet. Press *Save* on a search result to keep it here."),
+    "watched": ("Talks you watched", "You have not marked any talk as watched yet. Press *Watched* on a search "
+                "result: “More like this” and `/talk foryou` then leave it out."),
+}  # fmt: skip
+
+
+def saved_message(
+    cards: list[TalkCard], offset: int = 0, note: str | None = None, watched_ids: Collection[int] = ()
+) -> dict:
     """The user's saved talks, a page at a time, newest first."""
-    screen = Screen("saved", offset=offset)
+    return _list_message("saved", cards, offset, note, lambda card: (True, card.id in watched_ids))
+
+
+def watched_message(
+    cards: list[TalkCard], offset: int = 0, note: str | None = None, saved_ids: Collection[int] = ()
+) -> dict:
+    """The talks the user marked as watched, a page at a time, newest first."""
+    return _list_message("watched", cards, offset, note, lambda card: (card.id in saved_ids, True))
+
+
+def _list_message(kind: str, cards: list[TalkCard], offset: int, note: str | None, marks) -> dict:
+    """One of the user's lists; `marks(card)` is (saved, watched) for its buttons."""
+    screen = Screen(kind, offset=offset)
     page = ResultPage(cards=cards[offset : offset + PAGE_SIZE], total=len(cards), offset=offset)
-    blocks = [_context(f"Your saved talks ({len(cards)})")]
+    heading, empty = LISTS[kind]
+    blocks = [_context(f"{heading} ({len(cards)})")]
     if note:
         blocks.append(_context(escape(note)))
-    for saved_card in page.cards:
-        blocks += _card_blocks(saved_card, screen, saved=True, shareable=True)
+    for listed in page.cards:
+        saved, watched = marks(listed)
+        blocks += _card_blocks(listed, screen, saved=saved, shareable=True, watched=watched)
     if not cards:
-        blocks.append(_section("You have not saved any talks yet. Press *Save* on a search result to keep it here."))
+        blocks.append(_section(empty))
     blocks += _paging(screen, page)
-    return _message(f"Your saved talks ({len(cards)})", blocks)
+    return _message(f"{heading} ({len(cards)})", blocks)
+
+
+def for_you_message(
+    screen: Screen, page: ResultPage, because: dict[int, str], saved_ids: Collection[int], weekly: str | None,
+    note: str | None = None,
+) -> dict:  # fmt: skip
+    """A private page of For you: each talk with why (the liked talk it is like), paging, and the weekly DM's state
+    (`weekly`: its schedule, or None when the user has none)."""
+    blocks = [_context(f"*For you* · {page_heading(page)} like the ones you saved, watched or liked"),
+              *_notes([note] if note else [])]  # fmt: skip
+    for card in page.cards:
+        blocks += _card_blocks(card, screen, card.id in saved_ids, shareable=True, because=because.get(card.id))
+    blocks += _paging(screen, page)
+    blocks.append(_for_you_footer(weekly))
+    return _message(f"For you: {talks(page.total)} like the ones you saved, watched or liked", blocks)
+
+
+def for_you_empty_message(starters: list[TalkCard], weekly: str | None, note: str | None = None) -> dict:
+    """For you with nothing to go on yet: how to get recommendations, and talks to start from."""
+    blocks = [
+        _section("*For you* recommends talks like the ones you *Save*, mark *Watched* or 👍 in Talk of the week — "
+                 "and you have not done that with any talk yet (or every talk like them is one you have seen)."),
+        *_notes([note] if note else []),
+    ]  # fmt: skip
+    if starters:
+        blocks.append(_context("Start with one of these:"))
+        for card in starters:
+            blocks += _card_blocks(card, Screen("foryou"), saved=False, shareable=True)
+    blocks.append(_for_you_footer(weekly))
+    return _message("For you: save, watch or vote on talks to get recommendations.", blocks)
+
+
+def _for_you_footer(weekly: str | None) -> dict:
+    if weekly:
+        return _context(f"Your For you DM: {escape(weekly)} · `/talk foryou stop` ends it")
+    return _context("Get one of these in a DM every week: `/talk foryou weekly [DAY] [TIME]`")
+
+
+def for_you_welcome_message(schedule: str, first: str) -> dict:
+    """The first DM of For you, posted when someone asks for it: what will arrive here, and when."""
+    blocks = [
+        _section(f"🎯 *For you* will arrive here {escape(schedule)}: a talk like the ones you save, mark *Watched* or "
+                 f"👍 — never one you have seen. First one: {escape(first)}."),
+        _context("`/talk foryou` shows more now · `/talk foryou stop` ends these DMs"),
+    ]  # fmt: skip
+    return _message(f"For you will arrive here {schedule}.", blocks)
+
+
+def for_you_usage_message(problem: str | None = None) -> dict:
+    blocks = [_section(f":warning: {escape(problem)}")] if problem else []
+    blocks.append(_section(FOR_YOU_USAGE))
+    return _message(problem or "For you: /talk foryou, /talk foryou weekly, /talk foryou stop", blocks)
 
 
 def shared_message(card: TalkCard, user_id: str) -> dict:
@@ -354,9 +455,10 @@ def notice_message(text: str) -> dict:
     return _message(text, [_section(escape(text))])
 
 
-def digest_message(card: TalkCard, reasons: list[str], cadence: str) -> dict:
-    """The digest post: the talk, why it was picked, and buttons to save it, find more, or vote on it."""
-    title = digest_title(cadence)
+def digest_message(card: TalkCard, reasons: list[str], cadence: str, title: str | None = None) -> dict:
+    """The digest post: the talk, why it was picked, and buttons to save it, find more, mark it watched or vote on
+    it. `title`: a person's For you DM names itself; a channel's digest is Talk of the week (or day)."""
+    title = title or digest_title(cadence)
     talk = ButtonValue(None, card.id)
     blocks = [
         {"type": "header", "text": {"type": "plain_text", "text": f"🎤 {title}"}},
@@ -368,6 +470,7 @@ def digest_message(card: TalkCard, reasons: list[str], cadence: str) -> dict:
             "elements": [
                 _button("Save", SAVE, talk),
                 _button("More like this", MORE_LIKE_THIS, talk),
+                _button("Watched", WATCH, talk),
                 _button("👍", VOTE_UP, talk),
                 _button("👎", VOTE_DOWN, talk),
             ],
@@ -396,8 +499,12 @@ def subscription_lines(subscriptions: list[tuple[str, str, str, str | None]]) ->
     return "\n".join(lines)
 
 
-def home_view(saved: list[TalkCard], subscriptions: list[tuple[str, str, str, str | None]] = ()) -> dict:
-    """The App Home tab: what talkbot does, how to search, the user's saved talks and channel digests."""
+def home_view(
+    saved: list[TalkCard], subscriptions: list[tuple[str, str, str, str | None]] = (),
+    watched: list[TalkCard] = (), for_you: str | None = None,
+) -> dict:  # fmt: skip
+    """The App Home tab: what talkbot does, how to search, the user's saved and watched talks (each with its undo),
+    their For you DM (`for_you`: its schedule, or None) and their channels' digests."""
     examples = "\n".join(f"`{command}` — {meaning}" for command, meaning in HELP_EXAMPLES)
     blocks = [
         {"type": "header", "text": {"type": "plain_text", "text": "talkbot"}},
@@ -407,18 +514,17 @@ def home_view(saved: list[TalkCard], subscriptions: list[tuple[str, str, str, st
         ),  # fmt: skip
         _section(f"*Search*\n{examples}"),
         {"type": "divider"},
-        _section(f"*Your saved talks* ({len(saved)})"),
-    ]
-    for card in saved[:MAX_SAVED_SHOWN]:
-        remove = ButtonValue(None, card.id)
-        section = _section(card_text(card))
-        section["accessory"] = _button("Remove", UNSAVE, remove)
-        blocks.append(section)
-    if len(saved) > MAX_SAVED_SHOWN:
-        blocks.append(_context(f"…and {len(saved) - MAX_SAVED_SHOWN} more: `/talk saved` lists them all."))
-    if not saved:
-        blocks.append(_context("Nothing saved yet: press *Save* on any search result."))
-    blocks.append({"type": "divider"})
+        *_home_list("saved", "*Your saved talks*", saved, "Remove", UNSAVE, "`/talk saved` lists them all.",
+                    "Nothing saved yet: press *Save* on any search result."),
+        {"type": "divider"},
+        *_home_list("watched", "*Talks you watched*", watched, "Not watched", UNWATCH,
+                    "`/talk watched` lists them all.",
+                    "None marked yet: press *Watched* on a talk you have seen, and recommendations leave it out."),
+        {"type": "divider"},
+        _section(f"*For you*\nEvery week in a DM: {escape(for_you)}. `/talk foryou stop` ends it." if for_you else
+                 "*For you*\n`/talk foryou` shows talks like the ones you saved, watched or liked; "
+                 "`/talk foryou weekly` sends you one every week."),
+    ]  # fmt: skip
     if subscriptions:
         blocks.append(_section("*Talk of the week in your channels*\n" + subscription_lines(list(subscriptions))))
     else:
@@ -426,6 +532,22 @@ def home_view(saved: list[TalkCard], subscriptions: list[tuple[str, str, str, st
                                "`/talk digest subscribe`."))  # fmt: skip
     assert len(blocks) <= MAX_HOME_BLOCKS
     return {"type": "home", "blocks": blocks}
+
+
+def _home_list(kind: str, heading: str, cards: list[TalkCard], undo: str, action_id: str, more: str,
+               empty: str) -> list[dict]:  # fmt: skip
+    """One of the user's lists on the Home tab: its first MAX_SAVED_SHOWN talks, each with a button to take it off."""
+    blocks = [_section(f"{heading} ({len(cards)})")]
+    for card in cards[:MAX_SAVED_SHOWN]:
+        section = _section(card_text(card))
+        section["block_id"] = f"{kind}-{card.id}"  # unique in the view, though a talk may be on both lists
+        section["accessory"] = _button(undo, action_id, ButtonValue(None, card.id))
+        blocks.append(section)
+    if len(cards) > MAX_SAVED_SHOWN:
+        blocks.append(_context(f"…and {len(cards) - MAX_SAVED_SHOWN} more: {more}"))
+    if not cards:
+        blocks.append(_context(empty))
+    return blocks
 
 
 def home_problem_view(problem: str) -> dict:

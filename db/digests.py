@@ -1,4 +1,4 @@
-"""Digest subscriptions, per-period claims and feedback: the storage behind Talk of the week.
+"""Digest subscriptions, per-period claims and feedback: the storage behind Talk of the week and For you DMs.
 
 A claim is a row whose (team, channel, period) is unique, inserted before anything is posted: whichever
 process inserts it posts, every other process sees it and stands back.
@@ -13,18 +13,20 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from db.models import DigestFeedback, DigestPost, DigestSubscription
+from db.models import CHANNEL_DIGEST, FOR_YOU, DigestFeedback, DigestPost, DigestSubscription
 
 
 def subscribe(
     session: Session, *, team_id: str, channel_id: str, subscriber_id: str, cadence: str, weekday: int,
     minute_of_day: int, timezone: str, topic: str, next_run_at: dt.datetime, enterprise_id: str | None = None,
+    kind: str = CHANNEL_DIGEST,
 ) -> DigestSubscription:  # fmt: skip
-    """Create the channel's subscription, or replace it (one per channel); re-subscribing resumes a paused one."""
-    subscription = subscription_for(session, team_id, channel_id) or DigestSubscription(
+    """Create the channel's subscription, or replace it (one per channel: a For you DM's channel is the person's DM
+    with talkbot); re-subscribing resumes a paused one."""
+    subscription = subscription_for(session, team_id, channel_id, kind=None) or DigestSubscription(
         team_id=team_id, channel_id=channel_id
     )
-    subscription.enterprise_id, subscription.subscriber_id = enterprise_id, subscriber_id
+    subscription.kind, subscription.enterprise_id, subscription.subscriber_id = kind, enterprise_id, subscriber_id
     subscription.cadence, subscription.weekday, subscription.minute_of_day = cadence, weekday, minute_of_day
     subscription.timezone, subscription.topic = timezone, topic
     subscription.next_run_at, subscription.paused_reason = next_run_at, None
@@ -41,10 +43,23 @@ def unsubscribe(session: Session, team_id: str, channel_id: str) -> bool:
     return True
 
 
-def subscription_for(session: Session, team_id: str, channel_id: str) -> DigestSubscription | None:
+def subscription_for(
+    session: Session, team_id: str, channel_id: str, kind: str | None = CHANNEL_DIGEST
+) -> DigestSubscription | None:
+    """The subscription posting in a channel (`kind` None: of either kind)."""
+    statement = select(DigestSubscription).where(
+        DigestSubscription.team_id == team_id, DigestSubscription.channel_id == channel_id
+    )
+    return session.scalar(statement if kind is None else statement.where(DigestSubscription.kind == kind))
+
+
+def for_you_subscription(session: Session, team_id: str, user_id: str) -> DigestSubscription | None:
+    """A person's For you DM, if they asked for one."""
     return session.scalar(
         select(DigestSubscription).where(
-            DigestSubscription.team_id == team_id, DigestSubscription.channel_id == channel_id
+            DigestSubscription.team_id == team_id,
+            DigestSubscription.subscriber_id == user_id,
+            DigestSubscription.kind == FOR_YOU,
         )
     )
 
@@ -55,7 +70,11 @@ def subscriptions_in(session: Session, team_id: str, channel_ids: list[str]) -> 
     return list(
         session.scalars(
             select(DigestSubscription)
-            .where(DigestSubscription.team_id == team_id, DigestSubscription.channel_id.in_(channel_ids))
+            .where(
+                DigestSubscription.team_id == team_id,
+                DigestSubscription.channel_id.in_(channel_ids),
+                DigestSubscription.kind == CHANNEL_DIGEST,
+            )
             .order_by(DigestSubscription.channel_id)
         )
     )
@@ -175,6 +194,18 @@ def record_vote(session: Session, team_id: str, channel_id: str, talk_id: int, u
     else:
         session.add(DigestFeedback(team_id=team_id, channel_id=channel_id, talk_id=talk_id, user_id=user_id, vote=vote))
     session.flush()
+
+
+def votes_by(session: Session, team_id: str, user_id: str) -> dict[int, int]:
+    """A person's votes in a workspace, in any channel or DM, newest first: 1 for a talk they gave a 👍 anywhere,
+    else -1."""
+    rows = session.execute(
+        select(DigestFeedback.talk_id, func.max(DigestFeedback.vote))
+        .where(DigestFeedback.team_id == team_id, DigestFeedback.user_id == user_id)
+        .group_by(DigestFeedback.talk_id)
+        .order_by(func.max(DigestFeedback.id).desc())
+    )
+    return {talk_id: int(vote) for talk_id, vote in rows}
 
 
 def channel_votes(session: Session, team_id: str, channel_id: str) -> dict[int, int]:

@@ -218,17 +218,31 @@ class TalkEmbedding(Base):
     vector: Mapped[bytes] = mapped_column(LargeBinary)
 
 
-class SavedTalk(Base):
-    """A talk a Slack user saved for later, scoped to their workspace."""
-
-    __tablename__ = "saved_talks"
-    __table_args__ = (UniqueConstraint("team_id", "user_id", "talk_id"),)
+class _UserTalk:
+    """A talk one Slack user put on one of their lists, scoped to their workspace (db/talk_lists.py)."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     team_id: Mapped[str] = mapped_column(String(32))
     user_id: Mapped[str] = mapped_column(String(32))
     talk_id: Mapped[int] = mapped_column(ForeignKey("talks.id", ondelete="CASCADE"), index=True)
+
+
+class SavedTalk(_UserTalk, Base):
+    """A talk a Slack user saved for later."""
+
+    __tablename__ = "saved_talks"
+    __table_args__ = (UniqueConstraint("team_id", "user_id", "talk_id"),)
+
     saved_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class WatchedTalk(_UserTalk, Base):
+    """A talk a Slack user has watched: "More like this", For you and search ties put it behind the others."""
+
+    __tablename__ = "watched_talks"
+    __table_args__ = (UniqueConstraint("team_id", "user_id", "talk_id"),)
+
+    watched_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class SlackEventReceipt(Base):
@@ -242,10 +256,14 @@ class SlackEventReceipt(Base):
 
 
 CADENCES = ("weekly", "daily")
+# What a subscription posts: a channel's Talk of the week, or one person's For you DM (its channel is their DM with
+# talkbot, and its talk comes from what they saved, watched and liked).
+SUBSCRIPTION_KINDS = CHANNEL_DIGEST, FOR_YOU = ("channel", "foryou")
 
 
 class DigestSubscription(Base):
-    """A channel's Talk of the week: when it posts (local time in a timezone) and on what topic."""
+    """A channel's Talk of the week, or a person's For you DM: when it posts (local time in a timezone), and for a
+    channel on what topic."""
 
     __tablename__ = "digest_subscriptions"
     __table_args__ = (
@@ -253,10 +271,12 @@ class DigestSubscription(Base):
         CheckConstraint("cadence IN (" + ", ".join(f"'{c}'" for c in CADENCES) + ")", name="cadence_known"),
         CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday_in_week"),
         CheckConstraint("minute_of_day BETWEEN 0 AND 1439", name="minute_in_day"),
+        CheckConstraint("kind IN (" + ", ".join(f"'{k}'" for k in SUBSCRIPTION_KINDS) + ")", name="kind_known"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     team_id: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(10), default=CHANNEL_DIGEST, server_default=CHANNEL_DIGEST)
     # The Enterprise Grid organisation, if any: with the team it finds the bot token the digest is posted with.
     enterprise_id: Mapped[str | None] = mapped_column(String(32))
     channel_id: Mapped[str] = mapped_column(String(32))

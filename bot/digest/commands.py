@@ -7,13 +7,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks import digest_message, digest_usage_message, notice_message, problem_message
 from bot.digest.picker import pick_talk
-from bot.digest.schedule import ScheduleError, parse_subscribe, schedule_of
+from bot.digest.schedule import ScheduleError, local_time, names_timezone, parse_subscribe, schedule_of
 from db.digests import channel_votes, posted_talk_ids, subscribe, subscription_for, unsubscribe
 from db.search.engine import SearchEngine
 from db.search.query import QueryError
@@ -60,7 +59,7 @@ class DigestCommands:
 
     def subscribe(self, words, team_id, enterprise_id, channel_id, user_id, user_timezone, now) -> dict:
         try:
-            request = parse_subscribe(words, user_timezone() if not _names_timezone(words) else "UTC")
+            request = parse_subscribe(words, user_timezone() if not names_timezone(words) else "UTC")
             self.search.parse(request.topic)
         except (ScheduleError, QueryError) as error:
             return digest_usage_message(str(error))
@@ -73,7 +72,7 @@ class DigestCommands:
                 topic=request.topic, next_run_at=schedule.next_due(now),
             )  # fmt: skip
         about = f" on “{request.topic}”" if request.topic else ""
-        first = _local(schedule.next_due(now), schedule.timezone)
+        first = local_time(schedule.next_due(now), schedule.timezone)
         return notice_message(
             f"Talk of the week is on for this channel: {schedule.describe()}{about}. First post: {first}."
         )
@@ -88,7 +87,7 @@ class DigestCommands:
         if subscription.paused_reason:
             state = f"Paused because Slack answered “{subscription.paused_reason}”: run `/talk digest subscribe` again."
         else:
-            state = f"Next post: {_local(subscription.next_run_at, schedule.timezone)}."
+            state = f"Next post: {local_time(subscription.next_run_at, schedule.timezone)}."
         return notice_message(f"Talk of the week: {schedule.describe()}{about}. {state}")
 
     def preview(self, team_id: str, channel_id: str) -> dict:
@@ -107,7 +106,7 @@ class DigestCommands:
         if pick is None:
             return notice_message(f"No talk in the catalog matches “{subscription.topic}”; nothing would be posted.")
         message = digest_message(pick.card, pick.reasons, schedule.cadence)
-        when = _local(subscription.next_run_at, schedule.timezone)
+        when = local_time(subscription.next_run_at, schedule.timezone)
         message["blocks"].insert(0, {"type": "context", "elements": [
             {"type": "mrkdwn", "text": f"Preview, only for you: this channel gets this on {when}."}]})  # fmt: skip
         return message
@@ -131,12 +130,3 @@ def _refusal(access: ChannelAccess, posting: bool) -> str | None:
     if not access.user_is_member:
         return "Only members of this channel can change its Talk of the week. Join it first, then try again."
     return None
-
-
-def _names_timezone(words: list[str]) -> bool:
-    return any("/" in word or word.upper() in ("UTC", "GMT") for word in words)
-
-
-def _local(moment: dt.datetime, timezone: str) -> str:
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-    return aware.astimezone(ZoneInfo(timezone)).strftime("%a %d %b %Y, %H:%M %Z")

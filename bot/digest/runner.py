@@ -1,4 +1,5 @@
-"""One pass over the due digests: claim each period, pick, post, record — exactly once, whatever runs twice.
+"""One pass over the due digests — channels' Talk of the week and people's For you DMs: claim each period, pick,
+post, record — exactly once, whatever runs twice.
 
 - Two processes at once: the claim's unique key lets one of them post; the other stands back.
 - A crash after claiming: once the claim's lease has run out, the next pass looks for the message (it carries
@@ -21,7 +22,8 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.blocks import digest_message
+from bot.blocks import FOR_YOU_TITLE, digest_message
+from bot.digest.for_you import pick_for_you
 from bot.digest.picker import pick_talk
 from bot.digest.schedule import schedule_of
 from db.digests import (
@@ -35,7 +37,7 @@ from db.digests import (
     posted_talk_ids,
     take_over,
 )
-from db.models import DigestPost, DigestSubscription
+from db.models import FOR_YOU, DigestPost, DigestSubscription
 from db.search.engine import SearchEngine
 from db.workspaces import NOT_INSTALLED
 
@@ -166,17 +168,22 @@ class DigestRunner:
         team_id, channel_id = subscription.team_id, subscription.channel_id
         with self.sessions() as session:
             posted = posted_talk_ids(session, team_id, channel_id)
-            votes = channel_votes(session, team_id, channel_id)
-        pick = pick_talk(
-            self.search, self.sessions, subscription.topic, f"{team_id}/{channel_id}", period, posted, votes
-        )
+            votes = channel_votes(session, team_id, channel_id) if subscription.kind != FOR_YOU else {}
+        if subscription.kind == FOR_YOU:  # the person's own recommendations, never a talk they have seen
+            pick = pick_for_you(self.search, self.sessions, team_id, subscription.subscriber_id, posted)
+            nothing, title = "every talk in the catalog has been seen", FOR_YOU_TITLE
+        else:
+            pick = pick_talk(
+                self.search, self.sessions, subscription.topic, f"{team_id}/{channel_id}", period, posted, votes
+            )
+            nothing, title = f"no talk matches “{subscription.topic}”", None
         if pick is None:
             with self.sessions.begin() as session:
-                finish(session, post_id, "skipped", now, detail=f"no talk matches “{subscription.topic}”")
+                finish(session, post_id, "skipped", now, detail=nothing)
                 advance(session, subscription.id, subscription.next_run_at, following)
             report.skipped += 1
             return
-        message = digest_message(pick.card, pick.reasons, schedule.cadence)
+        message = digest_message(pick.card, pick.reasons, schedule.cadence, title)
         metadata = {"event_type": METADATA_EVENT, "event_payload": {"claim_id": claim_id, "talk_id": pick.card.id}}
         try:
             response = client.chat_postMessage(channel=channel_id, metadata=metadata, **message)
@@ -197,6 +204,9 @@ class DigestRunner:
         with self.sessions.begin() as session:
             pause(session, subscription.id, code)
             finish(session, post_id, "skipped", now, detail=f"Slack refused: {code}")
+        if subscription.kind == FOR_YOU:
+            log.info("For you DM in %s paused: Slack refused with %s", subscription.channel_id, code)
+            return  # telling the person would need the very DM Slack refused
         text = f"I could not post Talk of the week in <#{subscription.channel_id}>: {FIXES[code]}"
         try:
             client.chat_postMessage(channel=subscription.subscriber_id, text=text)

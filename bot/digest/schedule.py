@@ -123,6 +123,17 @@ def _minute_of_day(word: str) -> int:
     )
 
 
+def names_timezone(words: list[str]) -> bool:
+    """Whether subscribe words name a timezone themselves (else the person's Slack timezone is the default)."""
+    return any("/" in word or word.upper() in ("UTC", "GMT") for word in words)
+
+
+def local_time(moment: dt.datetime, timezone: str) -> str:
+    """A due moment as the subscriber reads it: "Mon 30 Nov 2026, 09:00 CET"."""
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    return aware.astimezone(ZoneInfo(timezone)).strftime("%a %d %b %Y, %H:%M %Z")
+
+
 def schedule_of(subscription: DigestSubscription) -> Schedule:
     """A stored subscription's schedule."""
     return Schedule(subscription.cadence, subscription.weekday, subscription.minute_of_day, subscription.timezone)

@@ -1,13 +1,16 @@
-"""Buttons: paging, search links, more like this, save / unsave, share, and digest votes.
+"""Buttons: paging, search links, more like this, save / unsave, watched / not watched, share, and digest votes.
 
 Every click is answered for the workspace and user in Slack's signed envelope, never a button's value, so no click
 reaches another workspace's saved talks, votes or digests."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from slack_bolt import App, BoltContext, Respond
 from slack_sdk import WebClient
 
+from bot.answers import Answers
 from bot.blocks import (
     MORE_LIKE_THIS,
     SAVE,
@@ -15,8 +18,10 @@ from bot.blocks import (
     SHARE,
     SHOW_PAGE,
     UNSAVE,
+    UNWATCH,
     VOTE_DOWN,
     VOTE_UP,
+    WATCH,
     Screen,
     action_ids,
 )
@@ -55,28 +60,19 @@ def register(app: App, services: Services) -> None:
 
     @lazy(app.action(SAVE))
     def save(body: dict, action: dict, respond: Respond) -> None:
-        value = button_value(body, action, respond)
-        if not value:
-            return
-        note = answers.save(*clicker(body), value.talk_id)
-        if note is None:
-            refuse(body, respond)
-        elif is_private(body) and value.screen:
-            checked(respond(replace_original=True, **answers.screen(value.screen, *clicker(body), note=note)))
-        else:
-            tell_privately(body, respond, answers.saved_notice(note))
+        put_on_list(answers, body, action, respond, answers.save, answers.saved_notice)
 
     @lazy(app.action(UNSAVE))
     def unsave(body: dict, action: dict, respond: Respond, client: WebClient) -> None:
-        value = button_value(body, action, respond)
-        if not value:
-            return
-        team_id, user_id = clicker(body)
-        note = answers.unsave(team_id, user_id, value.talk_id)
-        if body.get("view", {}).get("type") == "home":
-            publish_home(client, answers, team_id, user_id)
-        elif value.screen:
-            checked(respond(replace_original=True, **answers.screen(value.screen, team_id, user_id, note=note)))
+        take_off_list(answers, body, action, respond, client, answers.unsave, answers.saved_notice)
+
+    @lazy(app.action(WATCH))
+    def watch(body: dict, action: dict, respond: Respond) -> None:
+        put_on_list(answers, body, action, respond, answers.watch, answers.watched_notice)
+
+    @lazy(app.action(UNWATCH))
+    def unwatch(body: dict, action: dict, respond: Respond, client: WebClient) -> None:
+        take_off_list(answers, body, action, respond, client, answers.unwatch, answers.watched_notice)
 
     @lazy(app.action(SHARE), once=True)
     def share(body: dict, action: dict, respond: Respond) -> None:
@@ -104,3 +100,34 @@ def register(app: App, services: Services) -> None:
                 value.talk_id, 1 if action["action_id"] == VOTE_UP else -1,
             )  # fmt: skip
             tell_privately(body, respond, note)
+
+
+def put_on_list(answers: Answers, body: dict, action: dict, respond: Respond, put: Callable, notice: Callable) -> None:
+    """Save or Watched: a private message redraws in place with a note; on a public one the clicker alone is told."""
+    value = button_value(body, action, respond)
+    if not value:
+        return
+    note = put(*clicker(body), value.talk_id)
+    if note is None:
+        refuse(body, respond)
+    elif is_private(body) and value.screen:
+        checked(respond(replace_original=True, **answers.screen(value.screen, *clicker(body), note=note)))
+    else:
+        tell_privately(body, respond, notice(note))
+
+
+def take_off_list(answers: Answers, body: dict, action: dict, respond: Respond, client: WebClient, take: Callable,
+                  notice: Callable) -> None:  # fmt: skip
+    """The undo (Saved ✓ / Remove, Watched ✓ / Not watched): the Home tab is published again, a private message
+    redrawn in place; on a public one the clicker alone is told."""
+    value = button_value(body, action, respond)
+    if not value:
+        return
+    team_id, user_id = clicker(body)
+    note = take(team_id, user_id, value.talk_id)
+    if body.get("view", {}).get("type") == "home":
+        publish_home(client, answers, team_id, user_id)
+    elif value.screen:
+        checked(respond(replace_original=True, **answers.screen(value.screen, team_id, user_id, note=note)))
+    else:
+        tell_privately(body, respond, notice(note))

@@ -1,4 +1,5 @@
-"""`/talk` and its subcommands: a search, the saved list, help, or `/talk digest …`."""
+"""`/talk` and its subcommands: a search, the saved or watched list, For you, help, `/talk digest …` or
+`/talk foryou weekly|stop`."""
 
 from __future__ import annotations
 
@@ -8,14 +9,14 @@ from slack_bolt import App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot.listeners.errors import after_ack
-from bot.listeners.replies import checked
+from bot.listeners.replies import checked, post_dm
 from bot.listeners.slack_reads import channel_access, timezone_of
 from bot.services import Services
 from bot.slack_text import plain_text
 
 
 def register(app: App, services: Services) -> None:
-    answers, digests = services.answers, services.digests
+    answers, digests, for_you = services.answers, services.digests, services.for_you
 
     @after_ack(services.sessions)(app.command("/talk"))
     def talk_command(command: dict, respond: Respond, client: WebClient, context: BoltContext) -> None:
@@ -26,6 +27,12 @@ def register(app: App, services: Services) -> None:
                 words[1:], team_id=team_id, enterprise_id=context.enterprise_id, channel_id=context.channel_id,
                 user_id=user_id, user_timezone=lambda: timezone_of(client, user_id),
                 access=lambda: channel_access(client, command, context.bot_user_id), now=dt.datetime.now(dt.UTC),
+            )  # fmt: skip
+        elif len(words) > 1 and words[0].lower() == "foryou":
+            message = for_you.handle(
+                words[1:], team_id=team_id, enterprise_id=context.enterprise_id, user_id=user_id,
+                user_timezone=lambda: timezone_of(client, user_id),
+                post_dm=lambda dm: post_dm(client, user_id, dm), now=dt.datetime.now(dt.UTC),
             )  # fmt: skip
         else:
             message = answers.command(text, team_id, user_id)

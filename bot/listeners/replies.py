@@ -6,9 +6,12 @@ raises `SlackRefused` and reaches the error path instead of vanishing."""
 from __future__ import annotations
 
 from slack_bolt import Respond, Say
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.answers import STALE_BUTTON
 from bot.blocks import ButtonValue, problem_message
+from bot.digest.for_you import DmRefused
 
 
 class SlackRefused(Exception):
@@ -25,6 +28,16 @@ def say_in_place(event: dict, say: Say, message: dict) -> None:
     """Answer a mention in its thread (a new thread under it at the channel's top level); a DM where it was written."""
     thread_ts = event.get("thread_ts") or (event.get("ts") if event.get("type") == "app_mention" else None)
     say(thread_ts=thread_ts, **message)
+
+
+def post_dm(client: WebClient, user_id: str, message: dict) -> str:
+    """Post in the person's DM with talkbot and return that DM's id. Slack opens the DM for a post to a user id, so
+    `chat:write` is enough (no `im:write` for conversations.open); its refusal becomes DmRefused, for the caller to
+    explain."""
+    try:
+        return client.chat_postMessage(channel=user_id, **message)["channel"]
+    except SlackApiError as error:
+        raise DmRefused(error.response.get("error", "unknown")) from error
 
 
 def is_private(body: dict) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,7 +22,7 @@ from db.config import patient
 from db.models import CatalogRevision
 from db.search.embeddings import NEWEST_VECTOR, stored_rows, stored_vectors
 from db.search.encoder import Encoder, shared_encoder
-from db.search.index import CatalogIndex, load_talk_texts
+from db.search.index import CatalogIndex, TalkText, load_talk_texts
 from db.search.query import Query, intent_query, parse_query
 from db.search.ranking import Hit, Ranking, rank, similar
 from db.search.semantic import (
@@ -41,6 +42,8 @@ from db.search.vocabulary import Vocabulary, default_vocabulary
 SEMANTIC_VARIABLE = "TALKBOT_SEMANTIC"  # "off": lexical search only (no model is loaded)
 SIMILAR_DEPTH = 30  # candidates each side brings to "More like this"
 SIMILAR_RRF_K = 10  # small: the first few of each list decide, as only a handful are shown
+LIKED_CONSIDERED = 20  # For you: the liked talks (newest first) whose neighbours are fused
+MAX_RECOMMENDED = 50  # For you: how many talks its pages go through
 MISSPELT_RATIO = 80  # rapidfuzz ratio of a one-word query to a did-you-mean word from which it reads as a misspelling
 
 
@@ -58,6 +61,14 @@ class ResultPage:
     @property
     def has_more(self) -> bool:
         return self.offset + len(self.cards) < self.total
+
+
+@dataclass
+class Recommendations:
+    """One page of For you, and for each talk on it the liked talk it is most like."""
+
+    page: ResultPage
+    because: dict[int, int]
 
 
 @dataclass(frozen=True)
@@ -159,15 +170,24 @@ class SearchEngine:
         if indexes.semantic is not None and self.encoder() is not None:
             self.encoder().query("warm up")
 
-    def search(self, text: str, limit: int = 5, offset: int = 0) -> ResultPage:
-        """Raises QueryError (with a message for the user) when the query cannot be understood."""
+    def search(self, text: str, limit: int = 5, offset: int = 0, later: Collection[int] = ()) -> ResultPage:
+        """Raises QueryError (with a message for the user) when the query cannot be understood. `later`: talks to put
+        after every other talk of equal score (a person's watched talks); the ranking is otherwise unchanged."""
         query = self.parse(text)
         with self.sessions() as session:
             indexes = self._current(session)
             encoder = self.encoder() if indexes.semantic is not None and query.words else None
-            ranking = search_indexes(
-                indexes.lexical, indexes.semantic, encoder, self.vocabulary, query, text, limit, offset
-            )
+            if later:
+                # Ranked from the top, far enough that each talk moved back can be replaced from further down.
+                window = offset + limit + len(later)
+                ranking = search_indexes(
+                    indexes.lexical, indexes.semantic, encoder, self.vocabulary, query, text, window, 0
+                )
+                ranking.hits = _equal_scores_later(ranking.hits, set(later), ranking.total)[offset : offset + limit]
+            else:
+                ranking = search_indexes(
+                    indexes.lexical, indexes.semantic, encoder, self.vocabulary, query, text, limit, offset
+                )
             return ResultPage(
                 cards=_cards(session, ranking.hits),
                 total=ranking.total,
@@ -177,23 +197,52 @@ class SearchEngine:
                 suggestions=ranking.suggestions,
             )
 
-    def similar(self, talk_id: int, limit: int = 5) -> ResultPage:
+    def similar(self, talk_id: int, limit: int = 5, exclude: Collection[int] = ()) -> ResultPage:
         """ "More like this": the talks closest to `talk_id` by shared tags, speakers and rare words, fused (RRF) with
-        the talks closest in meaning; empty when the talk is unknown."""
+        the talks closest in meaning, leaving out `exclude` (talks the person has watched); empty when the talk is
+        unknown."""
         with self.sessions() as session:
             indexes = self._current(session)
             texts = load_talk_texts(session, [talk_id])
             if not texts:
                 return ResultPage(cards=[], total=0)
-            shared = similar(indexes.lexical, texts[0], self.vocabulary.stopwords, SIMILAR_DEPTH)
-            neighbours = []
-            doc = indexes.lexical.doc_of(talk_id)
-            vector = indexes.semantic.vector_of(doc) if indexes.semantic is not None and doc is not None else None
-            if vector is not None:
-                found = indexes.semantic.nearest(vector, None, SIMILAR_DEPTH + 1, FILL_SIMILARITY)
-                neighbours = [(int(indexes.lexical.talk_ids[n.doc]), n.similarity) for n in found if n.doc != doc]
-            hits = fuse_similar(shared, neighbours)[:limit]
+            hits = [hit for hit in self._alike(indexes, texts[0]) if hit.talk_id not in exclude][:limit]
             return ResultPage(cards=_cards(session, hits), total=len(hits))
+
+    def _alike(self, indexes: _Indexes, talk: TalkText) -> list[Hit]:
+        """Talks like one talk, best first: both sides' nearest, fused."""
+        shared = similar(indexes.lexical, talk, self.vocabulary.stopwords, SIMILAR_DEPTH)
+        neighbours = []
+        doc = indexes.lexical.doc_of(talk.talk_id)
+        vector = indexes.semantic.vector_of(doc) if indexes.semantic is not None and doc is not None else None
+        if vector is not None:
+            found = indexes.semantic.nearest(vector, None, SIMILAR_DEPTH + 1, FILL_SIMILARITY)
+            neighbours = [(int(indexes.lexical.talk_ids[n.doc]), n.similarity) for n in found if n.doc != doc]
+        return fuse_similar(shared, neighbours)
+
+    def recommend(self, liked: list[int], exclude: Collection[int], limit: int = 5, offset: int = 0) -> Recommendations:
+        """For you: talks like the `liked` ones (most telling first: only the first LIKED_CONSIDERED count), fused by
+        reciprocal rank over each liked talk's "More like this" list, so a talk like several of them comes first;
+        `exclude` (and the liked talks) left out. Works on the lexical side alone when the semantic layer is off."""
+        with self.sessions() as session:
+            indexes = self._current(session)
+            texts = {text.talk_id: text for text in load_talk_texts(session, liked[:LIKED_CONSIDERED])}
+            skip = set(exclude) | set(liked)
+            score: dict[int, float] = {}
+            because: dict[int, tuple[float, int]] = {}
+            for liked_id in liked[:LIKED_CONSIDERED]:
+                if liked_id not in texts:
+                    continue
+                fresh = [hit for hit in self._alike(indexes, texts[liked_id]) if hit.talk_id not in skip]
+                for at, hit in enumerate(fresh):
+                    share = (SIMILAR_RRF_K + 1) / (SIMILAR_RRF_K + at + 1)
+                    score[hit.talk_id] = score.get(hit.talk_id, 0.0) + share
+                    if share > because.get(hit.talk_id, (0.0, 0))[0]:
+                        because[hit.talk_id] = (share, liked_id)
+            order = sorted(score, key=lambda talk_id: (-score[talk_id], talk_id))[:MAX_RECOMMENDED]
+            hits = [Hit(talk_id, round(score[talk_id], 4), ()) for talk_id in order[offset : offset + limit]]
+            page = ResultPage(cards=_cards(session, hits), total=len(order), offset=offset)
+            return Recommendations(page, {hit.talk_id: because[hit.talk_id][1] for hit in hits})
 
 
 def search_indexes(
@@ -259,6 +308,16 @@ def fuse_similar(shared: list[Hit], neighbours: list[tuple[int, float]], k: int 
         reasons.setdefault(talk_id, []).append(f"close in meaning ({similarity:.2f})")
     order = sorted(score, key=lambda talk_id: (-score[talk_id], talk_id))
     return [Hit(talk_id, round(score[talk_id], 4), tuple(reasons[talk_id])) for talk_id in order]
+
+
+def _equal_scores_later(hits: list[Hit], later: set[int], total: int) -> list[Hit]:
+    """`hits` (best first) with the talks in `later` moved behind the others of equal score. When the list stops
+    before the results do, those of the last score may have equals further down, ahead of which they belong: left
+    off."""
+    moved = sorted(hits, key=lambda hit: (-hit.score, hit.talk_id in later))
+    if total > len(hits) and hits:
+        moved = [hit for hit in moved if not (hit.talk_id in later and hit.score == hits[-1].score)]
+    return moved
 
 
 def _fused_hit(item: Fused, lexical: Hit | None, words: str) -> Hit:
