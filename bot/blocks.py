@@ -514,10 +514,10 @@ def home_view(
         ),  # fmt: skip
         _section(f"*Search*\n{examples}"),
         {"type": "divider"},
-        *_home_list("saved", "*Your saved talks*", saved, "Remove", UNSAVE, "`/talk saved` lists them all.",
+        *_home_list("*Your saved talks*", saved, "Remove", UNSAVE, "`/talk saved` lists them all.",
                     "Nothing saved yet: press *Save* on any search result."),
         {"type": "divider"},
-        *_home_list("watched", "*Talks you watched*", watched, "Not watched", UNWATCH,
+        *_home_list("*Talks you watched*", watched, "Not watched", UNWATCH,
                     "`/talk watched` lists them all.",
                     "None marked yet: press *Watched* on a talk you have seen, and recommendations leave it out."),
         {"type": "divider"},
@@ -534,13 +534,12 @@ def home_view(
     return {"type": "home", "blocks": blocks}
 
 
-def _home_list(kind: str, heading: str, cards: list[TalkCard], undo: str, action_id: str, more: str,
-               empty: str) -> list[dict]:  # fmt: skip
-    """One of the user's lists on the Home tab: its first MAX_SAVED_SHOWN talks, each with a button to take it off."""
+def _home_list(heading: str, cards: list[TalkCard], undo: str, action_id: str, more: str, empty: str) -> list[dict]:
+    """One of the user's lists on the Home tab: its first MAX_SAVED_SHOWN talks, each with a button to take it off
+    (no block_id of ours: a talk on both lists must not repeat one; Slack gives each block its own)."""
     blocks = [_section(f"{heading} ({len(cards)})")]
     for card in cards[:MAX_SAVED_SHOWN]:
         section = _section(card_text(card))
-        section["block_id"] = f"{kind}-{card.id}"  # unique in the view, though a talk may be on both lists
         section["accessory"] = _button(undo, action_id, ButtonValue(None, card.id))
         blocks.append(section)
     if len(cards) > MAX_SAVED_SHOWN:

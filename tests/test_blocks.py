@@ -94,7 +94,7 @@ def test_a_shared_talk_credits_the_sharer_and_offers_no_share_button():
     message = shared_message(card(), "UALICE")
 
     assert message["blocks"][0]["elements"][0]["text"] == "<@UALICE> shared a talk"
-    assert [b["text"]["text"] for b in all_buttons(message)] == ["Save", "More like this"]
+    assert [b["text"]["text"] for b in all_buttons(message)] == ["Save", "More like this", "Watched"]
 
 
 def test_no_match_offers_each_suggestion_as_a_search_button():

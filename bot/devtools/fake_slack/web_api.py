@@ -31,6 +31,8 @@ class WebApiMethods:
         channel = params.get("channel")
         if not channel:
             return _error("channel_not_found")
+        if _is_user_id(channel):  # Slack posts to a user id in the app's DM with them, and names that DM
+            channel = _dm_of(channel)
         message = {
             "ts": self._next_ts(), "channel": channel, "text": params.get("text", ""),
             "blocks": self._with_block_ids(params.get("blocks")), "thread_ts": params.get("thread_ts"),
@@ -91,7 +93,10 @@ class WebApiMethods:
         return {"ok": True}
 
     def _conversations_history(self, params: dict, caller: _Token) -> dict:
-        """Like Slack, lists top-level messages only: thread replies are read with conversations.replies."""
+        """Like Slack, lists top-level messages only: thread replies are read with conversations.replies. A user id is
+        not a conversation: Slack accepts one for posting, not for reading."""
+        if _is_user_id(params.get("channel") or ""):
+            return _error("channel_not_found")
         top_level = [message for message in self._messages.get(params.get("channel"), []) if not _is_reply(message)]
         in_window = [message for message in top_level if _within_window(message["ts"], params)]
         newest_first = list(reversed(in_window))[: int(params.get("limit") or DEFAULT_HISTORY_LIMIT)]
@@ -111,7 +116,7 @@ class WebApiMethods:
         user_id = params.get("users")
         if not user_id:
             return _error("users_list_not_supplied")
-        return {"ok": True, "channel": {"id": "D" + user_id[1:]}}
+        return {"ok": True, "channel": {"id": _dm_of(user_id)}}
 
     def _visible_channel(self, channel_id: str | None, caller: _Token) -> _Channel | dict:
         """The channel, as far as the caller may see it; else Slack's error (missing_scope names what is needed)."""
@@ -243,6 +248,15 @@ def _decode_cursor(cursor: str | None, method: str) -> int | None:
         return int(offset) if issued_by == method and int(offset) >= 0 else None
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
+
+
+def _is_user_id(channel: str) -> bool:
+    return channel[:1] in ("U", "W")
+
+
+def _dm_of(user_id: str) -> str:
+    """The id of talkbot's DM with a user (the fake's: "D" and the rest of the user id)."""
+    return "D" + user_id[1:]
 
 
 def _is_reply(message: dict) -> bool:
