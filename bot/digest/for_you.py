@@ -18,7 +18,7 @@ from bot.blocks import for_you_usage_message, for_you_welcome_message, notice_me
 from bot.digest.picker import Pick
 from bot.digest.schedule import ScheduleError, local_time, names_timezone, parse_subscribe, schedule_of
 from db.catalog import talks_by_id
-from db.digests import for_you_subscription, subscribe, unsubscribe, votes_by
+from db.digests import for_you_subscription, subscribe, votes_by
 from db.models import FOR_YOU, NOT_RECOMMENDED, DigestSubscription
 from db.saved_talks import saved_talk_ids
 from db.search.engine import ResultPage, SearchEngine
@@ -135,7 +135,7 @@ class ForYouCommands:
             with self.sessions.begin() as session:
                 subscription = for_you_subscription(session, team_id, user_id)
                 if subscription is not None:
-                    unsubscribe(session, team_id, subscription.channel_id)
+                    session.delete(subscription)
             return notice_message("Your weekly For you DM is off. `/talk foryou` still shows recommendations."
                                   if subscription else "You have no weekly For you DM to stop.")  # fmt: skip
         if action != "weekly":
