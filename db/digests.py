@@ -90,6 +90,13 @@ def due_subscriptions(session: Session, now: dt.datetime) -> list[DigestSubscrip
     )
 
 
+def next_due(session: Session) -> dt.datetime | None:
+    """When the next digest or For you DM that is not paused is due (the console's clock jumps there)."""
+    return session.scalar(
+        select(func.min(DigestSubscription.next_run_at)).where(DigestSubscription.paused_reason.is_(None))
+    )
+
+
 def advance(session: Session, subscription_id: int, due_at: dt.datetime, next_run_at: dt.datetime) -> bool:
     """Move a subscription to its next run, unless someone already moved or replaced it."""
     result = session.execute(

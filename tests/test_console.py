@@ -104,6 +104,23 @@ def test_a_pasted_catalog_link_shows_its_unfurl_card(seeded_database):
     assert "Velocity Europe 2011" in answer and "`/talk` finds more talks like this" in answer
 
 
+def test_watched_and_foryou_work_as_in_slack(seeded_database):
+    watched, for_you = console_answers(seeded_database, ["/talk watched", "/talk foryou"])
+
+    assert "Talks you watched (0)" in watched
+    assert "For you recommends talks like the ones you Save, mark Watched or 👍" in for_you and "] Watched" in for_you
+
+
+def test_the_clock_delivers_a_for_you_dm_once_it_is_asked_for(seeded_database):
+    nothing, _, delivered, again = console_answers(
+        seeded_database, ["clock", "/talk foryou weekly fri 16:00", "clock", "clock"]
+    )
+
+    assert "nothing is scheduled" in nothing
+    assert delivered.startswith("── talkbot in your DM with talkbot") and "🎤 For you" in delivered
+    assert "Why this one:" in delivered and "🎤 For you" in again  # a week later, the next one
+
+
 def test_no_seed_title_carries_a_url():
     titles = [record.title for record in read_catalog_file(SEED_FILE).records]
 

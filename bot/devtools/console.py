@@ -2,13 +2,14 @@
 
 Type `/talk kafka`, a direct message (`kafka`), a mention (`@talkbot kafka`), `shortcut <message text>` (the
 "Find talks about this" message shortcut on a message in #general), a message with a link (unfurled when it
-is a catalog talk's), `home`, or a button's number.
+is a catalog talk's), `home`, `clock` (the digest clock's next pass), or a button's number.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import datetime as dt
 import os
 import re
 import sys
@@ -33,8 +34,11 @@ from bot.devtools.slack_payloads import (
     signed_headers,
     slash_command,
 )
+from bot.digest.runner import DigestRunner
+from bot.installations import bot_clients
 from bot.listeners.shortcuts import FIND_TALKS_ABOUT_THIS
 from bot.services import build_services
+from db.digests import next_due
 from db.search.engine import SearchEngine
 
 SIGNING_SECRET = "console-signing-secret"
@@ -45,12 +49,14 @@ LINK = re.compile(r"https?://\S")
 QUIET_SECONDS, MAX_WAIT_SECONDS = 0.25, 10.0
 
 INTRO = """talkbot console — the Slack app running locally against a fake Slack.
-  /talk kafka        the slash command (also: /talk help, /talk saved)
+  /talk kafka        the slash command (also: /talk help, /talk saved, /talk watched, /talk foryou,
+                     /talk foryou weekly, /talk digest subscribe)
   kafka              a direct message to the bot
   @talkbot kafka     a mention in #general (answered in a thread)
   shortcut TEXT      "Find talks about this" on a message in #general that says TEXT
   see https://youtu.be/…   a message in #general with a link: a catalog talk's link unfurls
   home               open the App Home tab
+  clock              the digest clock's next pass, as if it were time: Talk of the week, For you DMs
   3                  press button number 3
 Arrow keys edit the line and recall earlier ones; `quit`, `exit` or Ctrl-D leaves."""
 QUIT_WORDS = {"quit", "exit", "/quit", "/exit"}
@@ -83,7 +89,9 @@ class Console:
         settings = SlackSettings(
             bot_token="xoxb-console", signing_secret=SIGNING_SECRET, app_token=None, api_url=self.fake.api_url
         )
-        self.app = create_app(build_services(settings, self.database_url, self.search))
+        self.services = build_services(settings, self.database_url, self.search)
+        self.app = create_app(self.services)
+        self.runner = DigestRunner(self.services.sessions, self.search, bot_clients(settings, None))
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -122,12 +130,26 @@ class Console:
             self._dispatch(event_callback(event, team_id=TEAM), JSON)
             rendered = "\n".join(self._render(call) for call in self._replies_after(seen))
             return rendered or "(no preview: none of these links is a talk in the catalog)"
+        elif line.lower() == "clock":
+            return self._clock()
         elif line.lower() == "home":
             event = {"type": "app_home_opened", "user": USER, "channel": DM, "tab": "home"}
             self._dispatch(event_callback(event, team_id=TEAM), JSON)
         else:
             self._dispatch(event_callback(message_event(line, user_id=USER, channel_id=DM), team_id=TEAM), JSON)
         return "\n".join(self._render(call) for call in self._replies_after(seen)) or "(no answer)"
+
+    def _clock(self) -> str:
+        """One pass of the clock process at the moment the next digest or For you DM is due (a minute after it):
+        the console's clock would otherwise make you wait for Monday."""
+        with self.services.sessions() as session:
+            due = next_due(session)
+        if due is None:
+            return "(nothing is scheduled: try `/talk foryou weekly` or `/talk digest subscribe`)"
+        seen = len(self.fake.calls)
+        report = self.runner.run_due(now=(due if due.tzinfo else due.replace(tzinfo=dt.UTC)) + dt.timedelta(minutes=1))
+        posts = [self._render(call) for call in self.fake.calls[seen:] if call.method == "chat.postMessage"]
+        return "\n".join(posts) or f"(the clock ran: {report})"
 
     def _dispatch(self, body: bytes, content_type: str) -> None:
         response = self.app.dispatch(
@@ -183,9 +205,10 @@ class Console:
                 title, ephemeral = "only you can see this", True
             return self._render_blocks(title, params.get("blocks") or [], ephemeral, CHANNEL, None, params.get("text"))
         channel = params.get("channel")
-        where = (
-            "your DM with talkbot" if channel == DM else "a thread in #general" if params.get("thread_ts") else channel
-        )
+        where = (  # a post to the user's id lands in the DM
+            "your DM with talkbot" if channel in (DM, USER)
+            else "a thread in #general" if params.get("thread_ts") else channel
+        )  # fmt: skip
         return self._render_blocks(f"talkbot in {where}", params.get("blocks") or [], False, channel, None,
                                    params.get("text"))  # fmt: skip
 
