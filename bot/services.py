@@ -38,6 +38,6 @@ def build_services(
     installations = Installations(settings, database or engine_for(database_url)) if settings.uses_oauth else None
     return Services(
         settings=settings, sessions=sessions, search=search, answers=Answers(sessions, search),
-        digests=DigestCommands(sessions, search), for_you=ForYouCommands(sessions, search),
+        digests=DigestCommands(sessions, search), for_you=ForYouCommands(sessions),
         installations=installations,
     )  # fmt: skip

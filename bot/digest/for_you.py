@@ -68,8 +68,7 @@ def taste_of(session: Session, team_id: str, user_id: str) -> Taste:
 
 @dataclass(frozen=True)
 class ForYou:
-    """A page of For you, why each talk is on it ("Like “…”, which you saved"), and whether the person liked any
-    talk at all."""
+    """A page of For you, why each talk is on it ("Like “…”, which you saved"), and the taste it came from."""
 
     page: ResultPage
     because: dict[int, str]
@@ -80,6 +79,7 @@ def for_you(
     search: SearchEngine, sessions: sessionmaker[Session], team_id: str, user_id: str, limit: int, offset: int = 0,
     also_exclude: Collection[int] = (),
 ) -> ForYou:  # fmt: skip
+    """A page of the person's recommendations, leaving out what they have seen and `also_exclude`."""
     with sessions() as session:
         taste = taste_of(session, team_id, user_id)
     found = search.recommend(taste.liked, taste.seen | set(also_exclude), limit=limit, offset=offset)
@@ -120,8 +120,8 @@ def pick_for_you(
 class ForYouCommands:
     """`/talk foryou weekly [DAY] [TIME] [Area/City]` and `/talk foryou stop`."""
 
-    def __init__(self, sessions: sessionmaker[Session], search: SearchEngine) -> None:
-        self.sessions, self.search = sessions, search
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
 
     def handle(
         self, words: list[str], *, team_id: str, enterprise_id: str | None, user_id: str,
