@@ -194,6 +194,13 @@ def test_a_bad_for_you_command_says_what_to_write_and_stores_nothing(server, fak
     assert subscription_of(seeded_database, user) is None and fake.messages_in(dm_of(user)) == []
 
 
+def test_for_you_help_shows_every_for_you_command(server):
+    answer = ask(server, "foryou help", new_user())
+
+    assert ":warning:" not in texts(answer)
+    assert "`/talk foryou stop`" in texts(answer) and "`/talk foryou weekly" in texts(answer)
+
+
 def test_a_dm_slack_refuses_is_explained_and_nothing_is_stored(server, fake, seeded_database):
     user = new_user()
     fake.fail_next("chat.postMessage", "messages_tab_disabled")

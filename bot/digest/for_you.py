@@ -138,6 +138,8 @@ class ForYouCommands:
                     session.delete(subscription)
             return notice_message("Your weekly For you DM is off. `/talk foryou` still shows recommendations."
                                   if subscription else "You have no weekly For you DM to stop.")  # fmt: skip
+        if action in ("help", "?"):
+            return for_you_usage_message()
         if action != "weekly":
             return for_you_usage_message(f"“{words[0]}” is not a For you command." if words else None)
         try:
