@@ -524,6 +524,7 @@ def home_view(
         _section(f"*For you*\nEvery week in a DM: {escape(for_you)}. `/talk foryou stop` ends it." if for_you else
                  "*For you*\n`/talk foryou` shows talks like the ones you saved, watched or liked; "
                  "`/talk foryou weekly` sends you one every week."),
+        {"type": "divider"},
     ]  # fmt: skip
     if subscriptions:
         blocks.append(_section("*Talk of the week in your channels*\n" + subscription_lines(list(subscriptions))))
