@@ -376,6 +376,13 @@ def digest_message(card: TalkCard, reasons: list[str], cadence: str) -> dict:
     return _message(f"{title}: {card.title}", blocks)
 
 
+def digest_preview_message(card: TalkCard, reasons: list[str], cadence: str, when: str) -> dict:
+    """The next digest post as it will look, shown to one person, saying it is a preview and when it comes."""
+    message = digest_message(card, reasons, cadence)
+    message["blocks"].insert(0, _context(escape(f"Preview, only for you: this channel gets this on {when}")))
+    return message
+
+
 def digest_title(cadence: str) -> str:
     return "Talk of the week" if cadence == "weekly" else "Talk of the day"
 
@@ -390,7 +397,7 @@ def subscription_lines(subscriptions: list[tuple[str, str, str, str | None]]) ->
     """(channel id, schedule, topic, paused reason) as mrkdwn lines."""
     lines = []
     for channel_id, schedule, topic, paused in subscriptions:
-        about = f" on “{escape(topic)}”" if topic else ""
+        about = f" on “{escape(topic)}”" if topic else " on what the channel is about (its name, topic and purpose)"
         state = f" — *paused*: {escape(paused)}" if paused else ""
         lines.append(f"<#{channel_id}>: {schedule}{about}{state}")
     return "\n".join(lines)

@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks import digest_message
+from bot.digest.channel_subject import digest_topic, read_channel_about
 from bot.digest.picker import pick_talk
 from bot.digest.schedule import schedule_of
 from db.digests import (
@@ -167,9 +168,10 @@ class DigestRunner:
         with self.sessions() as session:
             posted = posted_talk_ids(session, team_id, channel_id)
             votes = channel_votes(session, team_id, channel_id)
-        pick = pick_talk(
-            self.search, self.sessions, subscription.topic, f"{team_id}/{channel_id}", period, posted, votes
+        topic = digest_topic(
+            subscription.topic, lambda: read_channel_about(client, channel_id), self.search.intent_query
         )
+        pick = pick_talk(self.search, self.sessions, topic, f"{team_id}/{channel_id}", period, posted, votes)
         if pick is None:
             with self.sessions.begin() as session:
                 finish(session, post_id, "skipped", now, detail=f"no talk matches “{subscription.topic}”")

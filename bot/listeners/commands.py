@@ -7,6 +7,7 @@ import datetime as dt
 from slack_bolt import App, BoltContext, Respond
 from slack_sdk import WebClient
 
+from bot.digest.channel_subject import read_channel_about
 from bot.listeners.errors import after_ack
 from bot.listeners.replies import checked
 from bot.listeners.slack_reads import channel_access, timezone_of
@@ -25,7 +26,8 @@ def register(app: App, services: Services) -> None:
             message = digests.handle(
                 words[1:], team_id=team_id, enterprise_id=context.enterprise_id, channel_id=context.channel_id,
                 user_id=user_id, user_timezone=lambda: timezone_of(client, user_id),
-                access=lambda: channel_access(client, command, context.bot_user_id), now=dt.datetime.now(dt.UTC),
+                access=lambda: channel_access(client, command, context.bot_user_id),
+                about=lambda: read_channel_about(client, context.channel_id), now=dt.datetime.now(dt.UTC),
             )  # fmt: skip
         else:
             message = answers.command(text, team_id, user_id)
