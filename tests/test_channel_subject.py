@@ -54,29 +54,27 @@ def test_a_subscribers_topic_wins_and_slack_is_not_asked():
     assert digest_topic("", lambda: None, str) == DigestTopic("", unread=True)
 
 
-def test_a_digest_without_a_topic_in_team_kafka_posts_a_kafka_talk_and_says_why(engine, fake):
+def post_in_channel_named(name: str, engine, fake) -> str:
+    """The digest posted in a new channel called `name` whose subscription has no topic, as JSON."""
     channel = new_channel()
-    fake.set_channel(channel, name="team-kafka")
+    fake.set_channel(channel, name=name)
     add_subscription(engine, channel, due=utc(2026, 11, 30, 8))
-
     assert runner_for(engine, fake).run_due(now=utc(2026, 11, 30, 8, 0, 30)).posted == 1
-
     [post] = [call.params for call in fake.calls_to("chat.postMessage") if call.params["channel"] == channel]
+    return json.dumps(post, ensure_ascii=False)
+
+
+def test_a_digest_without_a_topic_in_team_kafka_posts_a_kafka_talk_and_says_why(engine, fake):
+    post = json.loads(post_in_channel_named("team-kafka", engine, fake))
+
     assert "kafka" in json.dumps(post["blocks"][1]).lower()
     assert "It matches what this channel is about, going by its name: “kafka”." in json.dumps(post, ensure_ascii=False)
 
 
 def test_a_channel_whose_subject_matches_no_talk_still_gets_a_talk_and_is_told_so(engine, fake):
-    channel = new_channel()
-    fake.set_channel(channel, name="team-payments")
-    add_subscription(engine, channel, due=utc(2026, 11, 30, 8))
+    post = post_in_channel_named("team-payments", engine, fake)
 
-    assert runner_for(engine, fake).run_due(now=utc(2026, 11, 30, 8, 0, 30)).posted == 1
-
-    [post] = [call.params for call in fake.calls_to("chat.postMessage") if call.params["channel"] == channel]
-    assert "No talk matches what this channel is about (“payments”, going by its name)" in json.dumps(
-        post, ensure_ascii=False
-    )
+    assert "No talk matches what this channel is about (“payments”, going by its name)" in post
 
 
 def test_a_channel_slack_will_not_describe_gets_any_talk_and_is_told_why(engine):
