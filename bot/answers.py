@@ -202,7 +202,7 @@ class Answers:
         contains it. Answered before the ack, so a database failure is logged and answered with no entries."""
         try:
             with self.sessions() as session:
-                found = event_series(session, typed[:100], MAX_OPTIONS)
+                found = event_series(session, re.sub(r"[\x00-\x1f\x7f]", "", typed)[:100], MAX_OPTIONS)
         except SQLAlchemyError:
             log.exception("could not read the events for the event menu")
             return []
