@@ -358,3 +358,31 @@ def test_the_modal_private_metadata_is_checked_like_a_button_value(server, fake)
     server.settle()
 
     assert "That button no longer works" in json.dumps(fake.view(view_id)["blocks"])
+
+
+# --- failures: told where the person is looking -----------------------------------------------------------------
+
+
+def test_a_modal_slack_would_not_open_is_explained_in_a_direct_message(server, fake):
+    user = new_id("U")
+    fake.fail_next("views.open", "expired_trigger_id")
+
+    assert server.global_shortcut(SEARCH_TALKS, user=user).status == 200
+    server.settle()
+
+    [note] = [call for call in fake.calls_to("chat.postMessage") if call.params.get("channel") == user]
+    assert note.error is None and "Slack would not show my answer" in note.params["text"]
+
+
+def test_results_slack_refused_leave_a_note_in_the_modal_instead(server, fake):
+    user = new_id("U")
+    view_id = open_modal(server, user)
+    fake.fail_next("views.update", "invalid_arguments")
+
+    server.submit(view_id, {"words": "kafka"}, user=user)
+    server.settle()
+
+    view = fake.view(view_id)
+    assert_valid_view(view)
+    assert section_texts(view) == [":warning: Slack would not show my answer (it has been logged for us to fix). "
+                                   "Please try again."]  # fmt: skip
