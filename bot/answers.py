@@ -39,6 +39,7 @@ from bot.blocks_modal import (
     results_modal,
     search_modal,
     shared_note,
+    status_note,
 )
 from bot.digest.schedule import schedule_of
 from bot.search_form import FormErrors, SearchForm
@@ -182,7 +183,7 @@ class Answers:
             form.query(self.search.parse)
         except FormErrors as refused:
             return {"response_action": "errors", "errors": refused.errors}
-        return {"response_action": "update", "view": search_modal(form, SEARCHING)}
+        return {"response_action": "update", "view": search_modal(form, status_note(SEARCHING))}
 
     def modal_results(
         self, form: SearchForm, offset: int = 0, note: str | None = None, share_to: str | None = None
@@ -191,7 +192,7 @@ class Answers:
         try:
             query = form.query(self.search.parse)
         except FormErrors as refused:  # checked at submission; private_metadata talkbot did not write
-            return search_modal(form, next(iter(refused.errors.values())))
+            return search_modal(form, problem_note(next(iter(refused.errors.values()))))
         page = self.search.search(query, limit=MODAL_PAGE_SIZE, offset=offset)
         if not page.cards and offset:
             page, note = self.search.search(query, limit=MODAL_PAGE_SIZE), problem_note(STALE_PAGE)

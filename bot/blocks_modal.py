@@ -86,12 +86,13 @@ def _modal(blocks: list[dict], metadata: str) -> dict:
     }  # fmt: skip
 
 
-def search_modal(form: SearchForm | None = None, status: str | None = None) -> dict:
-    """The form alone (empty when it opens), and what is under way or went wrong (`status`)."""
+def search_modal(form: SearchForm | None = None, note: str | None = None) -> dict:
+    """The form alone (empty when it opens), and under it what is under way or went wrong (`note`: status_note or
+    problem_note)."""
     form = form or SearchForm()
     blocks = _form_blocks(form)
-    if status:
-        blocks.append(_context(escape(status)))
+    if note:
+        blocks.append(_context(note))
     return _modal(blocks, form.encode())
 
 
@@ -145,6 +146,10 @@ def _page_button(text: str, suffix: str, offset: int) -> dict:
 
 def shared_note(title: str, channel_id: str) -> str:
     return f":white_check_mark: Shared *{escape(title)}* in <#{channel_id}>."
+
+
+def status_note(status: str) -> str:
+    return escape(status)
 
 
 def problem_note(problem: str) -> str:

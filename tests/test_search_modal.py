@@ -291,12 +291,13 @@ def test_a_replayed_share_click_posts_the_talk_once(server, fake):
     assert len(fake.messages_in(channel)) == 1
 
 
-def test_a_forged_share_button_or_form_is_refused_politely(server, fake):
+@pytest.mark.parametrize("value", ["99999999", "9999999999", "-1", "١٢", "kafka"])
+def test_a_forged_share_button_is_refused_politely(server, fake, value):
     user, channel = new_id("U"), new_id("C")
     fake.set_channel_members(channel, [user, fake.bot_user_id])
     view_id = open_modal(server, user)
     view = search(server, view_id, {"words": "kafka"}, user)
-    forged = {**share_buttons(view)[0], "value": "99999999"}
+    forged = {**share_buttons(view)[0], "value": value}
 
     server.press_in_view(forged, view_id, {SHARE_TO: channel}, user=user)
     server.settle()

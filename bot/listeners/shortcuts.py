@@ -7,7 +7,7 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.answers import STALE_MODAL
-from bot.blocks import action_ids
+from bot.blocks import MAX_TALK_ID, action_ids
 from bot.blocks_modal import (
     EVENT_OPTIONS,
     MODAL_PAGE,
@@ -84,4 +84,7 @@ def register(app: App, services: Services) -> None:
 
 
 def _number(value: object) -> int:
-    return int(value) if isinstance(value, str) and value.isdigit() and len(value) <= 10 else 0
+    """A talk id or an offset from a button value (client-controlled): 0 for anything else."""
+    if not isinstance(value, str) or not value.isascii() or not value.isdigit() or len(value) > 10:
+        return 0
+    return int(value) if int(value) <= MAX_TALK_ID else 0
