@@ -17,6 +17,7 @@ from bot.blocks import (
     PAGE_SIZE,
     Screen,
     digest_title,
+    escape,
     greeting_message,
     help_message,
     home_problem_view,
@@ -221,8 +222,8 @@ class Answers:
             return problem_note(CHOOSE_A_CONVERSATION)
         if error is None:
             return shared_note(title, channel_id)
-        problem = SHARE_REFUSED.get(error, SHARE_FAILED)
-        return problem_note(problem.format(channel="{channel}", error=error)).replace("{channel}", f"<#{channel_id}>")
+        problem = problem_note(SHARE_REFUSED.get(error, SHARE_FAILED))  # escaped, so the mention goes in after
+        return problem.format(channel=f"<#{channel_id}>", error=escape(error))
 
     def saved_notice(self, note: str) -> dict:
         return notice_message(f"{note} `/talk saved` lists your saved talks.")

@@ -189,5 +189,13 @@ def share_target(view: dict) -> str | None:
     return chosen if isinstance(chosen, str) and _CONVERSATION_ID.fullmatch(chosen) else None
 
 
+def button_number(value: object, most: int) -> int:
+    """A talk id or an offset from one of the modal's buttons (its value comes back from the client): 0 for
+    anything talkbot did not write."""
+    if not isinstance(value, str) or not value.isascii() or not value.isdigit() or len(value) > len(str(most)):
+        return 0
+    return int(value) if int(value) <= most else 0
+
+
 def _text(value: object, most: int) -> str:
     return value[:most] if isinstance(value, str) else ""

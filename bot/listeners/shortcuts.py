@@ -13,6 +13,7 @@ from bot.blocks_modal import (
     MODAL_PAGE,
     MODAL_SHARE,
     SEARCH_MODAL,
+    button_number,
     form_of,
     problem_note,
     search_modal,
@@ -64,7 +65,7 @@ def register(app: App, services: Services) -> None:
     def modal_page(body: dict, action: dict, client: WebClient) -> None:
         """Previous / Next results: the search the modal shows (its private_metadata), at the button's offset."""
         form, _ = modal_state(body)
-        offset = min(_number(action.get("value")), MAX_OFFSET)
+        offset = button_number(action.get("value"), MAX_OFFSET)
         view = answers.modal_results(form, offset, share_to=share_target(body["view"])) if form else None
         update_modal(client, body, view or search_modal(SearchForm(), problem_note(STALE_MODAL)))
 
@@ -72,7 +73,7 @@ def register(app: App, services: Services) -> None:
     def modal_share(body: dict, action: dict, client: WebClient) -> None:
         """Post the talk in the conversation chosen in "Share to", then say in the modal where it went (or what to
         do instead: invite talkbot, choose another conversation)."""
-        (form, offset), talk_id = modal_state(body), _number(action.get("value"))
+        (form, offset), talk_id = modal_state(body), button_number(action.get("value"), MAX_TALK_ID)
         shareable = answers.shareable(talk_id, body["user"]["id"]) if form and talk_id else None
         if shareable is None:
             update_modal(client, body, search_modal(form or SearchForm(), problem_note(STALE_MODAL)))
@@ -81,10 +82,3 @@ def register(app: App, services: Services) -> None:
         error = post_checked(client, channel, message) if channel else None
         note = answers.share_note(channel, title, error)
         update_modal(client, body, answers.modal_results(form, offset, note, share_to=channel))
-
-
-def _number(value: object) -> int:
-    """A talk id or an offset from a button value (client-controlled): 0 for anything else."""
-    if not isinstance(value, str) or not value.isascii() or not value.isdigit() or len(value) > 10:
-        return 0
-    return int(value) if int(value) <= MAX_TALK_ID else 0
