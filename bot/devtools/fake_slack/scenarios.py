@@ -157,8 +157,9 @@ class SlackScenarios:
 
     def answer_view_submission(self, view_id: str, ack_body: str) -> dict | None:
         """Act on the app's answer to a view_submission as Slack does: `{"response_action": "update", "view": …}`
-        replaces the modal (a new hash; the view checked like views.update's), `errors` leaves it open with the
-        messages beside their blocks (each key must be an input block's block_id), an empty answer closes it.
+        replaces the modal (a new hash; the view checked like views.update's), `push` stacks a new one, `errors`
+        leaves it open with the messages beside their blocks (each key must be an input block's block_id), `clear`
+        or an empty answer closes it.
         Recorded as a call to `view_submission`; returns the errors shown, or None."""
         answer = json.loads(ack_body) if ack_body.strip() else {}
         with self._changed:
@@ -175,10 +176,16 @@ class SlackScenarios:
                 errors = answer.get("errors")
                 if not isinstance(errors, dict) or not errors or not set(errors) <= inputs:
                     reply = _error("invalid_arguments")  # Slack shows the person "We had some trouble connecting"
-            elif action is not None or answer:
+            elif action == "push":  # a new modal on top: checked like views.push
+                reply = _view_refusal(answer.get("view")) or reply
+                if reply["ok"]:
+                    token = _Token(Workspace(current["team_id"], bot_id=current["bot_id"]), ())
+                    pushed = self._view_object(answer["view"], token)
+                    self._views[pushed["id"]] = pushed
+            elif action not in (None, "clear") or (action is None and answer):
                 reply = _error("invalid_arguments")
             else:
-                del self._views[view_id]  # closed
+                del self._views[view_id]  # closed ("clear" closes the whole stack; talkbot opens one modal)
             self._record(SlackCall("view_submission", answer, {}, error=reply.get("error"), answer=reply))
             return answer.get("errors") if action == "errors" and reply["ok"] else None
 
