@@ -50,6 +50,7 @@ HELP_EXAMPLES = (
     ('/talk speaker:"liz fong-jones"', "by a speaker (quotes for several words)"),
     ("/talk event:srecon incident", "at an event"),
     ("/talk year:2015..2019 tag:kubernetes", "by year or year range, and by tag"),
+    ("/talk kafka has:video is:recommended", "only talks with a video, only recommended ones"),
     ("/talk saved", "the talks you saved"),
     ("/talk digest subscribe weekly mon 09:00 Europe/Berlin sre", "Talk of the week in this channel"),
 )

@@ -378,6 +378,15 @@ def _filtered_docs(index: CatalogIndex, query: Query, notes: list[str]) -> np.nd
         if not in_years.any():
             notes.append(f"No talk is from {first}–{last}." if first != last else f"No talk is from {first}.")
         allowed = in_years if allowed is None else allowed & in_years
+    for wanted, flags, what in (
+        (query.with_video, index.has_video, "has a video"),
+        (query.recommended, index.recommended, "is recommended"),
+    ):
+        if wanted:
+            passing = flags if allowed is None else allowed & flags
+            if not passing.any():
+                notes.append(f"No talk {'' if allowed is None else 'passing the other filters '}{what}.")
+            allowed = passing
     return allowed
 
 
