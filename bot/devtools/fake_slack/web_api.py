@@ -31,6 +31,8 @@ class WebApiMethods:
         channel = params.get("channel")
         if not channel:
             return _error("channel_not_found")
+        if channel[0] in "UW":  # a user id: Slack posts in that person's DM with the app and names the DM's id
+            channel = self._conversations_open({"users": channel}, caller)["channel"]["id"]
         message = {
             "ts": self._next_ts(), "channel": channel, "text": params.get("text", ""),
             "blocks": self._with_block_ids(params.get("blocks")), "thread_ts": params.get("thread_ts"),
