@@ -2,7 +2,8 @@
 
 Type `/talk kafka`, a direct message (`kafka`), a mention (`@talkbot kafka`), `shortcut <message text>` (the
 "Find talks about this" message shortcut on a message in #general), a message with a link (unfurled when it
-is a catalog talk's), `home`, or a button's number.
+is a catalog talk's), `home`, `follow …`/`following`/`unfollow …`, `import PATH` (then the follow alerts it
+sends), or a button's number.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from slack_bolt.request import BoltRequest
+from slack_sdk import WebClient
 
 from bot.app import create_app
 from bot.config import SlackSettings
@@ -33,8 +35,12 @@ from bot.devtools.slack_payloads import (
     signed_headers,
     slash_command,
 )
+from bot.follows.alerts import FollowAlerts
+from bot.follows.commands import FOLLOW_COMMANDS
 from bot.listeners.shortcuts import FIND_TALKS_ABOUT_THIS
 from bot.services import build_services
+from db.catalog_import import import_records
+from db.importers import ImportFileError, read_catalog_file
 from db.search.engine import SearchEngine
 
 SIGNING_SECRET = "console-signing-secret"
@@ -51,6 +57,8 @@ INTRO = """talkbot console — the Slack app running locally against a fake Slac
   shortcut TEXT      "Find talks about this" on a message in #general that says TEXT
   see https://youtu.be/…   a message in #general with a link: a catalog talk's link unfurls
   home               open the App Home tab
+  follow kafka       follow a search (also: following, unfollow 1) — as /talk follow
+  import PATH        import a catalog file (as `talkbot import`), then see the follow alerts it sends you
   3                  press button number 3
 Arrow keys edit the line and recall earlier ones; `quit`, `exit` or Ctrl-D leaves."""
 QUIT_WORDS = {"quit", "exit", "/quit", "/exit"}
@@ -83,7 +91,8 @@ class Console:
         settings = SlackSettings(
             bot_token="xoxb-console", signing_secret=SIGNING_SECRET, app_token=None, api_url=self.fake.api_url
         )
-        self.app = create_app(build_services(settings, self.database_url, self.search))
+        self.services = build_services(settings, self.database_url, self.search)
+        self.app = create_app(self.services)
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -97,7 +106,9 @@ class Console:
             problem = self._press(int(line))
             if problem:
                 return problem
-        elif line.startswith("/talk"):
+        elif line.lower().startswith("import "):
+            return self._import(Path(line[len("import ") :].strip()), seen)
+        elif line.startswith("/talk") or line.split()[0].lower() in FOLLOW_COMMANDS:
             body = slash_command(
                 line.removeprefix("/talk").strip(),
                 user_id=USER,
@@ -128,6 +139,19 @@ class Console:
         else:
             self._dispatch(event_callback(message_event(line, user_id=USER, channel_id=DM), team_id=TEAM), JSON)
         return "\n".join(self._render(call) for call in self._replies_after(seen)) or "(no answer)"
+
+    def _import(self, path: Path, seen: int) -> str:
+        """Import a file into the console's catalog, then run the clock's follow alert pass against the fake Slack."""
+        try:
+            records = read_catalog_file(path).records
+        except ImportFileError as error:
+            return f"(not imported: {error})"
+        with self.services.sessions.begin() as session:
+            report = import_records(session, records)
+        client = WebClient(token="xoxb-console", base_url=self.fake.api_url)
+        alerts = FollowAlerts(self.services.sessions, self.search, lambda _team, _enterprise: client).run_pending()
+        rendered = [self._render(call) for call in self.fake.calls[seen:] if call.method == "chat.postMessage"]
+        return "\n".join([f"imported {len(records)} talks: {report}; follow alerts: {alerts}", *rendered])
 
     def _dispatch(self, body: bytes, content_type: str) -> None:
         response = self.app.dispatch(
@@ -184,7 +208,7 @@ class Console:
             return self._render_blocks(title, params.get("blocks") or [], ephemeral, CHANNEL, None, params.get("text"))
         channel = params.get("channel")
         where = (
-            "your DM with talkbot" if channel == DM else "a thread in #general" if params.get("thread_ts") else channel
+            "your DM with talkbot" if channel in (DM, USER) else "a thread in #general" if params.get("thread_ts") else channel
         )
         return self._render_blocks(f"talkbot in {where}", params.get("blocks") or [], False, channel, None,
                                    params.get("text"))  # fmt: skip
