@@ -304,6 +304,30 @@ def test_an_alert_interrupted_after_it_reached_slack_is_found_not_sent_again(ser
     assert [row.state for row in alert_rows(seeded_database, user)] == ["sent", "sent"]
 
 
+def test_an_interrupted_first_alert_that_cannot_be_checked_is_not_sent_twice(server, seeded_database, alerts, fake):
+    """talkbot never DMed this person: without im:write it cannot find their DM to check, so at most once."""
+    user, word = someone(), topic()
+    talk_command(server, f"follow {word}", user)
+    report = import_talks(seeded_database, [talk(word, 1)])
+    claimed_at = dt.datetime.now(dt.UTC)
+    with sessions_for(seeded_database).begin() as session:
+        claim_alert(session, TEAM, user, report.alert_batch, [], claimed_at)
+    alerts.run_pending(now=claimed_at + LEASE + dt.timedelta(seconds=1))
+    [row] = alert_rows(seeded_database, user)
+    assert row.state == "failed" and "cannot be checked" in row.detail and dms_to(fake, user) == []
+
+
+def test_save_on_an_alert_saves_the_talk_for_whoever_pressed_it(server, seeded_database, alerts, fake):
+    user, word = someone(), topic()
+    talk_command(server, f"follow {word}", user)
+    import_talks(seeded_database, [talk(word, 1)])
+    alerts.run_pending()
+    [dm] = dms_to(fake, user)
+    note = answers_to(fake, server.click(button(dm, "Save"), user=user, ephemeral=False, channel=dm["channel"]))[0]
+    assert f"Saved “Talk 1 on {word}”" in texts(note)
+    assert f"Talk 1 on {word}" in texts(talk_command(server, "saved", user))
+
+
 def test_an_alert_lost_on_the_way_is_sent_after_its_lease(server, seeded_database, alerts, fake):
     user, word = someone(), topic()
     talk_command(server, f"follow {word}", user)

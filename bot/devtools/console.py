@@ -207,9 +207,8 @@ class Console:
                 title, ephemeral = "only you can see this", True
             return self._render_blocks(title, params.get("blocks") or [], ephemeral, CHANNEL, None, params.get("text"))
         channel = params.get("channel")
-        where = (
-            "your DM with talkbot" if channel in (DM, USER) else "a thread in #general" if params.get("thread_ts") else channel
-        )
+        in_thread = "a thread in #general" if params.get("thread_ts") else channel
+        where = "your DM with talkbot" if channel in (DM, USER) else in_thread  # a DM is posted to the user id too
         return self._render_blocks(f"talkbot in {where}", params.get("blocks") or [], False, channel, None,
                                    params.get("text"))  # fmt: skip
 

@@ -18,6 +18,7 @@ import datetime as dt
 import functools
 import logging
 from collections import defaultdict
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from slack_sdk import WebClient
@@ -49,6 +50,8 @@ from db.search.query import QueryError
 
 log = logging.getLogger(__name__)
 
+# A follow's query -> the talks of the batch at hand matching it, best first (SearchEngine.matching).
+Matching = Callable[[str], list[int]]
 LEASE = dt.timedelta(minutes=2)  # how long a claim protects a DM being sent
 HISTORY_PAGES = 3
 NOT_INSTALLED = "talkbot is not installed in this workspace"
@@ -110,11 +113,13 @@ class FollowAlerts:
         with self.sessions() as session:
             talk_ids = batch_talk_ids(session, batch_id)
             followers = _followers(follows_for_batch(session, batch_id))
+        # Many people follow the same searches: each is matched against the batch once.
+        matching = functools.cache(lambda query: self.search.matching(query, talk_ids))
         closed = True
         for follower in followers:
             try:
                 client = client_for(follower.team_id, follower.enterprise_id)
-                closed &= self._alert(follower, batch_id, talk_ids, client, now, report)
+                closed &= self._alert(follower, batch_id, talk_ids, matching, client, now, report)
             except Exception:
                 log.exception("follow alert for %s/%s (import batch %s) failed; it will be retried",
                               follower.team_id, follower.user_id, batch_id)  # fmt: skip
@@ -122,15 +127,15 @@ class FollowAlerts:
                 closed = False
         return closed
 
-    def _alert(self, follower: _Follower, batch_id: int, talk_ids: list[int], client: WebClient | None,
-               now: dt.datetime, report: AlertReport) -> bool:  # fmt: skip
+    def _alert(self, follower: _Follower, batch_id: int, talk_ids: list[int], matching: Matching,
+               client: WebClient | None, now: dt.datetime, report: AlertReport) -> bool:  # fmt: skip
         with self.sessions() as session:
             claim = alert_of(session, follower.team_id, follower.user_id, batch_id)
         if claim is not None:
             return self._resume(follower, claim, client, now, report)
         with self.sessions() as session:
             seen = already_alerted(session, follower.team_id, follower.user_id, talk_ids)
-        items = self._items(follower, [talk_id for talk_id in talk_ids if talk_id not in seen])
+        items = self._items(follower, matching, seen)
         if not items:
             return True  # nothing new for them in this import: no DM
         if client is None:
@@ -147,18 +152,18 @@ class FollowAlerts:
             return False  # another process claimed it meanwhile: it sends, and a later pass closes the batch
         return self._send(client, follower, alert_id, claim_id, items, now, report)
 
-    def _items(self, follower: _Follower, talk_ids: list[int]) -> list[AlertItem]:
-        """The talks among `talk_ids` matching any of the follower's queries: each follow's best first, in turn, so
-        the few a DM shows in full come from every follow."""
+    def _items(self, follower: _Follower, matching: Matching, seen: Collection[int] = ()) -> list[AlertItem]:
+        """The talks matching any of the follower's queries, but those in `seen`: each follow's best first, in turn,
+        so the few a DM shows in full come from every follow."""
         ranked: dict[int, tuple[int, int]] = {}
         matched_by: dict[int, list[str]] = defaultdict(list)
         for follow_number, query in enumerate(follower.queries):
             try:
-                matching = self.search.matching(query, talk_ids)
+                found = [talk_id for talk_id in matching(query) if talk_id not in seen]
             except QueryError as error:  # stored when the parser accepted it; a newer parser may not
                 log.warning("follow %r of %s no longer parses: %s", query, follower.user_id, error)
                 continue
-            for position, talk_id in enumerate(matching):
+            for position, talk_id in enumerate(found):
                 ranked[talk_id] = min(ranked.get(talk_id, (position, follow_number)), (position, follow_number))
                 matched_by[talk_id].append(query)
         order = sorted(ranked, key=lambda talk_id: (ranked[talk_id], talk_id))
@@ -222,7 +227,12 @@ class FollowAlerts:
                 report.skipped += 1
                 return True
             talk_ids = alert_talk_ids(session, claim.id)
-        items = self._items(follower, talk_ids)
+        items = self._items(follower, lambda query: self.search.matching(query, talk_ids))
+        if not items:  # they unfollowed meanwhile: nothing left to tell them
+            with self.sessions.begin() as session:
+                finish_alert(session, claim.id, "skipped", now, detail="no longer followed")
+            report.skipped += 1
+            return True
         return self._send(client, follower, claim.id, claim.claim_id, items, now, report)
 
     def _find_sent(self, client: WebClient, channel_id: str, claim: FollowAlert) -> str | None:
