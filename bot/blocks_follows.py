@@ -49,11 +49,10 @@ def follow_usage_message(problem: str | None = None) -> dict:
     return _message(problem or "Follow a search: /talk follow kafka", blocks)
 
 
-def follow_alert_message(items: list[AlertItem], counts: dict[str, int]) -> dict:
-    """The DM for one import: the best few talks in full (with the follows each matches and a Save button), then how
-    many more each follow found and the search that shows them."""
-    total = len(items)
-    shown = items[:MAX_ALERT_TALKS]
+def follow_alert_message(shown: list[AlertItem], total: int, counts: dict[str, int]) -> dict:
+    """The DM for one import: the best few of its `total` talks in full (with the follows each matches and a Save
+    button), then how many more there are and, per follow, how many it found and the search that shows them."""
+    shown = shown[:MAX_ALERT_TALKS]
     blocks: list[dict] = [
         {"type": "header", "text": {"type": "plain_text", "text": "🔔 New talks for what you follow"}},
         _section(f"The latest import added *{talks(total)}* matching what you follow."),
@@ -70,5 +69,5 @@ def follow_alert_message(items: list[AlertItem], counts: dict[str, int]) -> dict
         blocks.append(_section("\n".join(lines)))
     blocks.append(_context("`/talk following` lists what you follow; `/talk unfollow …` stops one."))
     assert len(blocks) <= MAX_BLOCKS
-    titles = "; ".join(item.card.title for item in shown[:3]) + ("…" if total > 3 else "")
+    titles = "; ".join(item.card.title for item in shown[:3]) + ("…" if total > len(shown[:3]) else "")
     return _message(f"{talks(total)} new for what you follow: {titles}", blocks)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -100,14 +99,13 @@ def finish_batch(session: Session, batch_id: int, now: dt.datetime) -> None:
     session.execute(delete(import_batch_talks).where(import_batch_talks.c.batch_id == batch_id))
 
 
-def already_alerted(session: Session, team_id: str, user_id: str, talk_ids: Iterable[int]) -> set[int]:
-    ids = list(talk_ids)
-    if not ids:
-        return set()
+def already_alerted(session: Session, team_id: str, user_id: str, batch_id: int) -> set[int]:
+    """The batch's talks this person was already told about (a batch may list a million talks: no id list is sent)."""
+    in_batch = select(import_batch_talks.c.talk_id).where(import_batch_talks.c.batch_id == batch_id)
     return set(
         session.scalars(
             select(AlertedTalk.talk_id).where(
-                AlertedTalk.team_id == team_id, AlertedTalk.user_id == user_id, AlertedTalk.talk_id.in_(ids)
+                AlertedTalk.team_id == team_id, AlertedTalk.user_id == user_id, AlertedTalk.talk_id.in_(in_batch)
             )
         )
     )

@@ -26,7 +26,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.blocks_follows import ALERT_METADATA, AlertItem, follow_alert_message
+from bot.blocks_follows import ALERT_METADATA, MAX_ALERT_TALKS, AlertItem, follow_alert_message
 from bot.digest.runner import BotClients
 from bot.installations.clients import slack_error_code
 from db.cards import TalkCard
@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 
 # A follow's query -> the talks of the batch at hand matching it, best first (SearchEngine.matching).
 Matching = Callable[[str], list[int]]
+_Item = tuple[int, list[str]]  # a talk an alert announces, and the follows (queries) it matches
 LEASE = dt.timedelta(minutes=2)  # how long a claim protects a DM being sent
 HISTORY_PAGES = 3
 NOT_INSTALLED = "talkbot is not installed in this workspace"
@@ -134,7 +135,7 @@ class FollowAlerts:
         if claim is not None:
             return self._resume(follower, claim, client, now, report)
         with self.sessions() as session:
-            seen = already_alerted(session, follower.team_id, follower.user_id, talk_ids)
+            seen = already_alerted(session, follower.team_id, follower.user_id, batch_id)
         items = self._items(follower, matching, seen)
         if not items:
             return True  # nothing new for them in this import: no DM
@@ -146,15 +147,15 @@ class FollowAlerts:
             return True
         with self.sessions.begin() as session:
             claim = claim_alert(session, follower.team_id, follower.user_id, batch_id,
-                                [item.card.id for item in items], now)  # fmt: skip
+                                [talk_id for talk_id, _ in items], now)  # fmt: skip
             claim_id, alert_id = (claim.claim_id, claim.id) if claim else (None, None)
         if claim is None:
             return False  # another process claimed it meanwhile: it sends, and a later pass closes the batch
         return self._send(client, follower, alert_id, claim_id, items, now, report)
 
-    def _items(self, follower: _Follower, matching: Matching, seen: Collection[int] = ()) -> list[AlertItem]:
-        """The talks matching any of the follower's queries, but those in `seen`: each follow's best first, in turn,
-        so the few a DM shows in full come from every follow."""
+    def _items(self, follower: _Follower, matching: Matching, seen: Collection[int] = ()) -> list[_Item]:
+        """(talk id, the follows it matches) for the talks matching any of the follower's queries, but those in
+        `seen`: each follow's best first, in turn, so the few a DM shows in full come from every follow."""
         ranked: dict[int, tuple[int, int]] = {}
         matched_by: dict[int, list[str]] = defaultdict(list)
         for follow_number, query in enumerate(follower.queries):
@@ -167,14 +168,16 @@ class FollowAlerts:
                 ranked[talk_id] = min(ranked.get(talk_id, (position, follow_number)), (position, follow_number))
                 matched_by[talk_id].append(query)
         order = sorted(ranked, key=lambda talk_id: (ranked[talk_id], talk_id))
-        with self.sessions() as session:
-            found = talks_by_id(session, order)
-            return [AlertItem(TalkCard.of(found[t]), matched_by[t]) for t in order if t in found]
+        return [(talk_id, matched_by[talk_id]) for talk_id in order]
 
-    def _send(self, client: WebClient, follower: _Follower, alert_id: int, claim_id: str, items: list[AlertItem],
+    def _send(self, client: WebClient, follower: _Follower, alert_id: int, claim_id: str, items: list[_Item],
               now: dt.datetime, report: AlertReport) -> bool:  # fmt: skip
-        counts = {query: sum(query in item.follows for item in items) for query in follower.queries}
-        message = follow_alert_message(items, counts)
+        counts = {query: sum(query in follows for _, follows in items) for query in follower.queries}
+        best = items[:MAX_ALERT_TALKS]  # only the talks shown in full are loaded, however many an import added
+        with self.sessions() as session:
+            found = talks_by_id(session, [talk_id for talk_id, _ in best])
+            shown = [AlertItem(TalkCard.of(found[t]), follows) for t, follows in best if t in found]
+        message = follow_alert_message(shown, len(items), counts)
         metadata = {"event_type": ALERT_METADATA, "event_payload": {"claim_id": claim_id}}
         try:
             # A user id as the channel: Slack posts in the person's DM with talkbot (its Messages tab) and answers
