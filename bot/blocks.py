@@ -52,6 +52,8 @@ HELP_EXAMPLES = (
     ("/talk year:2015..2019 tag:kubernetes", "by year or year range, and by tag"),
     ("/talk kafka has:video is:recommended", "only talks with a video, only recommended ones"),
     ("/talk saved", "the talks you saved"),
+    ('/talk follow speaker:"liz fong-jones"', "a DM when an import adds matching talks (any search works)"),
+    ("/talk following", "what you follow · `/talk unfollow 2` stops one"),
     ("/talk digest subscribe weekly mon 09:00 Europe/Berlin sre", "Talk of the week in this channel"),
 )
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.answers import Answers
 from bot.config import SlackSettings
 from bot.digest.commands import DigestCommands
+from bot.follows.commands import FollowCommands
 from bot.installations import Installations
 from db.config import engine_for, sessions_for
 from db.search.engine import SearchEngine
@@ -23,6 +24,7 @@ class Services:
     search: SearchEngine
     answers: Answers
     digests: DigestCommands
+    follows: FollowCommands
     installations: Installations | None  # OAuth mode only: token mode has one bot token, in the settings
 
 
@@ -36,5 +38,6 @@ def build_services(
     installations = Installations(settings, database or engine_for(database_url)) if settings.uses_oauth else None
     return Services(
         settings=settings, sessions=sessions, search=search, answers=Answers(sessions, search),
-        digests=DigestCommands(sessions, search), installations=installations,
+        digests=DigestCommands(sessions, search), follows=FollowCommands(sessions, search),
+        installations=installations,
     )  # fmt: skip

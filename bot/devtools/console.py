@@ -3,7 +3,7 @@
 Type `/talk kafka`, a direct message (`kafka`), a mention (`@talkbot kafka`), `shortcut <message text>` (the
 "Find talks about this" message shortcut on a message in #general), `modal kafka speaker=… years=2015..2019 video`
 (the "Search talks" modal, filled in and submitted), a message with a link (unfurled when it is a catalog talk's),
-`home`, or a button's number.
+`home`, `follow …`/`following`/`unfollow …`, `import PATH` (then the follow alerts it sends), or a button's number.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from slack_bolt.request import BoltRequest
+from slack_sdk import WebClient
 
 from bot.app import create_app
 from bot.blocks_modal import ONLY, RECOMMENDED, SHARE_TO, VIDEO
@@ -39,8 +40,12 @@ from bot.devtools.slack_payloads import (
     view_action,
     view_submission,
 )
+from bot.follows.alerts import FollowAlerts
+from bot.follows.commands import FOLLOW_COMMANDS
 from bot.listeners.shortcuts import FIND_TALKS_ABOUT_THIS, SEARCH_TALKS
 from bot.services import build_services
+from db.catalog_import import import_records
+from db.importers import ImportFileError, read_catalog_file
 from db.search.engine import SearchEngine
 
 SIGNING_SECRET = "console-signing-secret"
@@ -65,6 +70,8 @@ INTRO = """talkbot console — the Slack app running locally against a fake Slac
   modal kafka years=2015..2019 video   the "Search talks" modal, filled in (speaker=, event=, recommended too)
   see https://youtu.be/…   a message in #general with a link: a catalog talk's link unfurls
   home               open the App Home tab
+  follow kafka       follow a search (also: following, unfollow 1) — as /talk follow
+  import PATH        import a catalog file (as `talkbot import`), then see the follow alerts it sends you
   3                  press button number 3
 Arrow keys edit the line and recall earlier ones; `quit`, `exit` or Ctrl-D leaves."""
 QUIT_WORDS = {"quit", "exit", "/quit", "/exit"}
@@ -98,7 +105,8 @@ class Console:
         settings = SlackSettings(
             bot_token="xoxb-console", signing_secret=SIGNING_SECRET, app_token=None, api_url=self.fake.api_url
         )
-        self.app = create_app(build_services(settings, self.database_url, self.search))
+        self.services = build_services(settings, self.database_url, self.search)
+        self.app = create_app(self.services)
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -112,7 +120,9 @@ class Console:
             problem = self._press(int(line))
             if problem:
                 return problem
-        elif line.startswith("/talk"):
+        elif line.lower().startswith("import "):
+            return self._import(Path(line[len("import ") :].strip()), seen)
+        elif line.startswith("/talk") or line.split()[0].lower() in FOLLOW_COMMANDS:
             body = slash_command(
                 line.removeprefix("/talk").strip(),
                 user_id=USER,
@@ -145,6 +155,19 @@ class Console:
         else:
             self._dispatch(event_callback(message_event(line, user_id=USER, channel_id=DM), team_id=TEAM), JSON)
         return "\n".join(self._render(call) for call in self._replies_after(seen)) or "(no answer)"
+
+    def _import(self, path: Path, seen: int) -> str:
+        """Import a file into the console's catalog, then run the clock's follow alert pass against the fake Slack."""
+        try:
+            records = read_catalog_file(path).records
+        except ImportFileError as error:
+            return f"(not imported: {error})"
+        with self.services.sessions.begin() as session:
+            report = import_records(session, records)
+        client = WebClient(token="xoxb-console", base_url=self.fake.api_url)
+        alerts = FollowAlerts(self.services.sessions, self.search, lambda _team, _enterprise: client).run_pending()
+        rendered = [self._render(call) for call in self.fake.calls[seen:] if call.method == "chat.postMessage"]
+        return "\n".join([f"imported {len(records)} talks: {report}; follow alerts: {alerts}", *rendered])
 
     def _dispatch(self, body: bytes, content_type: str) -> str:
         """Deliver a request; the ack's body (a modal's errors or next view, a menu's options)."""
@@ -230,9 +253,8 @@ class Console:
                 title, ephemeral = "only you can see this", True
             return self._render_blocks(title, params.get("blocks") or [], ephemeral, CHANNEL, None, params.get("text"))
         channel = params.get("channel")
-        where = (
-            "your DM with talkbot" if channel == DM else "a thread in #general" if params.get("thread_ts") else channel
-        )
+        in_thread = "a thread in #general" if params.get("thread_ts") else channel
+        where = "your DM with talkbot" if channel in (DM, USER) else in_thread  # a DM is posted to the user id too
         return self._render_blocks(f"talkbot in {where}", params.get("blocks") or [], False, channel, None,
                                    params.get("text"))  # fmt: skip
 

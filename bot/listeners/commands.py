@@ -1,4 +1,4 @@
-"""`/talk` and its subcommands: a search, the saved list, help, or `/talk digest …`."""
+"""`/talk` and its subcommands: a search, the saved list, help, `/talk digest …` or `/talk follow …`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from slack_bolt import App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot.digest.channel_subject import read_channel_about
+from bot.follows.commands import FOLLOW_COMMANDS
 from bot.listeners.errors import after_ack
 from bot.listeners.replies import checked
 from bot.listeners.slack_reads import channel_access, timezone_of
@@ -16,7 +17,7 @@ from bot.slack_text import plain_text
 
 
 def register(app: App, services: Services) -> None:
-    answers, digests = services.answers, services.digests
+    answers, digests, follows = services.answers, services.digests, services.follows
 
     @after_ack(services.sessions)(app.command("/talk"))
     def talk_command(command: dict, respond: Respond, client: WebClient, context: BoltContext) -> None:
@@ -29,6 +30,9 @@ def register(app: App, services: Services) -> None:
                 access=lambda: channel_access(client, command, context.bot_user_id),
                 about=lambda: read_channel_about(client, context.channel_id), now=dt.datetime.now(dt.UTC),
             )  # fmt: skip
+        elif words and words[0].lower() in FOLLOW_COMMANDS:
+            message = follows.handle(words[0].lower(), text.split(None, 1)[1] if len(words) > 1 else "",
+                                     team_id=team_id, enterprise_id=context.enterprise_id, user_id=user_id)  # fmt: skip
         else:
             message = answers.command(text, team_id, user_id)
         checked(respond(response_type="ephemeral", **message))

@@ -43,6 +43,8 @@ class WebApiMethods:
         channel = params.get("channel")
         if not channel:
             return _error("channel_not_found")
+        if channel[0] in "UW":  # a user id: Slack posts in that person's DM with the app and names the DM's id
+            channel = self._conversations_open({"users": channel}, caller)["channel"]["id"]
         refused = self._post_refusal(channel, caller)
         if refused:
             return refused
