@@ -18,6 +18,7 @@ from bot.blocks import (
     PAGE_SIZE,
     Screen,
     digest_title,
+    escape,
     for_you_empty_message,
     for_you_message,
     greeting_message,
@@ -35,10 +36,21 @@ from bot.blocks import (
     unfurl_blocks,
     watched_message,
 )
+from bot.blocks_modal import (
+    MAX_OPTIONS,
+    MODAL_PAGE_SIZE,
+    event_option,
+    problem_note,
+    results_modal,
+    search_modal,
+    shared_note,
+    status_note,
+)
 from bot.digest.for_you import for_you, weekly_phrase
 from bot.digest.schedule import schedule_of
+from bot.search_form import FormErrors, SearchForm
 from db.cards import TalkCard
-from db.catalog import talks_by_id
+from db.catalog import event_series, talks_by_id
 from db.digests import for_you_subscription, record_vote, subscription_for, subscriptions_in, team_of_post
 from db.models import FOR_YOU
 from db.saved_talks import remove_saved_talk, save_talk, saved_cards, saved_talk_ids
@@ -60,6 +72,20 @@ TRY_AGAIN = "Something went wrong on our side: the database did not answer. Plea
 STALE_BUTTON = "That button no longer works (the talk may have been removed). Run `/talk` again."
 STARTERS = 3
 LIST_SCREENS = {"saved", "watched", "foryou"}  # `/talk saved` and the like: a screen of the user's own
+SEARCHING = "Searching…"
+STALE_MODAL = "That button no longer works (the talk may have been removed). Search again."
+STALE_PAGE = "That page of results no longer exists (the catalog changed): here is the first page again."
+# Why a talk could not be shared from the search modal, by Slack's error; `{channel}` is the conversation chosen.
+SHARE_REFUSED = {
+    "not_in_channel": "I am not in {channel}: invite me there with `/invite @talkbot`, then press Share again.",
+    "channel_not_found": "I cannot see {channel} (a private channel I was not invited to?): invite me with "
+    "`/invite @talkbot` there, then press Share again.",
+    "is_archived": "{channel} is archived: choose another conversation.",
+    "missing_scope": "talkbot lacks the permission to post there: ask a workspace admin to reinstall it.",
+    "restricted_action": "This workspace does not let apps post in {channel}: choose another conversation.",
+}
+SHARE_FAILED = "Slack would not post the talk in {channel} ({error}). Choose another conversation, or try again."
+CHOOSE_A_CONVERSATION = "Choose a conversation in “Share to” first, then press Share beside the talk."
 NOTHING_TO_SEARCH = (
     "That message has nothing to search for (only emoji, links, code, mentions or everyday words). "
     "Try `/talk` with a few words about what you need."
@@ -197,6 +223,54 @@ class Answers:
         if card is None:
             return problem_message(STALE_BUTTON)
         return shared_message(card, user_id), f"Shared “{card.title}” with the channel."
+
+    def modal_submitted(self, form: SearchForm) -> dict:
+        """The answer to the modal's Search (its ack, so no database): the fields that cannot be searched as filled
+        in, or the form again saying a search is under way (modal_results replaces it moments later)."""
+        try:
+            form.query(self.search.parse)
+        except FormErrors as refused:
+            return {"response_action": "errors", "errors": refused.errors}
+        return {"response_action": "update", "view": search_modal(form, status_note(SEARCHING))}
+
+    def modal_results(
+        self, form: SearchForm, offset: int = 0, note: str | None = None, share_to: str | None = None
+    ) -> dict:  # fmt: skip
+        """The search modal showing a page of results for `form` under it (the form stays, to refine the search)."""
+        try:
+            query = form.query(self.search.parse)
+        except FormErrors as refused:  # checked at submission; private_metadata talkbot did not write
+            return search_modal(form, problem_note(next(iter(refused.errors.values()))))
+        page = self.search.search(query, limit=MODAL_PAGE_SIZE, offset=offset)
+        if not page.cards and offset:
+            page, note = self.search.search(query, limit=MODAL_PAGE_SIZE), problem_note(STALE_PAGE)
+        return results_modal(form, query, page, note, share_to)
+
+    def event_options(self, typed: str) -> list[dict]:
+        """The event menu's entries for what the person typed so far (a block_suggestion): catalog series whose name
+        contains it. Answered before the ack, so a database failure is logged and answered with no entries."""
+        try:
+            with self.sessions() as session:
+                found = event_series(session, re.sub(r"[\x00-\x1f\x7f]", "", typed)[:100], MAX_OPTIONS)
+        except SQLAlchemyError:
+            log.exception("could not read the events for the event menu")
+            return []
+        return [entry for entry in (event_option(*row) for row in found) if entry]
+
+    def shareable(self, talk_id: int, user_id: str) -> tuple[dict, str] | None:
+        """The public message sharing a talk and its title; None when the talk is gone."""
+        card = self.card(talk_id)
+        return (shared_message(card, user_id), card.title) if card else None
+
+    @staticmethod
+    def share_note(channel_id: str | None, title: str, error: str | None = None) -> str:
+        """What the modal says after Share: where the talk went, or why it could not go and what to do."""
+        if channel_id is None:
+            return problem_note(CHOOSE_A_CONVERSATION)
+        if error is None:
+            return shared_note(title, channel_id)
+        problem = problem_note(SHARE_REFUSED.get(error, SHARE_FAILED))  # escaped, so the mention goes in after
+        return problem.format(channel=f"<#{channel_id}>", error=escape(error))
 
     def saved_notice(self, note: str) -> dict:
         return notice_message(f"{note} `/talk saved` lists your saved talks.")

@@ -54,9 +54,12 @@ HELP_EXAMPLES = (
     ('/talk speaker:"liz fong-jones"', "by a speaker (quotes for several words)"),
     ("/talk event:srecon incident", "at an event"),
     ("/talk year:2015..2019 tag:kubernetes", "by year or year range, and by tag"),
+    ("/talk kafka has:video is:recommended", "only talks with a video, only recommended ones"),
     ("/talk saved", "the talks you saved"),
     ("/talk watched", "the talks you marked as watched"),
     ("/talk foryou", "talks like the ones you saved, watched or liked"),
+    ('/talk follow speaker:"liz fong-jones"', "a DM when an import adds matching talks (any search works)"),
+    ("/talk following", "what you follow · `/talk unfollow 2` stops one"),
     ("/talk digest subscribe weekly mon 09:00 Europe/Berlin sre", "Talk of the week in this channel"),
 )
 
@@ -479,6 +482,13 @@ def digest_message(card: TalkCard, reasons: list[str], cadence: str, title: str 
     return _message(f"{title}: {card.title}", blocks)
 
 
+def digest_preview_message(card: TalkCard, reasons: list[str], cadence: str, when: str) -> dict:
+    """The next digest post as it will look, shown to one person, saying it is a preview and when it comes."""
+    message = digest_message(card, reasons, cadence)
+    message["blocks"].insert(0, _context(escape(f"Preview, only for you: this channel gets this on {when}")))
+    return message
+
+
 def digest_title(cadence: str) -> str:
     return "Talk of the week" if cadence == "weekly" else "Talk of the day"
 
@@ -493,7 +503,7 @@ def subscription_lines(subscriptions: list[tuple[str, str, str, str | None]]) ->
     """(channel id, schedule, topic, paused reason) as mrkdwn lines."""
     lines = []
     for channel_id, schedule, topic, paused in subscriptions:
-        about = f" on “{escape(topic)}”" if topic else ""
+        about = f" on “{escape(topic)}”" if topic else " on what the channel is about (its name, topic and purpose)"
         state = f" — *paused*: {escape(paused)}" if paused else ""
         lines.append(f"<#{channel_id}>: {schedule}{about}{state}")
     return "\n".join(lines)

@@ -21,6 +21,7 @@ from bot.answers import is_a_search
 from bot.config import ConfigError, SlackSettings
 from bot.digest import clock
 from bot.digest.runner import DEFAULT_GRACE, DigestRunner
+from bot.follows.alerts import FollowAlerts
 from bot.installations import bot_clients
 from bot.installations.store import reencrypt_stored_tokens
 from bot.logs import configure_logging
@@ -130,7 +131,9 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("console", help="try the Slack app locally, against a fake Slack").set_defaults(run=run_console)
 
-    clock = commands.add_parser("clock", help="post the Talk of the week digests that are due, every --every seconds")
+    clock = commands.add_parser(
+        "clock", help="post the Talk of the week digests that are due and the follow alerts, every --every seconds"
+    )
     clock.add_argument(
         "--every", type=_whole_number(1, 3600), default=60, metavar="SECONDS",
         help="seconds between passes, 1 to 3600 (default: 60)",
@@ -144,6 +147,12 @@ def _parser() -> argparse.ArgumentParser:
     digest.add_parser("run-due", help="post the digests that are due now, once, and exit").set_defaults(
         run=run_digest_pass
     )
+    alerts = commands.add_parser("alerts", help="follow alert chores")
+    alerts = alerts.add_subparsers(title="commands", metavar="COMMAND")
+    alerts.required = True
+    alerts.add_parser(
+        "send", help="DM followers about the talks imports added since the last pass, once, and exit"
+    ).set_defaults(run=run_alert_pass)
 
     export = commands.add_parser("export", help="write the whole catalog as JSON (readable by `talkbot import`)")
     export.add_argument("--output", "-o", type=Path, help="file to write (default: standard output)")
@@ -302,25 +311,32 @@ def _card_lines(number: int, card: TalkCard) -> list[str]:
     return lines
 
 
-def _digest_runner(url: str) -> DigestRunner:
+def _clock_work(url: str) -> tuple[DigestRunner, FollowAlerts]:
+    """What the clock runs: the digest runner and the follow alerts, sharing one search engine and the bot clients."""
     settings = SlackSettings.from_environment()
     if not settings.uses_oauth:
         settings.require("SLACK_BOT_TOKEN")  # before the database is touched: a missing token is the one line shown
     services = build_services(settings, url, _ready_engine(url))
     clients = bot_clients(settings, services.installations)
     grace_hours = float(os.environ.get("TALKBOT_DIGEST_GRACE_HOURS", DEFAULT_GRACE.total_seconds() / 3600))
-    return DigestRunner(services.sessions, services.search, clients, grace=dt.timedelta(hours=grace_hours))
+    runner = DigestRunner(services.sessions, services.search, clients, grace=dt.timedelta(hours=grace_hours))
+    return runner, FollowAlerts(services.sessions, services.search, clients)
 
 
 def run_clock(args: argparse.Namespace, url: str) -> int:
-    runner = _digest_runner(url)  # checks the settings and migrates quietly, before the log lines start
+    runner, alerts = _clock_work(url)  # checks the settings and migrates quietly, before the log lines start
     configure_logging()  # one line per record, control characters escaped (bot/logs.py)
-    clock.run_clock(runner, args.every)
+    clock.run_clock(runner, alerts, args.every)
     return 0
 
 
 def run_digest_pass(args: argparse.Namespace, url: str) -> int:
-    print(f"digest pass: {_digest_runner(url).run_due()}")
+    print(f"digest pass: {_clock_work(url)[0].run_due()}")
+    return 0
+
+
+def run_alert_pass(args: argparse.Namespace, url: str) -> int:
+    print(f"follow alert pass: {_clock_work(url)[1].run_pending()}")
     return 0
 
 

@@ -12,6 +12,7 @@ from bot.answers import Answers
 from bot.config import SlackSettings
 from bot.digest.commands import DigestCommands
 from bot.digest.for_you import ForYouCommands
+from bot.follows.commands import FollowCommands
 from bot.installations import Installations
 from db.config import engine_for, sessions_for
 from db.search.engine import SearchEngine
@@ -25,6 +26,7 @@ class Services:
     answers: Answers
     digests: DigestCommands
     for_you: ForYouCommands  # `/talk foryou weekly|stop`
+    follows: FollowCommands
     installations: Installations | None  # OAuth mode only: token mode has one bot token, in the settings
 
 
@@ -39,5 +41,6 @@ def build_services(
     return Services(
         settings=settings, sessions=sessions, search=search, answers=Answers(sessions, search),
         digests=DigestCommands(sessions, search), for_you=ForYouCommands(sessions),
+        follows=FollowCommands(sessions, search),
         installations=installations,
     )  # fmt: skip

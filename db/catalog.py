@@ -110,3 +110,22 @@ def catalog_stats(session: Session) -> CatalogStats:
             )
         ],  # fmt: skip
     )
+
+
+def event_series(session: Session, typed: str = "", limit: int = 100) -> list[tuple[str, int, int]]:
+    """(series, first year, last year) of the catalog's events, alphabetically: those whose series or edition name
+    contains `typed` (any case; `%` and `_` are plain characters), for the search modal's event menu. Reads the
+    events table alone, which holds one row per edition, not per talk."""
+    statement = (
+        select(Event.series, func.min(Event.year), func.max(Event.year))
+        .group_by(Event.series)
+        .order_by(func.lower(Event.series), Event.series)
+        .limit(limit)
+    )
+    wanted = typed.strip().lower()
+    if wanted:
+        statement = statement.where(
+            func.lower(Event.series).contains(wanted, autoescape=True)
+            | func.lower(Event.name).contains(wanted, autoescape=True)
+        )
+    return [(series, first or 0, last or 0) for series, first, last in session.execute(statement)]

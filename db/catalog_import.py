@@ -14,6 +14,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from db.catalog import bump_revision
+from db.follows import record_batch
 from db.models import Event, Link, Speaker, Tag, Talk, TalkSource, TalkSpeaker, talk_tags
 from db.records import EventRecord, SpeakerRecord, TalkRecord, speaker_key
 
@@ -27,6 +28,7 @@ class ImportReport:
     removed: int = 0
     disappeared: list[tuple[str, str]] = field(default_factory=list)  # (source, id) known before, absent now
     similar_speakers: list[tuple[str, str]] = field(default_factory=list)  # reported, never merged
+    alert_batch: int | None = None  # the import batch follow alerts will be sent for (db/follows.py), if any
 
     @property
     def changed(self) -> bool:
@@ -66,6 +68,7 @@ def import_records(
     if prune:
         writer.remove(writer.report.disappeared)
     writer.report.similar_speakers = writer.similar_new_speakers()
+    writer.report.alert_batch = record_batch(session, writer.added_ids)
     if writer.report.changed:
         bump_revision(session)
     return writer.report
@@ -133,6 +136,7 @@ class _CatalogWriter:
             self.primary.setdefault(talk_id, (importer, external_id))
         self._by_title: dict[tuple[str, int | None], list[_Known]] | None = None
         self._new: list[_NewTalk] = []
+        self.added_ids: list[int] = []  # talks this import inserted, for the follow alerts' outbox
         self._new_known: list[_Known] = []
         # Set when a write changes a shared row the talk points to (say, an event's city).
         self._related_changed = False
@@ -206,6 +210,7 @@ class _CatalogWriter:
         sources, speakers, tags, links = [], [], [], []
         for new, talk_id in zip(self._new, ids, strict=True):
             new.talk_id = talk_id
+            self.added_ids.append(talk_id)
             importer, external_id = new.identity
             sources.append(
                 {"talk_id": talk_id, "importer": importer, "external_id": external_id, "record_hash": new.fingerprint}

@@ -335,6 +335,90 @@ class DigestFeedback(Base):
     vote: Mapped[int] = mapped_column(Integer)
 
 
+MAX_FOLLOW_QUERY = 200  # a follow is a query (db/search/query.py MAX_QUERY_CHARS)
+
+
+class Follow(Base):
+    """A person's standing query: talks an import adds that match it are sent to them, one DM per import.
+
+    `query_key` is the query as compared (spaces collapsed, case folded), so following the same thing twice is one
+    follow; `after_batch` is the newest import batch when they followed, so only later imports alert them."""
+
+    __tablename__ = "follows"
+    __table_args__ = (UniqueConstraint("team_id", "user_id", "query_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    # The Enterprise Grid organisation, if any: with the team it finds the bot token the alert is sent with.
+    enterprise_id: Mapped[str | None] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(32))
+    query: Mapped[str] = mapped_column(String(MAX_FOLLOW_QUERY))
+    query_key: Mapped[str] = mapped_column(String(MAX_FOLLOW_QUERY))
+    after_batch: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ImportBatch(Base):
+    """The talks one import added, written in the import's own transaction (an outbox): the clock process sends the
+    follow alerts for it, then sets `alerted_at` and drops its talk list. Ids are never reused (follows compare
+    them)."""
+
+    __tablename__ = "import_batches"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    added: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    alerted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+
+
+import_batch_talks = Table(
+    "import_batch_talks",
+    Base.metadata,
+    Column("batch_id", ForeignKey("import_batches.id", ondelete="CASCADE"), primary_key=True),
+    Column("talk_id", ForeignKey("talks.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_import_batch_talks_talk_id", "talk_id"),
+)
+
+
+class FollowAlert(Base):
+    """One person's DM about one import batch, claimed (the unique row) before it is sent, so it is sent once.
+
+    `channel_id` and `message_ts` record the DM; a claim left by a crash is looked up in that person's DM history
+    (found through an earlier alert's channel) after its lease."""
+
+    __tablename__ = "follow_alerts"
+    __table_args__ = (
+        UniqueConstraint("team_id", "user_id", "batch_id"),
+        CheckConstraint("state IN ('claimed', 'sent', 'skipped', 'failed')", name="state_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    claim_id: Mapped[str] = mapped_column(String(36), unique=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(32))
+    batch_id: Mapped[int] = mapped_column(ForeignKey("import_batches.id", ondelete="CASCADE"), index=True)
+    state: Mapped[str] = mapped_column(String(10))
+    channel_id: Mapped[str | None] = mapped_column(String(32))
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    detail: Mapped[str | None] = mapped_column(String(300))
+    claimed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AlertedTalk(Base):
+    """A talk an alert told a person about, claimed with the alert: no talk is ever announced to them twice."""
+
+    __tablename__ = "alerted_talks"
+    __table_args__ = (UniqueConstraint("team_id", "user_id", "talk_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("follow_alerts.id", ondelete="CASCADE"), index=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(String(32))
+    talk_id: Mapped[int] = mapped_column(ForeignKey("talks.id", ondelete="CASCADE"), index=True)
+
+
 # Slack's OAuth tables, in slack_sdk's own layout so its SQLAlchemy stores can read them. Declared here so that our
 # migrations create them and `alembic check` watches them, instead of the stores' create_tables(). One change: the
 # secret columns are wider, because talkbot stores them encrypted (db/token_cipher.py) and ciphertext is longer.

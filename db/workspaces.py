@@ -8,7 +8,16 @@ from collections.abc import Callable
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from db.models import DigestFeedback, DigestPost, DigestSubscription, SavedTalk, WatchedTalk
+from db.models import (
+    AlertedTalk,
+    DigestFeedback,
+    DigestPost,
+    DigestSubscription,
+    Follow,
+    FollowAlert,
+    SavedTalk,
+    WatchedTalk,
+)  # fmt: skip
 
 # Why a workspace's digests pause: its bot token was revoked, or the clock found no installation for it.
 TOKEN_REVOKED = "token_revoked"
@@ -20,9 +29,10 @@ LOST_ACCESS = (TOKEN_REVOKED, NOT_INSTALLED, "account_inactive", "invalid_auth")
 
 def forget_workspace(session: Session, team_id: str) -> None:
     """The app was uninstalled: drop everything its people created there (saved and watched talks, channel digests
-    and For you DMs, votes, history). Event receipts stay until they expire; they name no person and guard against
-    Slack's redeliveries."""
-    for table in (SavedTalk, WatchedTalk, DigestFeedback, DigestPost, DigestSubscription):
+    and For you DMs, votes, follows and the alerts sent for them, history). Event receipts stay until they expire;
+    they name no person and guard against Slack's redeliveries."""
+    owned = (SavedTalk, WatchedTalk, DigestFeedback, DigestPost, DigestSubscription, AlertedTalk, FollowAlert, Follow)
+    for table in owned:
         session.execute(delete(table).where(table.team_id == team_id))
 
 

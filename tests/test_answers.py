@@ -60,7 +60,7 @@ def test_a_digest_command_without_a_database_asks_to_try_again():
     def subscribe():
         return DigestCommands(SESSIONS, UNREACHABLE).handle(
             ["subscribe"], team_id="T1", enterprise_id=None, channel_id="C1", user_id="U1", user_timezone=lambda: "UTC",
-            access=lambda: ChannelAccess("channel", True, True), now=dt.datetime.now(dt.UTC),
+            access=lambda: ChannelAccess("channel", True, True), about=lambda: None, now=dt.datetime.now(dt.UTC),
         )  # fmt: skip
 
     assert TRY_AGAIN in answered_on_failure(subscribe)

@@ -167,3 +167,23 @@ def test_arrow_keys_edit_and_recall_lines_on_a_terminal(tmp_path):
 
     assert b"^[[A" not in seen
     assert (tmp_path / "talkbot" / "console_history").read_text().splitlines()[-1] == "k8s"
+
+
+# --- the search modal, as a form --------------------------------------------------------------------------------
+
+
+def test_the_console_fills_in_and_submits_the_search_modal_and_shares_from_it(seeded_database):
+    results, shared = console_answers(seeded_database, ['modal kafka speaker="liz fong-jones" years=2015..2023', "1"])
+
+    assert results.startswith("── the search modal") and "Speaker: liz fong-jones" in results
+    assert 'for `kafka speaker:"liz fong-jones" year:2015..2023`' in results and "[1] Share" in results
+    assert "talkbot in CGENERAL" in shared and "@you shared a talk" in shared
+    assert "✅ Shared Scaling Kafka in #CGENERAL." in shared
+
+
+def test_the_console_shows_the_modals_field_errors_and_how_to_use_it(seeded_database):
+    errors, usage, unknown = console_answers(seeded_database, ["modal years=2019..2015 speaker=???", "modal",
+                                                               "modal colour=red"])  # fmt: skip
+
+    assert "⚠️ years: That range runs backwards: write 2015..2019" in errors and "⚠️ speaker:" in errors
+    assert usage.startswith("Usage: modal WORDS") and unknown == usage

@@ -17,6 +17,7 @@ from bot.answers import Answers
 from bot.blocks import digest_message
 from bot.config import SlackSettings
 from bot.devtools.fake_slack import FakeSlack
+from bot.digest.channel_subject import DigestTopic
 from bot.digest.commands import ChannelAccess, DigestCommands
 from bot.digest.picker import pick_talk
 from bot.digest.runner import FIXES, LEASE, DigestRunner
@@ -85,10 +86,10 @@ MONDAY_NOON = dt.datetime(2026, 11, 23, 12, tzinfo=UTC)
 IN_CHANNEL = ChannelAccess("channel", bot_is_member=True, user_is_member=True)
 
 
-def handle(engine, text, channel="CSUB", now=MONDAY_NOON, tz="America/New_York", access=IN_CHANNEL):
+def handle(engine, text, channel="CSUB", now=MONDAY_NOON, tz="America/New_York", access=IN_CHANNEL, about=None):
     return DigestCommands(engine.sessions, engine).handle(
         text.split(), team_id=TEAM, enterprise_id=None, channel_id=channel, user_id="UALICE",
-        user_timezone=lambda: tz, access=lambda: access, now=now,
+        user_timezone=lambda: tz, access=lambda: access, about=lambda: about, now=now,
     )  # fmt: skip
 
 
@@ -340,7 +341,9 @@ def test_a_recommended_talk_comes_first_when_nothing_else_differs(migrated_datab
     )
     for week in range(1, 9):  # whatever the near-tie hash says
         assert (
-            pick_talk(engine, engine.sessions, "zebra", "T/C", f"2026-W0{week}", posted=[], votes={}).card.title
+            pick_talk(
+                engine, engine.sessions, DigestTopic("zebra"), "T/C", f"2026-W0{week}", posted=[], votes={}
+            ).card.title
             == "Zebra liked"
         )
 
@@ -350,7 +353,7 @@ def test_why_this_one_quotes_a_recommending_note_as_a_colleague_would_say_it(mig
         migrated_database, zebra("liked", "recommended", "One of the reporter's favourite talks", event="SREcon23")
     )
 
-    pick = pick_talk(engine, engine.sessions, "zebra", "T/C", "2026-W01", posted=[], votes={})
+    pick = pick_talk(engine, engine.sessions, DigestTopic("zebra"), "T/C", "2026-W01", posted=[], votes={})
 
     assert pick.reasons == [
         "It matches this channel's topic, “zebra”.",
@@ -368,11 +371,15 @@ def test_the_digest_never_picks_a_talk_a_reporter_did_not_recommend_while_anothe
     )
     for week in range(1, 9):
         assert (
-            pick_talk(engine, engine.sessions, "zebra", "T/C", f"2026-W0{week}", posted=[], votes={}).card.title
+            pick_talk(
+                engine, engine.sessions, DigestTopic("zebra"), "T/C", f"2026-W0{week}", posted=[], votes={}
+            ).card.title
             == "Zebra plain"
         )
     # Even once the channel has had the other talk, it gets that one again rather than the panned one.
-    again = pick_talk(engine, engine.sessions, "zebra", "T/C", "2026-W10", posted=[ids["Zebra plain"]], votes={})
+    again = pick_talk(
+        engine, engine.sessions, DigestTopic("zebra"), "T/C", "2026-W10", posted=[ids["Zebra plain"]], votes={}
+    )
     assert again.card.title == "Zebra plain"
 
 
@@ -384,7 +391,7 @@ def test_a_talk_a_reporter_did_not_recommend_is_picked_when_nothing_else_matches
                    verdict="recommended"),
     )  # fmt: skip
 
-    pick = pick_talk(engine, engine.sessions, "zebra", "T/C", "2026-W01", posted=[], votes={})
+    pick = pick_talk(engine, engine.sessions, DigestTopic("zebra"), "T/C", "2026-W01", posted=[], votes={})
 
     assert pick.card.title == "Zebra panned"
     assert pick.reasons[1] == (
@@ -404,7 +411,9 @@ def test_mixed_talks_wait_until_the_channel_has_had_the_recommended_and_unjudged
     posted: list[int] = []
     picks = []
     for week in range(1, 4):
-        pick = pick_talk(engine, engine.sessions, "zebra", "T/C", f"2026-W0{week}", posted=posted, votes={})
+        pick = pick_talk(
+            engine, engine.sessions, DigestTopic("zebra"), "T/C", f"2026-W0{week}", posted=posted, votes={}
+        )
         posted.append(pick.card.id)
         picks.append(pick)
 
@@ -422,7 +431,7 @@ def test_a_channel_on_architecture_never_gets_the_katas_workshop_its_reporter_fo
     posted: list[int] = []
     for week in range(1, 11):
         pick = pick_talk(
-            engine, engine.sessions, "architecture", "T/CARCH", f"2026-W{week:02}", posted=posted, votes={}
+            engine, engine.sessions, DigestTopic("architecture"), "T/CARCH", f"2026-W{week:02}", posted=posted, votes={}
         )
         assert pick.card.title != "Architecture Katas"
         assert not any("disappoint" in reason or "letdown" in reason for reason in pick.reasons)
@@ -444,7 +453,7 @@ def test_feedback_changes_the_next_pick(migrated_database):
         with engine.sessions() as session:
             votes = channel_votes(session, TEAM, "CFEED")
         return pick_talk(
-            engine, engine.sessions, "zebra", f"{TEAM}/CFEED", "2026-W10", posted=[], votes=votes
+            engine, engine.sessions, DigestTopic("zebra"), f"{TEAM}/CFEED", "2026-W10", posted=[], votes=votes
         ).card.title
 
     with engine.sessions.begin() as session:
@@ -561,8 +570,8 @@ def test_a_vote_on_a_daily_digest_thanks_in_the_name_of_talk_of_the_day(engine):
 
 
 def test_slack_is_called_with_no_database_connection_held(engine, fake, migrated_database):
-    """Reading the channel's history (up to 5 pages) and posting happen between transactions, not inside one: a slow
-    Slack must not hold a pooled connection, or a transaction's locks, while it answers."""
+    """Reading the channel's history (up to 5 pages) and what it is about, and posting, happen between transactions,
+    not inside one: a slow Slack must not hold a pooled connection, or a transaction's locks, while it answers."""
     now = utc(2026, 11, 30, 8, 10)
     add_subscription(engine, "CSLOW", due=utc(2026, 11, 30, 8))
     with engine.sessions.begin() as session:  # a crashed run's stale claim: the next pass reads the history first
@@ -579,4 +588,4 @@ def test_slack_is_called_with_no_database_connection_held(engine, fake, migrated
     report = DigestRunner(engine.sessions, engine, lambda _team, _enterprise: client).run_due(now=now)
 
     assert report.posted == 1
-    assert held == [("conversations.history", 0), ("chat.postMessage", 0)]
+    assert held == [("conversations.history", 0), ("conversations.info", 0), ("chat.postMessage", 0)]

@@ -34,6 +34,7 @@ from bot.devtools.slack_payloads import (
     group_dm_name,
     message_changed,
     message_event,
+    new_trigger_id,
     retry_headers,
     shared_file,
     signed_headers,
@@ -303,7 +304,7 @@ def test_a_message_holds_50_blocks_and_a_view_100_and_one_more_is_refused(fake, 
             view = {"type": "home", "blocks": blocks}
             if surface == "views.open":
                 view.update(type="modal", title={"type": "plain_text", "text": "talkbot"})
-            return client.api_call(surface, json={"user_id": "U1", "trigger_id": "1.2.3", "view": view})
+            return client.api_call(surface, json={"user_id": "U1", "trigger_id": new_trigger_id(), "view": view})
         return client.api_call(surface, json={"channel": CHANNEL, "user": "U1", "text": "many", "blocks": blocks})
 
     assert send(most)["ok"]
@@ -540,6 +541,65 @@ def test_a_modal_needs_a_title_within_24_characters_and_a_submit_for_input_block
         "[ERROR] must be less than 25 characters [json-pointer:/view/title/text]",
         "[ERROR] must define `submit` to use an `input` block in modals [json-pointer:/view/blocks/0]",
     ]
+
+
+MODAL = {"type": "modal", "title": {"type": "plain_text", "text": "talkbot"}, "blocks": [section("x")]}
+
+
+def test_a_trigger_id_opens_one_view_within_3_seconds_and_only_one_slack_issued(client):
+    trigger_id = new_trigger_id()
+    assert client.views_open(trigger_id=trigger_id, view=MODAL)["ok"]
+
+    assert refusal(lambda: client.views_open(trigger_id=trigger_id, view=MODAL)).response["error"] == (
+        "exchanged_trigger_id"
+    )
+    old = f"{int(time.time()) - 4}.123.abc"
+    assert refusal(lambda: client.views_open(trigger_id=old, view=MODAL)).response["error"] == "expired_trigger_id"
+    assert refusal(lambda: client.views_open(trigger_id="1.2.3", view=MODAL)).response["error"] == (
+        "invalid_trigger_id"
+    )
+
+
+def test_views_update_needs_a_view_of_this_workspace_and_refuses_a_stale_hash(fake, client):
+    opened = client.views_open(trigger_id=new_trigger_id(), view=MODAL)["view"]
+    changed = client.views_update(view_id=opened["id"], hash=opened["hash"], view={**MODAL, "blocks": [section("y")]})
+
+    assert changed["view"]["hash"] != opened["hash"] and fake.view(opened["id"])["blocks"][0]["text"]["text"] == "y"
+    stale = refusal(lambda: client.views_update(view_id=opened["id"], hash=opened["hash"], view=MODAL))
+    assert stale.response["error"] == "hash_conflict"
+    assert refusal(lambda: client.views_update(view_id="VNOPE", view=MODAL)).response["error"] == "not_found"
+    assert client.views_update(view_id=opened["id"], view=MODAL)["ok"]  # no hash: no check
+
+
+def test_a_view_submission_answer_updates_the_modal_shows_errors_on_inputs_or_is_refused(fake, client):
+    field = {"type": "input", "block_id": "years", "label": {"type": "plain_text", "text": "Years"},
+             "element": {"type": "plain_text_input", "action_id": "value"}}  # fmt: skip
+    form = {**MODAL, "submit": {"type": "plain_text", "text": "Go"}, "blocks": [field]}
+    view_id = client.views_open(trigger_id=new_trigger_id(), view=form)["view"]["id"]
+
+    def answer(**ack) -> dict | None:
+        return fake.answer_view_submission(view_id, json.dumps(ack))
+
+    assert answer(response_action="errors", errors={"years": "No."}) == {"years": "No."}
+    answer(response_action="errors", errors={"nope": "No."})  # not an input block of this view
+    answer(response_action="update", view={**MODAL, "title": {"type": "plain_text", "text": "t" * 25}})
+    assert [call.error for call in fake.calls_to("view_submission")] == [None, "invalid_arguments",
+                                                                         "invalid_arguments"]  # fmt: skip
+    fake.answer_view_submission(view_id, json.dumps({"response_action": "update", "view": MODAL}))
+    assert fake.view(view_id)["blocks"][0]["text"]["text"] == "x"
+
+
+@pytest.mark.parametrize(
+    ("kind", "error"),
+    [({}, "not_in_channel"), ({"is_private": True}, "channel_not_found"), ({"is_archived": True}, "is_archived")],
+)
+def test_posting_where_the_bot_cannot_is_refused_as_slack_refuses_it(fake, client, kind, error):
+    fake.set_channel("CSOMEWHERE", **kind)
+    fake.set_channel_members("CSOMEWHERE", ["U1"] + ([fake.bot_user_id] if kind.get("is_archived") else []))
+
+    raised = refusal(lambda: client.chat_postMessage(channel="CSOMEWHERE", text="hello"))
+
+    assert raised.response["error"] == error and fake.messages_in("CSOMEWHERE") == []
 
 
 def test_a_response_url_refuses_like_a_webhook_with_http_400_and_the_bare_error(fake):

@@ -5,7 +5,7 @@ from pathlib import Path
 import yaml
 
 from bot.installations import BOT_SCOPES, REDIRECT_PATH
-from bot.listeners.shortcuts import FIND_TALKS_ABOUT_THIS
+from bot.listeners.shortcuts import FIND_TALKS_ABOUT_THIS, SEARCH_TALKS
 
 MANIFEST = yaml.safe_load((Path(__file__).resolve().parents[1] / "manifest.yml").read_text())
 
@@ -24,6 +24,7 @@ def test_manifest_declares_the_command_events_scopes_home_tab_and_interactivity(
     assert MANIFEST["features"]["app_home"]["home_tab_enabled"] is True
     assert MANIFEST["settings"]["interactivity"]["is_enabled"] is True
     urls = {command["url"], MANIFEST["settings"]["interactivity"]["request_url"],
+            MANIFEST["settings"]["interactivity"]["message_menu_options_url"],
             MANIFEST["settings"]["event_subscriptions"]["request_url"]}  # fmt: skip
     assert urls == {"https://YOUR-HOST/slack/events"}
 
@@ -33,10 +34,11 @@ def test_oauth_installs_ask_for_exactly_the_scopes_the_manifest_declares():
     assert MANIFEST["oauth_config"]["redirect_urls"] == [f"https://YOUR-HOST{REDIRECT_PATH}"]
 
 
-def test_the_message_shortcut_is_declared_with_the_callback_id_talkbot_listens_for():
-    [shortcut] = MANIFEST["features"]["shortcuts"]
-    assert shortcut["type"] == "message" and shortcut["callback_id"] == FIND_TALKS_ABOUT_THIS
-    assert shortcut["name"] == "Find talks about this" and 0 < len(shortcut["description"]) <= 80
+def test_the_shortcuts_are_declared_with_the_callback_ids_talkbot_listens_for():
+    declared = {(s["type"], s["callback_id"], s["name"]) for s in MANIFEST["features"]["shortcuts"]}
+    assert declared == {("message", FIND_TALKS_ABOUT_THIS, "Find talks about this"),
+                        ("global", SEARCH_TALKS, "Search talks")}  # fmt: skip
+    assert all(0 < len(shortcut["description"]) <= 80 for shortcut in MANIFEST["features"]["shortcuts"])
 
 
 def test_unfurl_domains_are_listed_for_link_shared():

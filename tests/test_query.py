@@ -20,6 +20,24 @@ def test_free_words_are_folded_and_filters_are_split_off():
     assert query.years == (2015, 2019)
 
 
+def test_has_video_and_is_recommended_are_flags_in_any_case_that_cost_no_filter_or_word():
+    query = parse_query('kafka HAS:Video is:recommended tag:a tag:b speaker:"c d" year:2019')
+
+    assert (query.with_video, query.recommended, words(query)) == (True, True, ["kafka"])
+    assert query.has_filters and not parse_query("kafka").with_video
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("has:slides", "`has:slides` is not a filter talkbot knows. Write has:video"),
+     ("is:great", "`is:great` is not a filter talkbot knows. Write is:recommended"),
+     ("has:", "`has:` needs a value, like has:video"), ("is:", "needs a value, like is:recommended")],
+)  # fmt: skip
+def test_a_flag_talkbot_does_not_know_says_which_one_to_write(text, message):
+    with pytest.raises(QueryError, match=message):
+        parse_query(text)
+
+
 @pytest.mark.parametrize(
     ("text", "years"),
     [("year:2019", (2019, 2019)), ("year:..2010", (1900, 2010)), ("year:2010..", (2010, 2100)),

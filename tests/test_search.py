@@ -259,6 +259,26 @@ def test_filters_narrow_by_speaker_event_year_range_and_tag(migrated_database):
     assert page.cards == [] and page.notes == ["No talk has a speaker matching “nobody”."]
 
 
+def test_has_video_and_is_recommended_keep_only_such_talks_and_leave_their_order(migrated_database):
+    video = (LinkRecord("video", "https://example.org/v"),)
+    praised = {"recommendation": "Worth it.", "verdict": "recommended"}
+    engine = build(
+        migrated_database,
+        talk("a", "Kafka basics", year=2019),
+        talk("b", "Kafka on video", year=2018, links=video),
+        talk("c", "Kafka praised", year=2017, **praised),
+        talk("d", "Kafka praised on video", year=2016, links=video, **praised),
+        talk("e", "Tracing", year=2019, links=video),
+    )
+    everything = titles(engine, "kafka")
+    assert titles(engine, "kafka has:video") == [t for t in everything if "video" in t]
+    assert titles(engine, "kafka is:recommended") == [t for t in everything if "praised" in t]
+    assert titles(engine, "kafka has:video is:recommended") == ["Kafka praised on video"]
+    assert titles(engine, "has:video year:2019") == ["Tracing"]  # a filter alone, like year:
+    page = engine.search("has:video year:2017")
+    assert page.cards == [] and page.notes == ["No talk passing the other filters has a video."]
+
+
 @pytest.mark.parametrize(
     ("query", "message"),
     [
@@ -267,6 +287,8 @@ def test_filters_narrow_by_speaker_event_year_range_and_tag(migrated_database):
         ("year:twenty", "is not a year"),
         ("year:2020..2010", "runs backwards"),
         ("tag:", "needs a value"),
+        ("has:slides", "Write has:video"),
+        ("is:good", "Write is:recommended"),
     ],
 )
 def test_malformed_queries_are_explained_not_crashed_on(migrated_database, query, message):

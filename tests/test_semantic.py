@@ -15,6 +15,7 @@ from sqlalchemy import func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 import db.search.encoder as encoder_module
+from bot.digest.channel_subject import DigestTopic
 from bot.digest.picker import pick_talk
 from db.catalog_import import import_records
 from db.config import dispose_engine, engine_for, sessions_for
@@ -420,15 +421,16 @@ def test_more_like_this_on_the_crdt_talk_puts_the_other_consistency_talk_first(m
 
 def test_a_digest_topic_phrased_as_a_need_gets_a_talk_that_no_keyword_matches(meaning, words, seed_ids):
     """The digest matches its topic with the same engine: "funny talks" shares no word with any talk."""
-    assert pick_talk(words, words.sessions, "funny talks", "T1:C1", "2026-W01", [], {}) is None
-    pick = pick_talk(meaning, meaning.sessions, "funny talks", "T1:C1", "2026-W01", [], {})
+    assert pick_talk(words, words.sessions, DigestTopic("funny talks"), "T1:C1", "2026-W01", [], {}) is None
+    pick = pick_talk(meaning, meaning.sessions, DigestTopic("funny talks"), "T1:C1", "2026-W01", [], {})
     assert pick is not None and seed_ids[pick.card.id] in INTENT["funny talks"]
 
 
 def test_a_digest_topic_from_the_issue_picks_the_talk_search_finds_first(meaning, seed_ids):
     """A loosely related recommended talk (the SRE classroom, cosine 0.39) must not outweigh the clear best match
     (Borg, 0.44): the topic's weight falls steeply below the best match (bot/digest/picker.py TOPIC_SHARPNESS)."""
-    pick = pick_talk(meaning, meaning.sessions, "how google schedules containers", "T1:C1", "2026-W01", [], {})
+    topic = DigestTopic("how google schedules containers")
+    pick = pick_talk(meaning, meaning.sessions, topic, "T1:C1", "2026-W01", [], {})
     assert pick is not None and seed_ids[pick.card.id] == "dotscale-2015-borg-kubernetes"
 
 

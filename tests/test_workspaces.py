@@ -17,6 +17,7 @@ from bot.config import SlackSettings
 from bot.devtools.fake_slack import FakeSlack, Workspace
 from bot.digest.runner import DigestRunner
 from bot.installations import REDIRECT_PATH, Installations, bot_clients
+from bot.listeners.shortcuts import SEARCH_TALKS
 from db.config import engine_for, sessions_for
 from db.digests import subscription_for
 from db.models import DigestSubscription, SavedTalk
@@ -287,3 +288,33 @@ def test_forged_button_values_get_a_polite_refusal(server, fake, value, action_i
 
     assert answer.get("response_type") != "in_channel"
     assert re.search(r"no longer works|past the last|Run `/talk` again", texts(answer)), texts(answer)
+
+
+def test_the_search_modal_answers_each_workspace_with_its_own_token_and_nothing_after_an_uninstall(server, fake):
+    teams = [f"TMODAL{n}{uuid.uuid4().hex[:4].upper()}" for n in (1, 2)]
+    for team in teams:
+        install(server, fake, team)
+        channel = f"C{team}"
+        fake.set_channel_members(channel, [USER, f"UBOT{team}"])
+        assert server.global_shortcut(SEARCH_TALKS, user=USER, team=team).status == 200
+        [opened] = wait_for(
+            lambda team=team: [c for c in fake.calls_to("views.open") if c.token in fake.tokens_of(team)]
+        )
+        view_id = opened.answer["view"]["id"]
+        server.submit(view_id, {"words": "kafka"}, user=USER, team=team)
+        server.settle()
+        view = fake.view(view_id)
+        assert view["team_id"] == team and "for `kafka`" in json.dumps(view["blocks"])  # updated with its own token
+        share = next(b["accessory"] for b in view["blocks"] if b.get("accessory", {}).get("action_id") == "modal_share")
+        server.press_in_view(share, view_id, {"share_to": channel}, user=USER, team=team)
+        server.settle()
+        [posted] = fake.messages_in(channel)
+        assert posted["user"] == f"UBOT{team}"  # posted by talkbot's bot user of that workspace
+
+    gone = teams[0]
+    fake.revoke_tokens(gone)
+    assert server.event({"type": "app_uninstalled"}, team=gone).status == 200
+    opened_before = len(fake.calls_to("views.open"))
+    assert server.global_shortcut(SEARCH_TALKS, user=USER, team=gone).status == 200  # no token left: nothing to open
+    server.settle()
+    assert len(fake.calls_to("views.open")) == opened_before

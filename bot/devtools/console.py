@@ -1,8 +1,10 @@
 """`talkbot console`: the real Slack app and listeners, driven from a terminal through a local fake Slack.
 
 Type `/talk kafka`, a direct message (`kafka`), a mention (`@talkbot kafka`), `shortcut <message text>` (the
-"Find talks about this" message shortcut on a message in #general), a message with a link (unfurled when it
-is a catalog talk's), `home`, `clock` (the digest clock's next pass), or a button's number.
+"Find talks about this" message shortcut on a message in #general), `modal kafka speaker=… years=2015..2019 video`
+(the "Search talks" modal, filled in and submitted), a message with a link (unfurled when it is a catalog talk's),
+`home`, `clock` (the digest clock's next pass), `follow …`/`following`/`unfollow …`, `import PATH` (then the follow
+alerts it sends), or a button's number.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import contextlib
 import datetime as dt
 import os
 import re
+import shlex
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -19,8 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from slack_bolt.request import BoltRequest
+from slack_sdk import WebClient
 
 from bot.app import create_app
+from bot.blocks_modal import ONLY, RECOMMENDED, SHARE_TO, VIDEO
 from bot.config import SlackSettings
 from bot.devtools.fake_slack import FakeSlack, SlackCall
 from bot.devtools.slack_payloads import (
@@ -28,23 +33,37 @@ from bot.devtools.slack_payloads import (
     JSON,
     block_action,
     event_callback,
+    global_shortcut,
     message_event,
     message_shortcut,
     posted_message,
     signed_headers,
     slash_command,
+    view_action,
+    view_submission,
 )
 from bot.digest.runner import DigestRunner
+from bot.follows.alerts import FollowAlerts
+from bot.follows.commands import FOLLOW_COMMANDS
 from bot.installations import bot_clients
-from bot.listeners.shortcuts import FIND_TALKS_ABOUT_THIS
+from bot.listeners.shortcuts import FIND_TALKS_ABOUT_THIS, SEARCH_TALKS
 from bot.services import build_services
+from db.catalog_import import import_records
 from db.digests import next_due
+from db.importers import ImportFileError, read_catalog_file
 from db.search.engine import SearchEngine
 
 SIGNING_SECRET = "console-signing-secret"
 USER, TEAM, CHANNEL, DM = "UYOU", "TCONSOLE", "CGENERAL", "DYOU"
 AUTHOR = "UCOLLEAGUE"  # who wrote the message a `shortcut` line acts on
-REPLY_METHODS = ("response_url", "chat.postMessage", "chat.postEphemeral", "views.publish", "chat.unfurl")
+REPLY_METHODS = (
+    "response_url", "chat.postMessage", "chat.postEphemeral", "views.publish", "views.update", "chat.unfurl",
+)  # fmt: skip
+MODAL_FIELDS = {"speaker": "speaker", "event": "event", "years": "years", "year": "years"}
+MODAL_USAGE = (
+    "Usage: modal WORDS [speaker=NAME] [event=SERIES] [years=2015..2019] [video] [recommended] — e.g. "
+    'modal kafka speaker="liz fong-jones" years=2015..2023 recommended. A Share button in the modal shares to #general.'
+)
 LINK = re.compile(r"https?://\S")
 QUIET_SECONDS, MAX_WAIT_SECONDS = 0.25, 10.0
 
@@ -54,9 +73,12 @@ INTRO = """talkbot console — the Slack app running locally against a fake Slac
   kafka              a direct message to the bot
   @talkbot kafka     a mention in #general (answered in a thread)
   shortcut TEXT      "Find talks about this" on a message in #general that says TEXT
+  modal kafka years=2015..2019 video   the "Search talks" modal, filled in (speaker=, event=, recommended too)
   see https://youtu.be/…   a message in #general with a link: a catalog talk's link unfurls
   home               open the App Home tab
   clock              the digest clock's next pass, as if it were time: Talk of the week, For you DMs
+  follow kafka       follow a search (also: following, unfollow 1) — as /talk follow
+  import PATH        import a catalog file (as `talkbot import`), then see the follow alerts it sends you
   3                  press button number 3
 Arrow keys edit the line and recall earlier ones; `quit`, `exit` or Ctrl-D leaves."""
 QUIT_WORDS = {"quit", "exit", "/quit", "/exit"}
@@ -69,6 +91,7 @@ class Button:
     is_ephemeral: bool
     channel_id: str | None
     home_view: dict | None
+    modal_id: str | None = None  # a button in the search modal
 
 
 class Console:
@@ -105,7 +128,9 @@ class Console:
             problem = self._press(int(line))
             if problem:
                 return problem
-        elif line.startswith("/talk"):
+        elif line.lower().startswith("import "):
+            return self._import(Path(line[len("import ") :].strip()), seen)
+        elif line.startswith("/talk") or line.split()[0].lower() in FOLLOW_COMMANDS:
             body = slash_command(
                 line.removeprefix("/talk").strip(),
                 user_id=USER,
@@ -125,6 +150,8 @@ class Console:
                 response_url=self.fake.response_url(),
             )  # fmt: skip
             self._dispatch(body, FORM)
+        elif line.lower() == "modal" or line.lower().startswith("modal "):
+            return self._modal(line[len("modal") :].strip())
         elif LINK.search(line):  # pasted in #general: Slack sends talkbot link_shared for the links
             event = self.fake.post_links(CHANNEL, line, user_id=USER)
             self._dispatch(event_callback(event, team_id=TEAM), JSON)
@@ -151,17 +178,56 @@ class Console:
         posts = [self._render(call) for call in self.fake.calls[seen:] if call.method == "chat.postMessage"]
         return "\n".join(posts) or f"(the clock ran: {report})"
 
-    def _dispatch(self, body: bytes, content_type: str) -> None:
+    def _import(self, path: Path, seen: int) -> str:
+        """Import a file into the console's catalog, then run the clock's follow alert pass against the fake Slack."""
+        try:
+            records = read_catalog_file(path).records
+        except ImportFileError as error:
+            return f"(not imported: {error})"
+        with self.services.sessions.begin() as session:
+            report = import_records(session, records)
+        client = WebClient(token="xoxb-console", base_url=self.fake.api_url)
+        alerts = FollowAlerts(self.services.sessions, self.search, lambda _team, _enterprise: client).run_pending()
+        rendered = [self._render(call) for call in self.fake.calls[seen:] if call.method == "chat.postMessage"]
+        return "\n".join([f"imported {len(records)} talks: {report}; follow alerts: {alerts}", *rendered])
+
+    def _dispatch(self, body: bytes, content_type: str) -> str:
+        """Deliver a request; the ack's body (a modal's errors or next view, a menu's options)."""
         response = self.app.dispatch(
             BoltRequest(body=body.decode(), headers=signed_headers(SIGNING_SECRET, body, content_type))
         )
         if response.status != 200:
             raise RuntimeError(f"the app answered {response.status}: {response.body}")
+        return response.body
+
+    def _modal(self, typed: str) -> str:
+        """ "Search talks": open the modal, fill it in from `typed` and submit it, as a person would; the field errors
+        or the results it shows."""
+        filled = modal_form(typed) if typed else None
+        if filled is None:
+            return MODAL_USAGE
+        opened = len(self.fake.calls_to("views.open"))
+        self._dispatch(global_shortcut(SEARCH_TALKS, user_id=USER, team_id=TEAM), FORM)
+        view_id = self.fake.wait_for("views.open", count=opened + 1)[-1].answer["view"]["id"]
+        seen = len(self.fake.calls)
+        ack = self._dispatch(view_submission(self.fake.view(view_id), user_id=USER, team_id=TEAM, filled=filled), FORM)
+        errors = self.fake.answer_view_submission(view_id, ack)
+        if errors:
+            lines = ["── the search modal says " + "─" * 36]
+            lines += [f"  ⚠️ {field}: {problem}" for field, problem in errors.items()]
+            return "\n".join(lines)
+        return "\n".join(self._render(call) for call in self._replies_after(seen)) or "(no answer)"
 
     def _press(self, number: int) -> str | None:
         button = self.buttons.get(number)
         if button is None:
             return f"There is no button {number}."
+        if button.modal_id:  # in the search modal, with #general chosen in "Share to"
+            view = self.fake.view(button.modal_id)
+            self._dispatch(
+                view_action(button.action, view, user_id=USER, team_id=TEAM, filled={SHARE_TO: CHANNEL}), FORM
+            )
+            return None
         body = block_action(
             button.action,
             user_id=USER,
@@ -196,6 +262,10 @@ class Console:
             )  # fmt: skip
         if call.method == "views.publish":
             return self._render_blocks("App Home", params["view"].get("blocks", []), False, None, params["view"])
+        if call.method == "views.update":
+            modal_id = params.get("view_id")
+            return self._render_blocks("the search modal", params["view"].get("blocks", []), False, None, None,
+                                       modal_id=modal_id)  # fmt: skip
         if call.method == "response_url":
             if params.get("response_type") == "in_channel":
                 title, ephemeral = "posted in #general for everyone", False
@@ -205,39 +275,71 @@ class Console:
                 title, ephemeral = "only you can see this", True
             return self._render_blocks(title, params.get("blocks") or [], ephemeral, CHANNEL, None, params.get("text"))
         channel = params.get("channel")
-        where = (  # a post to the user's id lands in the DM
-            "your DM with talkbot" if channel in (DM, USER)
-            else "a thread in #general" if params.get("thread_ts") else channel
-        )  # fmt: skip
+        in_thread = "a thread in #general" if params.get("thread_ts") else channel
+        where = "your DM with talkbot" if channel in (DM, USER) else in_thread  # a DM is posted to the user id too
         return self._render_blocks(f"talkbot in {where}", params.get("blocks") or [], False, channel, None,
                                    params.get("text"))  # fmt: skip
 
-    def _render_blocks(self, title, blocks, ephemeral, channel, home_view, fallback=None) -> str:
+    def _render_blocks(self, title, blocks, ephemeral, channel, home_view, fallback=None, modal_id=None) -> str:
         lines = [f"── {title} " + "─" * max(0, 60 - len(title))]
         for block in blocks:
             kind = block.get("type")
             if kind in ("section", "header"):
                 lines.append(self.plain(block["text"]["text"]))
                 if block.get("accessory", {}).get("type") == "button":
-                    lines.append(self._buttons([block["accessory"]], ephemeral, channel, home_view))
+                    lines.append(self._buttons([block["accessory"]], ephemeral, channel, home_view, modal_id))
+            elif kind == "input" and (shown := _entered(block["element"])):
+                lines.append(f"  {block['label']['text']}: {shown}")
             elif kind == "context":
                 lines.append("  " + " ".join(self.plain(element.get("text", "")) for element in block["elements"]))
             elif kind == "actions":
-                lines.append(self._buttons(block["elements"], ephemeral, channel, home_view))
+                lines.append(self._buttons(block["elements"], ephemeral, channel, home_view, modal_id))
             elif kind == "divider":
                 lines.append("")
         if not blocks and fallback:
             lines.append(self.plain(fallback))
         return "\n".join(lines)
 
-    def _buttons(self, elements, ephemeral, channel, home_view) -> str:
+    def _buttons(self, elements, ephemeral, channel, home_view, modal_id=None) -> str:
         labels = []
         for element in elements:
             number = len(self.buttons) + 1
             action = {key: element[key] for key in ("action_id", "value") if key in element}
-            self.buttons[number] = Button(action, ephemeral, channel, home_view)
+            self.buttons[number] = Button(action, ephemeral, channel, home_view, modal_id)
             labels.append(f"[{number}] {element['text']['text']}")
         return "   " + "  ".join(labels)
+
+
+def modal_form(typed: str) -> dict | None:
+    """What `modal …` fills in, by the modal's block_id: free words, key=value fields and the two flags; None when
+    it names a field the modal does not have. An unclosed quote is left in the words, for the modal to refuse."""
+    try:
+        tokens = shlex.split(typed)
+    except ValueError:
+        tokens = typed.split()
+    filled: dict = {ONLY: []}
+    words = []
+    for token in tokens:
+        key, equals, value = token.partition("=")
+        if equals and key.lower() in MODAL_FIELDS:
+            filled[MODAL_FIELDS[key.lower()]] = value
+        elif equals and key.isalpha():
+            return None
+        elif token.lower() in (VIDEO, RECOMMENDED):
+            filled[ONLY].append(token.lower())
+        else:
+            words.append(token)
+    filled["words"] = " ".join(words)
+    return filled
+
+
+def _entered(element: dict) -> str:
+    """What an input of the modal holds, as text (its initial value: what the person entered before)."""
+    if element.get("initial_value"):
+        return element["initial_value"]
+    if element.get("initial_option"):
+        return element["initial_option"]["text"]["text"]
+    return ", ".join(option["text"]["text"] for option in element.get("initial_options", []))
 
 
 # The emoji shortcodes talkbot's messages use (bot/blocks.py), and a few common ones; others stay as written.

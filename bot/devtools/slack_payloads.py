@@ -73,6 +73,12 @@ def new_ts() -> str:
     return f"{time.time():.6f}"
 
 
+def new_trigger_id() -> str:
+    """A trigger_id as interactions carry them: the second it was issued, a number, a hex string. Slack lets one
+    open a single view, within 3 s (the fake checks both)."""
+    return f"{int(time.time())}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex}"
+
+
 def new_event_id() -> str:
     return f"Ev{uuid.uuid4().hex[:10].upper()}"
 
@@ -107,7 +113,7 @@ def slash_command(
         "api_app_id": APP_ID,
         "is_enterprise_install": "true" if is_enterprise_install else "false",
         "response_url": response_url,
-        "trigger_id": trigger_id or f"{int(time.time())}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex}",
+        "trigger_id": trigger_id or new_trigger_id(),
     }
     if enterprise_id:
         fields.update(enterprise_id=enterprise_id, enterprise_name=f"{enterprise_id} Org")
@@ -307,7 +313,7 @@ def block_action(
         "user": clicker,
         "api_app_id": APP_ID,
         "token": "unused",
-        "trigger_id": f"{int(time.time())}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex}",
+        "trigger_id": new_trigger_id(),
         "team": {"id": team_id, "domain": team_id.lower()},
         "enterprise": {"id": enterprise_id, "name": f"{enterprise_id} Org"} if enterprise_id else None,
         "is_enterprise_install": False,
@@ -383,7 +389,7 @@ def message_shortcut(
         "is_enterprise_install": False,
         "enterprise": {"id": enterprise_id, "name": f"{enterprise_id} Org"} if enterprise_id else None,
         "callback_id": callback_id,
-        "trigger_id": f"{int(time.time())}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex}",
+        "trigger_id": new_trigger_id(),
         "response_url": response_url,
         "message_ts": message["ts"],
         "message": message,
@@ -403,3 +409,104 @@ def posted_message(
     if thread_ts:
         message["thread_ts"] = thread_ts
     return message
+
+
+def _person(user_id: str, team_id: str, user_team_id: str | None) -> dict:
+    name = user_id.lower()
+    return {"id": user_id, "username": name, "name": name, "team_id": user_team_id or team_id}
+
+
+def global_shortcut(
+    callback_id: str, *, user_id: str, team_id: str, user_team_id: str | None = None, enterprise_id: str | None = None
+) -> bytes:  # fmt: skip
+    """A global shortcut chosen from the shortcuts menu (form-encoded `payload` of `type: shortcut`): no channel, no
+    message and no response_url, only who chose it and a trigger_id to open a modal with (bolt-python
+    tests/scenario_tests/test_shortcut.py; bolt-js's GlobalShortcut type)."""
+    team: dict = {"id": team_id, "domain": team_id.lower()}
+    if enterprise_id:
+        team.update(enterprise_id=enterprise_id, enterprise_name=f"{enterprise_id} Org")
+    payload = {
+        "type": "shortcut", "token": "unused", "action_ts": new_ts(), "team": team,
+        "user": _person(user_id, team_id, user_team_id), "is_enterprise_install": False,
+        "enterprise": {"id": enterprise_id, "name": f"{enterprise_id} Org"} if enterprise_id else None,
+        "callback_id": callback_id, "trigger_id": new_trigger_id(),
+    }  # fmt: skip
+    return urlencode({"payload": json.dumps(payload)}).encode()
+
+
+def view_state(view: dict, filled: dict | None = None) -> dict:
+    """`view.state` as Slack sends it with a submission or a click in a view: every input block by block_id, then
+    its element's action_id, holding what the person entered (`filled`, by block_id) or else what the element
+    started with. A text input holds `value` (null when empty); an external select `selected_option`; checkboxes
+    `selected_options` (the options ticked, whole); a conversations select `selected_conversation`
+    (https://api.slack.com/reference/interaction-payloads/views#view_submission_fields)."""
+    filled = filled or {}
+    values: dict = {}
+    for block in view.get("blocks") or []:
+        if block.get("type") != "input":
+            continue
+        element, block_id = block["element"], block["block_id"]
+        kind, entered = element["type"], filled.get(block_id)
+        if kind == "plain_text_input":
+            state = {"value": entered if entered is not None else element.get("initial_value")}
+        elif kind in ("external_select", "static_select"):
+            chosen = {"text": {"type": "plain_text", "text": entered, "emoji": True}, "value": entered}
+            state = {"selected_option": chosen if entered is not None else element.get("initial_option")}
+        elif kind == "checkboxes":
+            ticked = [o for o in element.get("options", []) if o["value"] in (entered or ())]
+            state = {"selected_options": ticked if entered is not None else element.get("initial_options", [])}
+        elif kind == "conversations_select":
+            state = {"selected_conversation": entered if entered is not None else element.get("initial_conversation")}
+        else:
+            raise ValueError(f"no state for a {kind} yet")
+        values[block_id] = {element["action_id"]: {"type": kind, **state}}
+    return {"values": values}
+
+
+def _in_view(view: dict, filled: dict | None) -> dict:
+    return {**view, "state": view_state(view, filled)}
+
+
+def view_submission(
+    view: dict, *, user_id: str, team_id: str, filled: dict | None = None, user_team_id: str | None = None
+) -> bytes:  # fmt: skip
+    """The person pressed a modal's submit button: `view` as Slack holds it (FakeSlack.view), with the entered
+    values in its `state` (view_state). No response_url (none asked for: `response_urls` is empty)."""
+    payload = {
+        "type": "view_submission", "team": {"id": team_id, "domain": team_id.lower()},
+        "user": _person(user_id, team_id, user_team_id), "api_app_id": APP_ID, "token": "unused",
+        "trigger_id": new_trigger_id(), "view": _in_view(view, filled), "response_urls": [],
+        "is_enterprise_install": False, "enterprise": None,
+    }  # fmt: skip
+    return urlencode({"payload": json.dumps(payload)}).encode()
+
+
+def view_action(
+    button: dict, view: dict, *, user_id: str, team_id: str, filled: dict | None = None,
+    user_team_id: str | None = None,
+) -> bytes:  # fmt: skip
+    """A button pressed in a modal (block_actions from a view): `container` names the view, the `view` comes whole
+    with its state (what the inputs hold right now), and there is no response_url."""
+    payload = {
+        "type": "block_actions", "user": _person(user_id, team_id, user_team_id), "api_app_id": APP_ID,
+        "token": "unused", "container": {"type": "view", "view_id": view["id"]}, "trigger_id": new_trigger_id(),
+        "team": {"id": team_id, "domain": team_id.lower()}, "enterprise": None, "is_enterprise_install": False,
+        "view": _in_view(view, filled), "actions": [_action(button)],
+    }  # fmt: skip
+    return urlencode({"payload": json.dumps(payload)}).encode()
+
+
+def block_suggestion(
+    view: dict, *, action_id: str, block_id: str, value: str, user_id: str, team_id: str
+) -> bytes:  # fmt: skip
+    """What a menu with external options asks as the person types (`type: block_suggestion`): the letters typed so
+    far in `value`, the menu's action_id and block_id, the view it is in (bolt-python
+    tests/scenario_tests/test_block_suggestion.py; https://api.slack.com/reference/block-kit/block-elements#external_select)."""
+    payload = {
+        "type": "block_suggestion", "user": _person(user_id, team_id, None),
+        "container": {"type": "view", "view_id": view["id"]}, "api_app_id": APP_ID, "token": "unused",
+        "action_id": action_id, "block_id": block_id, "value": value,
+        "team": {"id": team_id, "domain": team_id.lower()}, "enterprise": None, "is_enterprise_install": False,
+        "view": _in_view(view, None),
+    }  # fmt: skip
+    return urlencode({"payload": json.dumps(payload)}).encode()

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.digest.channel_subject import DigestTopic
 from db.cards import TalkCard
 from db.catalog import talks_by_id
 from db.models import MIXED, NOT_RECOMMENDED, RECOMMENDED
@@ -44,14 +45,18 @@ class Pick:
 def pick_talk(
     search: SearchEngine,
     sessions: sessionmaker[Session],
-    topic: str,
+    topic: DigestTopic,
     channel_key: str,
     period: str,
     posted: list[int],
     votes: dict[int, int],
 ) -> Pick | None:
-    """The talk to post, or None when nothing in the catalog matches the topic."""
-    candidates = search.search(topic, limit=POOL).cards
+    """The talk to post, or None when nothing in the catalog matches the topic the subscriber wrote. A subject read
+    from the channel itself that matches nothing (#team-payments, and no talk on payments) lets any talk be picked."""
+    candidates = search.search(topic.query, limit=POOL).cards
+    on_subject = bool(candidates)
+    if not candidates and topic.derived:
+        candidates = search.search("", limit=POOL).cards
     if not candidates:
         return None
     allowed = [card for card in candidates if card.verdict != NOT_RECOMMENDED] or candidates
@@ -77,7 +82,8 @@ def pick_talk(
 
     best = max(fresh, key=lambda card: (score(card), -card.id))
     doubt_free = any(_tier(card) == 0 for card in candidates)
-    return Pick(best, _reasons(best, topic, taste, doubt_free, alone=len(candidates) == 1))
+    reasons = _reasons(best, topic.query if on_subject else "", taste, doubt_free, alone=len(candidates) == 1)
+    return Pick(best, _topic_reasons(topic, on_subject) + reasons or ["It is a talk this channel has not seen yet."])
 
 
 def _tier(card: TalkCard) -> int:
@@ -114,8 +120,6 @@ def _reasons(card: TalkCard, topic: str, taste: Counter, doubt_free: bool, alone
     """Why this talk, as sentences a colleague would say. The reporter's note is quoted only when it recommends the
     talk; a mixed or negative verdict is said plainly, with why the talk was picked anyway."""
     reasons = []
-    if topic:
-        reasons.append(f"It matches this channel's topic, “{topic}”.")
     reporter = f"A reporter who saw it at {card.event}" if card.event else "A reporter who saw it"
     on_topic = f" on “{topic}”" if topic else ""
     if card.verdict == RECOMMENDED:
@@ -137,7 +141,21 @@ def _reasons(card: TalkCard, topic: str, taste: Counter, doubt_free: bool, alone
         reasons.append(f"This channel liked talks about {', '.join(liked[:3])}.")
     if card.video_url:
         reasons.append("There is a video to watch.")
-    return reasons or ["It is a talk this channel has not seen yet."]
+    return reasons
+
+
+def _topic_reasons(topic: DigestTopic, on_subject: bool) -> list[str]:
+    """Why this talk, as far as the subject goes: the topic it matches, and where that topic came from."""
+    if not topic.derived:
+        return [f"It matches this channel's topic, “{topic.query}”."] if topic.query else []
+    if on_subject and topic.query:
+        return [f"It matches what this channel is about, going by {topic.origin}: “{topic.query}”."]
+    if topic.query:
+        return [f"No talk matches what this channel is about (“{topic.query}”, going by {topic.origin}), so it is one "
+                "this channel has not seen yet."]  # fmt: skip
+    if topic.unread:
+        return ["I cannot read this channel's name, topic or purpose, so it is one this channel has not seen yet."]
+    return ["No topic was set for this channel, so it is one this channel has not seen yet."]
 
 
 def _sentence(text: str) -> str:

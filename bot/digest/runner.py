@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks import FOR_YOU_TITLE, digest_message
+from bot.digest.channel_subject import digest_topic, read_channel_about
 from bot.digest.for_you import pick_for_you
 from bot.digest.picker import pick_talk
 from bot.digest.schedule import schedule_of
@@ -173,9 +174,10 @@ class DigestRunner:
             pick = pick_for_you(self.search, self.sessions, team_id, subscription.subscriber_id, posted)
             nothing, title = "every talk in the catalog has been seen", FOR_YOU_TITLE
         else:
-            pick = pick_talk(
-                self.search, self.sessions, subscription.topic, f"{team_id}/{channel_id}", period, posted, votes
+            topic = digest_topic(
+                subscription.topic, lambda: read_channel_about(client, channel_id), self.search.intent_query
             )
+            pick = pick_talk(self.search, self.sessions, topic, f"{team_id}/{channel_id}", period, posted, votes)
             nothing, title = f"no talk matches “{subscription.topic}”", None
         if pick is None:
             with self.sessions.begin() as session:

@@ -1,4 +1,5 @@
-"""Buttons: paging, search links, more like this, save / unsave, watched / not watched, share, and digest votes.
+"""Buttons: paging, search links, more like this, save / unsave, watched / not watched, share, digest votes and
+unfollow.
 
 Every click is answered for the workspace and user in Slack's signed envelope, never a button's value, so no click
 reaches another workspace's saved talks, votes or digests."""
@@ -25,6 +26,7 @@ from bot.blocks import (
     Screen,
     action_ids,
 )
+from bot.blocks_follows import UNFOLLOW
 from bot.listeners.errors import after_ack
 from bot.listeners.home import publish_home
 from bot.listeners.replies import button_value, checked, clicker, is_private, refuse, show, tell_privately, thread_of
@@ -32,7 +34,7 @@ from bot.services import Services
 
 
 def register(app: App, services: Services) -> None:
-    answers, lazy = services.answers, after_ack(services.sessions)
+    answers, follows, lazy = services.answers, services.follows, after_ack(services.sessions)
 
     @lazy(app.action(action_ids(SHOW_PAGE)))
     def show_page(body: dict, action: dict, respond: Respond) -> None:
@@ -100,6 +102,15 @@ def register(app: App, services: Services) -> None:
                 value.talk_id, 1 if action["action_id"] == VOTE_UP else -1,
             )  # fmt: skip
             tell_privately(body, respond, note)
+
+    @lazy(app.action(action_ids(UNFOLLOW)))
+    def unfollow(body: dict, action: dict, respond: Respond) -> None:
+        """Unfollow in `/talk following`: the follow is the clicker's own, named by its text; the list is redrawn."""
+        value = button_value(body, action, respond)
+        if value and not value.query:
+            refuse(body, respond)
+        elif value:
+            show(body, respond, follows.unfollow(*clicker(body), value.query))
 
 
 def put_on_list(answers: Answers, body: dict, action: dict, respond: Respond, put: Callable, notice: Callable) -> None:

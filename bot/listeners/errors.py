@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.answers import TRY_AGAIN
 from bot.blocks import home_problem_view, problem_message
+from bot.blocks_modal import modal_problem_view
 from bot.listeners.replies import SlackRefused, say_in_place, tell_privately
 from db.event_receipts import claim_event
 
@@ -30,8 +31,9 @@ def after_ack(sessions: sessionmaker[Session]) -> Callable:
     ack, so that an ack never waits on the database: Slack redelivers events it thinks were missed, and only the
     first process to claim an event_id answers it."""
 
-    def register_with(register: Callable, once: bool = False) -> Callable:
-        """`once`: a click whose effect others see (Share) is done once even if its request is replayed."""
+    def register_with(register: Callable, once: bool = False, ack: Callable | None = None) -> Callable:
+        """`once`: a click whose effect others see (Share) is done once even if its request is replayed. `ack`: an
+        ack that answers something itself (answered_at_once), instead of a bare ack."""
 
         def decorate(work: Callable) -> Callable:
             wanted = tuple(inspect.signature(work).parameters)
@@ -46,12 +48,28 @@ def after_ack(sessions: sessionmaker[Session]) -> Callable:
                     report_failure(work.__name__, args, error)
 
             run.__name__ = work.__name__
-            register(ack=_ack_at_once, lazy=[run])
+            register(ack=ack or _ack_at_once, lazy=[run])
             return work
 
         return decorate
 
     return register_with
+
+
+def answered_at_once(answer: Callable[[dict], dict], failed: Callable[[str], dict]) -> Callable:
+    """An ack that carries an answer worked out from the request alone, before the ack and within Slack's 3 s (a
+    modal's field errors, its next view). Should working it out fail, that is logged and `failed(text)` answered,
+    so the person reads what happened instead of Slack's "trouble connecting"."""
+
+    def ack_with_answer(ack: Ack, body: dict) -> None:
+        try:
+            reply = answer(body)
+        except Exception:
+            log.exception("working out the answer to ack with failed")
+            reply = failed(SOMETHING_WENT_WRONG)
+        ack(**reply)
+
+    return ack_with_answer
 
 
 def report_failure(listener: str, args: Args, error: Exception) -> None:
@@ -69,6 +87,10 @@ def report_failure(listener: str, args: Args, error: Exception) -> None:
             say_in_place(args.event, args.say, problem_message(text))
         elif (args.body.get("view") or {}).get("type") == "home":  # a click on the Home tab: no response_url there
             args.client.views_publish(user_id=args.body["user"]["id"], view=home_problem_view(text))
+        elif (args.body.get("view") or {}).get("type") == "modal":  # the search modal: said in the modal itself
+            args.client.views_update(view_id=args.body["view"]["id"], view=modal_problem_view(text))
+        elif args.body.get("type") == "shortcut":  # a global shortcut: no conversation and no modal yet, so a DM
+            args.client.chat_postMessage(channel=args.body["user"]["id"], **problem_message(text))
         elif args.respond is not None:  # a command or a click: Slack gave a response_url (for events Bolt still
             tell_privately(args.body, args.respond, problem_message(text))  # hands a `respond`, which raises)
     except Exception:

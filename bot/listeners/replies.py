@@ -5,6 +5,8 @@ raises `SlackRefused` and reaches the error path instead of vanishing."""
 
 from __future__ import annotations
 
+import logging
+
 from slack_bolt import Respond, Say
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -12,6 +14,9 @@ from slack_sdk.errors import SlackApiError
 from bot.answers import STALE_BUTTON
 from bot.blocks import ButtonValue, problem_message
 from bot.digest.for_you import DmRefused
+from bot.search_form import SearchForm
+
+log = logging.getLogger(__name__)
 
 
 class SlackRefused(Exception):
@@ -86,3 +91,35 @@ def clicker(body: dict) -> tuple[str, str]:
     Connect member from another workspace would see and change that workspace's saved talks."""
     team = body.get("team") or {}
     return body["user"].get("team_id") or team.get("id", ""), body["user"]["id"]
+
+
+def modal_state(body: dict) -> tuple[SearchForm | None, int]:
+    """(form, offset) of the search a modal shows, from its private_metadata, which comes back from the client and
+    is checked like a button value: (None, 0) for anything talkbot did not write."""
+    try:
+        return SearchForm.decode((body.get("view") or {}).get("private_metadata", ""))
+    except ValueError:
+        return None, 0
+
+
+def update_modal(client: WebClient, body: dict, view: dict) -> None:
+    """Redraw the modal a click came from, only if it still shows what was clicked (its `hash`): when the person
+    searched again meanwhile, that newer view stays and answers for itself."""
+    try:
+        client.views_update(view_id=body["view"]["id"], hash=body["view"].get("hash"), view=view)
+    except SlackApiError as error:
+        if error.response.get("error") != "hash_conflict":
+            raise
+        log.info("the modal changed since the click; left as it is now")
+
+
+def post_checked(client: WebClient, channel: str, message: dict) -> str | None:
+    """Post `message` in `channel`; None when it was posted, else Slack's error code, for the person to act on
+    (not_in_channel: invite talkbot; channel_not_found, is_archived, missing_scope…)."""
+    try:
+        client.chat_postMessage(channel=channel, **message)
+    except SlackApiError as error:
+        code = str(error.response.get("error") or "unknown_error")
+        log.warning("chat.postMessage to %s refused: %s", channel, code)
+        return code
+    return None

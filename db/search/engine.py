@@ -24,7 +24,7 @@ from db.search.embeddings import NEWEST_VECTOR, stored_rows, stored_vectors
 from db.search.encoder import Encoder, shared_encoder
 from db.search.index import CatalogIndex, TalkText, load_talk_texts
 from db.search.query import Query, intent_query, parse_query
-from db.search.ranking import Hit, Ranking, rank, similar
+from db.search.ranking import Hit, Ranking, matching_within, rank, similar
 from db.search.semantic import (
     DEPTH,
     FILL_SIMILARITY,
@@ -196,6 +196,19 @@ class SearchEngine:
                 notes=ranking.notes,
                 suggestions=ranking.suggestions,
             )
+
+    def matching(self, text: str, talk_ids: list[int]) -> list[int]:
+        """Which of `talk_ids` match every word and filter of the query `text`, best first (the talks a follow alerts
+        for: matched by their words like a search, typos and synonyms forgiven, but not merely close in meaning).
+        Raises QueryError like `search`. The index is brought up to the catalog's revision first, so talks an import
+        just added are there."""
+        query = self.parse(text)
+        if query.is_empty or not talk_ids:
+            return []
+        with self.sessions() as session:
+            lexical = self._current(session).lexical
+        within = np.isin(lexical.talk_ids, np.asarray(talk_ids, dtype=lexical.talk_ids.dtype))
+        return matching_within(lexical, query, self.vocabulary, within)
 
     def similar(self, talk_id: int, limit: int = 5, exclude: Collection[int] = ()) -> ResultPage:
         """ "More like this": the talks closest to `talk_id` by shared tags, speakers and rare words, fused (RRF) with

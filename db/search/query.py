@@ -1,8 +1,10 @@
-"""The query language: free words plus `speaker:`, `event:`, `year:` and `tag:` filters, quotes for phrases.
+"""The query language: free words plus `speaker:`, `event:`, `year:`, `tag:`, `has:` and `is:` filters, quotes for
+phrases.
 
 kafka                          free words (every word must match; typos and prefixes forgiven)
 speaker:"liz fong-jones" o11y  a filter with a multi-word value
 year:2015..2019 tag:kafka      a year range (also year:2019, year:..2019, year:2015..)
+has:video is:recommended       only talks with a video; only talks a reporter recommended
 "chaos engineering"            quoted words match exactly: no typo, no prefix
 on-call                        words joined by hyphens are a phrase: side by side, in that order
 """
@@ -15,7 +17,9 @@ from dataclasses import dataclass, field
 
 from db.search.text import fold, stem, terms
 
-FILTERS = ("speaker", "event", "year", "tag")
+FILTERS = ("speaker", "event", "year", "tag", "has", "is")
+# The flags `has:` and `is:` take: each keeps only the talks that have it, and costs nothing (not counted as a filter).
+FLAGS = {"has": ("video",), "is": ("recommended",)}
 # What one query may ask of the engine. Each word searched for (a free word, or a word in a speaker:, event: or tag:
 # value; filter words are matched as prefixes too) costs a pass over its postings, up to tens of ms each on a million
 # talks; unbounded, one query of 500 characters took 4 to 8 s there (bench/worst_queries.py). People search with a few
@@ -52,11 +56,13 @@ class Query:
     event: list[list[str]] = field(default_factory=list)
     tag: list[list[str]] = field(default_factory=list)
     years: tuple[int, int] | None = None
+    with_video: bool = False  # has:video
+    recommended: bool = False  # is:recommended
     notes: list[str] = field(default_factory=list)
 
     @property
     def has_filters(self) -> bool:
-        return bool(self.speaker or self.event or self.tag or self.years)
+        return bool(self.speaker or self.event or self.tag or self.years or self.with_video or self.recommended)
 
     @property
     def is_empty(self) -> bool:
@@ -133,12 +139,15 @@ def _split(text: str) -> list[tuple[str, bool]]:
 def _add_filter(query: Query, key: str, value: str) -> None:
     if key not in FILTERS:
         raise QueryError(
-            f"There is no `{key}:` filter. Filters are speaker:, event:, year: and tag: "
+            f"There is no `{key}:` filter. Filters are speaker:, event:, year:, tag:, has:video and is:recommended "
             f'— for example speaker:"liz fong-jones" or year:2015..2019.'
         )
     value = value.strip()
     if not value:
         raise QueryError(f"`{key}:` needs a value, like {_EXAMPLES[key]}.")
+    if key in FLAGS:
+        _add_flag(query, key, value)
+        return
     if key == "year":
         query.years = _intersect(query.years, _parse_years(value))
         return
@@ -153,7 +162,23 @@ _EXAMPLES = {
     "event": "event:srecon",
     "year": "year:2019 or year:2015..2019",
     "tag": "tag:kafka",
+    "has": "has:video",
+    "is": "is:recommended",
 }
+
+
+def _add_flag(query: Query, key: str, value: str) -> None:
+    flag = value.lower()
+    if flag not in FLAGS[key]:
+        shown = value if len(value) <= 30 else value[:29] + "…"
+        raise QueryError(
+            f"`{key}:{shown}` is not a filter talkbot knows. Write {_EXAMPLES[key]} "
+            f"({'talks with a video' if key == 'has' else 'talks a reporter recommended'})."
+        )
+    if key == "has":
+        query.with_video = True
+    else:
+        query.recommended = True
 
 
 def _parse_years(value: str) -> tuple[int, int]:

@@ -132,20 +132,7 @@ def rank(index: CatalogIndex, query: Query, vocabulary: Vocabulary, limit: int =
         docs = np.ones(size, dtype=bool) if allowed is None else allowed
 
     matched = np.flatnonzero(docs)
-    composite = np.zeros(len(matched), dtype=np.int64)
-    scale = BM25_POINTS / math.log(1 + max(size, 1))  # the rarest word, saturated, earns BM25_POINTS
-    recommended = index.recommended[matched]
-    for match in matches:
-        idf = math.log(1 + size / (1 + np.count_nonzero(match.points)))
-        bm25 = match.weights[matched] * (idf * scale / 255)
-        bm25 = np.where(recommended, np.minimum(bm25 * RECOMMENDED_BOOST, BM25_POINTS), bm25)
-        composite += match.points[matched] + bm25.astype(np.int64)
-    keys = composite * max(size, 1) + index.prior[matched]
-    wanted = min(offset + limit, len(matched))
-    order = np.arange(len(matched))
-    if wanted < len(matched):
-        order = np.argpartition(-keys, wanted - 1)[:wanted]
-    order = order[np.argsort(-keys[order], kind="stable")][offset:]
+    composite, order = _ordered(index, matches, matched, limit, offset)
     hits = [
         Hit(
             talk_id=int(index.talk_ids[matched[at]]),
@@ -163,6 +150,42 @@ def rank(index: CatalogIndex, query: Query, vocabulary: Vocabulary, limit: int =
         suggestions=[] if hits else did_you_mean(index, units, [bool(match.points.any()) for match in matches]),
         allowed=allowed,
     )
+
+
+def _ordered(
+    index: CatalogIndex, matches: list[UnitMatch], matched: np.ndarray, limit: int, offset: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each matched talk's composite score, and the positions (in `matched`) of the page asked for, best first."""
+    size = len(index)
+    composite = np.zeros(len(matched), dtype=np.int64)
+    scale = BM25_POINTS / math.log(1 + max(size, 1))  # the rarest word, saturated, earns BM25_POINTS
+    recommended = index.recommended[matched]
+    for match in matches:
+        idf = math.log(1 + size / (1 + np.count_nonzero(match.points)))
+        bm25 = match.weights[matched] * (idf * scale / 255)
+        bm25 = np.where(recommended, np.minimum(bm25 * RECOMMENDED_BOOST, BM25_POINTS), bm25)
+        composite += match.points[matched] + bm25.astype(np.int64)
+    keys = composite * max(size, 1) + index.prior[matched]
+    wanted = min(offset + limit, len(matched))
+    order = np.arange(len(matched))
+    if wanted < len(matched):
+        order = np.argpartition(-keys, wanted - 1)[:wanted]
+    return composite, order[np.argsort(-keys[order], kind="stable")][offset:]
+
+
+def matching_within(index: CatalogIndex, query: Query, vocabulary: Vocabulary, within: np.ndarray) -> list[int]:
+    """The talks among `within` (a boolean array over documents) that match every word and filter of `query`, best
+    first, in the order `rank` would give them. Unlike `rank`, no word is ever dropped: a follow's alert lists only
+    talks that answer the whole query (db/follows.py)."""
+    vocabulary = index.with_learned(vocabulary)
+    allowed = _filtered_docs(index, query, [])
+    docs = within if allowed is None else within & allowed
+    matches = [unit_matches(index, resolve(index, unit, vocabulary)) for unit in make_units(query.words, vocabulary)]
+    for match in matches:
+        docs = docs & (match.points > 0)
+    matched = np.flatnonzero(docs)
+    _, order = _ordered(index, matches, matched, len(matched), 0)
+    return [int(index.talk_ids[matched[at]]) for at in order.tolist()]
 
 
 def _matching_all(present: list[np.ndarray], kept: list[int], allowed: np.ndarray | None, size: int) -> np.ndarray:
@@ -378,6 +401,15 @@ def _filtered_docs(index: CatalogIndex, query: Query, notes: list[str]) -> np.nd
         if not in_years.any():
             notes.append(f"No talk is from {first}–{last}." if first != last else f"No talk is from {first}.")
         allowed = in_years if allowed is None else allowed & in_years
+    for wanted, flags, what in (
+        (query.with_video, index.has_video, "has a video"),
+        (query.recommended, index.recommended, "is recommended"),
+    ):
+        if wanted:
+            passing = flags if allowed is None else allowed & flags
+            if not passing.any():
+                notes.append(f"No talk {'' if allowed is None else 'passing the other filters '}{what}.")
+            allowed = passing
     return allowed
 
 

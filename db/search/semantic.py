@@ -25,7 +25,7 @@ import numpy as np
 
 from db.search.encoder import DIMENSIONS
 from db.search.index import SUMMARY, CatalogIndex
-from db.search.query import Query
+from db.search.query import FILTERS, Query
 from db.search.ranking import make_units
 from db.search.text import fold
 from db.search.vocabulary import Vocabulary
@@ -39,7 +39,7 @@ EXACT_UP_TO = 20_000  # filtered searches over at most this many talks are exact
 ANN_EXPANSION_SEARCH = 256  # recall@10 ~0.98 at 22k, ~0.91 at 200k (perturbed pyvideo vectors)
 ANN_MAX_FETCH = 4096
 
-_FILTER = re.compile(r'(?i)(?<!\S)(?:speaker|event|year|tag):(?:"[^"]*"?|(?!//)\S*)')
+_FILTER = re.compile(rf'(?i)(?<!\S)(?:{"|".join(FILTERS)}):(?:"[^"]*"?|(?!//)\S*)')
 
 
 def free_text(query: str) -> str:

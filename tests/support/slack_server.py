@@ -22,8 +22,10 @@ from bot.devtools.slack_payloads import (
     JSON,
     app_mention,
     block_action,
+    block_suggestion,
     event_callback,
     file_share_event,
+    global_shortcut,
     message_changed,
     message_event,
     message_shortcut,
@@ -32,6 +34,8 @@ from bot.devtools.slack_payloads import (
     shared_file,
     signed_headers,
     slash_command,
+    view_action,
+    view_submission,
 )
 from bot.installations import INSTALL_PATH, REDIRECT_PATH
 from db.token_cipher import ENCRYPTION_KEY_VARIABLE, TokenCipher
@@ -147,6 +151,35 @@ class SlackSender:
             message, callback_id=callback_id, user_id=user, team_id=team, channel_id=channel, response_url=response_url
         )
         return self.post(body, FORM), response_url.rsplit("/", 1)[1]
+
+    def global_shortcut(self, callback_id: str, *, user: str = "UALICE", team: str = TEAM) -> Reply:
+        """`user` chooses the global shortcut `callback_id` from the shortcuts menu."""
+        return self.post(global_shortcut(callback_id, user_id=user, team_id=team), FORM)
+
+    def submit(
+        self, view_id: str, filled: dict | None = None, *, user: str = "UALICE", team: str = TEAM
+    ) -> tuple[Reply, dict | None]:  # fmt: skip
+        """Press the submit button of the modal `view_id` (as the fake holds it) with `filled` entered (by block_id);
+        the fake then acts on talkbot's ack as Slack does. Returns the ack and the field errors it showed, if any."""
+        body = view_submission(self.fake.view(view_id), user_id=user, team_id=team, filled=filled)
+        reply = self.post(body, FORM)
+        errors = self.fake.answer_view_submission(view_id, reply.body) if reply.status == 200 else None
+        return reply, errors
+
+    def press_in_view(
+        self, button: dict, view_id: str, filled: dict | None = None, *, user: str = "UALICE", team: str = TEAM
+    ) -> Reply:  # fmt: skip
+        """Press a button in the modal `view_id` with `filled` entered in its inputs."""
+        return self.post(view_action(button, self.fake.view(view_id), user_id=user, team_id=team, filled=filled), FORM)
+
+    def suggest(
+        self, view_id: str, typed: str, *, action_id: str, block_id: str, user: str = "UALICE", team: str = TEAM
+    ) -> Reply:  # fmt: skip
+        """Type `typed` into a menu with external options in the modal `view_id`; the ack holds the options."""
+        body = block_suggestion(
+            self.fake.view(view_id), action_id=action_id, block_id=block_id, value=typed, user_id=user, team_id=team
+        )
+        return self.post(body, FORM)
 
     def press(
         self, button: dict, *, user: str = "UALICE", ephemeral: bool = True, view: dict | None = None,

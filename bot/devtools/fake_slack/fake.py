@@ -82,6 +82,8 @@ class FakeSlack(SlackScenarios, WebApiMethods, OAuthMethods):
         self._page_size_cap: int | None = None
         self._issued_ts = 0
         self._issued_view_ids = 0
+        self._views: dict[str, dict] = {}  # view id: the view as Slack holds it (modals opened, views published)
+        self._exchanged_triggers: set[str] = set()
         self._issued_block_ids = itertools.count(1)
         self._server: _FakeSlackServer | None = None
         self._thread: threading.Thread | None = None
@@ -101,7 +103,7 @@ class FakeSlack(SlackScenarios, WebApiMethods, OAuthMethods):
             "views.publish": self._views_publish,
             "views.open": self._views_open,
             "views.update": self._views_update,
-            "views.push": self._views_open,
+            "views.push": self._views_open,  # a modal stacked on one: the same trigger rules
         }
 
     # --- lifecycle -------------------------------------------------------------------------------------------------

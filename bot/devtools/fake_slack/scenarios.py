@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import copy
+import json
 import re
 import secrets
 import time
 from http import HTTPStatus
 from urllib.parse import urlsplit
 
+from bot.devtools.fake_slack.block_kit import _view_refusal
 from bot.devtools.fake_slack.records import (
     DEFAULT_TZ,
     RESPONSE_URL_METHOD,
+    SlackCall,
     Workspace,
     _Channel,
     _error,
     _Reply,
+    _Token,
     _user,
 )
 
@@ -145,6 +149,45 @@ class SlackScenarios:
             self._channel_members.setdefault(channel, set())
             if user:
                 self._channel_members[channel].add(user)
+
+    def view(self, view_id: str) -> dict:
+        """A view as Slack holds it now (opened with views.open, changed by views.update or a response_action)."""
+        with self._changed:
+            return copy.deepcopy(self._views[view_id])
+
+    def answer_view_submission(self, view_id: str, ack_body: str) -> dict | None:
+        """Act on the app's answer to a view_submission as Slack does: `{"response_action": "update", "view": …}`
+        replaces the modal (a new hash; the view checked like views.update's), `push` stacks a new one, `errors`
+        leaves it open with the messages beside their blocks (each key must be an input block's block_id), `clear`
+        or an empty answer closes it.
+        Recorded as a call to `view_submission`; returns the errors shown, or None."""
+        answer = json.loads(ack_body) if ack_body.strip() else {}
+        with self._changed:
+            current = self._views[view_id]
+            reply: dict = {"ok": True}
+            action = answer.get("response_action")
+            if action == "update":
+                reply = _view_refusal(answer.get("view")) or reply
+                if reply["ok"]:
+                    token = _Token(Workspace(current["team_id"], bot_id=current["bot_id"]), ())
+                    self._views[view_id] = self._view_object({**answer["view"], "id": view_id}, token)
+            elif action == "errors":
+                inputs = {block.get("block_id") for block in current["blocks"] if block.get("type") == "input"}
+                errors = answer.get("errors")
+                if not isinstance(errors, dict) or not errors or not set(errors) <= inputs:
+                    reply = _error("invalid_arguments")  # Slack shows the person "We had some trouble connecting"
+            elif action == "push":  # a new modal on top: checked like views.push
+                reply = _view_refusal(answer.get("view")) or reply
+                if reply["ok"]:
+                    token = _Token(Workspace(current["team_id"], bot_id=current["bot_id"]), ())
+                    pushed = self._view_object(answer["view"], token)
+                    self._views[pushed["id"]] = pushed
+            elif action not in (None, "clear") or (action is None and answer):
+                reply = _error("invalid_arguments")
+            else:
+                del self._views[view_id]  # closed ("clear" closes the whole stack; talkbot opens one modal)
+            self._record(SlackCall("view_submission", answer, {}, error=reply.get("error"), answer=reply))
+            return answer.get("errors") if action == "errors" and reply["ok"] else None
 
     def set_page_size_cap(self, size: int | None) -> None:
         """Pages of users.conversations / conversations.members hold at most `size` items whatever `limit` asks, as

@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import re
 import secrets
+import time
 
 from bot.devtools.fake_slack.records import (
     CONVERSATION_TYPES,
@@ -23,6 +25,16 @@ from bot.devtools.fake_slack.records import (
 )
 from bot.devtools.fake_slack.scenarios import _LINK
 
+# "trigger_id … expires in three seconds" and can open one view (https://api.slack.com/interactivity/handling#modal_responses).
+TRIGGER_LIFETIME_SECONDS = 3
+_TRIGGER = re.compile(r"(\d{9,11})\.\d+\.[0-9a-f]+")  # seconds.team-ish.hex, as in every interaction payload
+
+
+def trigger_issued_at(trigger_id: str) -> int | None:
+    """When a trigger_id was issued (its first part, in seconds), or None for one Slack never issued."""
+    match = _TRIGGER.fullmatch(trigger_id)
+    return int(match.group(1)) if match else None
+
 
 class WebApiMethods:
     """The Web API methods talkbot calls, answered from the fake's state the way Slack answers them."""
@@ -31,8 +43,11 @@ class WebApiMethods:
         channel = params.get("channel")
         if not channel:
             return _error("channel_not_found")
-        if _is_user_id(channel):  # Slack posts to a user id in the app's DM with them, and names that DM
-            channel = _dm_of(channel)
+        if channel[0] in "UW":  # a user id: Slack posts in that person's DM with the app and names the DM's id
+            channel = self._conversations_open({"users": channel}, caller)["channel"]["id"]
+        refused = self._post_refusal(channel, caller)
+        if refused:
+            return refused
         message = {
             "ts": self._next_ts(), "channel": channel, "text": params.get("text", ""),
             "blocks": self._with_block_ids(params.get("blocks")), "thread_ts": params.get("thread_ts"),
@@ -40,6 +55,21 @@ class WebApiMethods:
         }  # fmt: skip
         self._messages[channel].append(message)
         return {"ok": True, "channel": channel, "ts": message["ts"], "message": copy.deepcopy(message)}
+
+    def _post_refusal(self, channel_id: str, caller: _Token) -> dict | None:
+        """Why Slack would not let the bot post in a conversation the fake knows (set_channel, set_channel_members):
+        `not_in_channel` for a public channel it was not invited to (without chat:write.public), `channel_not_found`
+        for a private one it cannot see, `is_archived`. Conversations the fake was never told about are accepted."""
+        if "chat:write" not in caller.scopes:
+            return _missing_scope("chat:write", caller.scopes)
+        channel = self._channels.get(channel_id)
+        if channel is None:
+            return None
+        if channel.is_archived:
+            return _error("is_archived")
+        if self._bot_is_member(channel, caller) or (channel.kind == "public" and "chat:write.public" in caller.scopes):
+            return None
+        return _error("channel_not_found" if channel.kind != "public" else "not_in_channel")
 
     def _chat_post_ephemeral(self, params: dict, caller: _Token) -> dict:
         if not params.get("channel"):
@@ -210,22 +240,52 @@ class WebApiMethods:
         return {"ok": True, "view": self._view_object(params.get("view") or {}, caller)}
 
     def _views_open(self, params: dict, caller: _Token) -> dict:
-        if not params.get("trigger_id"):
+        """views.open (and views.push): a trigger_id from an interaction, used once and within 3 s, as Slack asks."""
+        trigger_id = params.get("trigger_id")
+        if not trigger_id:
             return _error("invalid_arguments")
-        return {"ok": True, "view": self._view_object(params.get("view") or {}, caller)}
+        refused = self._exchange_trigger(str(trigger_id))
+        if refused:
+            return _error(refused)
+        view = self._view_object(params.get("view") or {}, caller)
+        self._views[view["id"]] = view
+        return {"ok": True, "view": copy.deepcopy(view)}
+
+    def _exchange_trigger(self, trigger_id: str) -> str | None:
+        """Slack's error for a trigger_id that cannot open a view, or None (and it is used up)."""
+        issued_at = trigger_issued_at(trigger_id)
+        if issued_at is None:
+            return "invalid_trigger_id"
+        if trigger_id in self._exchanged_triggers:
+            return "exchanged_trigger_id"
+        if time.time() - issued_at > TRIGGER_LIFETIME_SECONDS:
+            return "expired_trigger_id"
+        self._exchanged_triggers.add(trigger_id)
+        return None
 
     def _views_update(self, params: dict, caller: _Token) -> dict:
-        if not (params.get("view_id") or params.get("external_id")):
+        """A view this app opened, by view_id or external_id; with `hash`, only if nobody changed it since."""
+        view_id = params.get("view_id") or next(
+            (key for key, view in self._views.items() if params.get("external_id") and
+             view.get("external_id") == params["external_id"]), None,
+        )  # fmt: skip
+        current = self._views.get(view_id)
+        if current is None or current["team_id"] != caller.workspace.team_id:
             return _error("not_found")
-        view = {**(params.get("view") or {}), "id": params.get("view_id") or self._next_view_id()}
-        return {"ok": True, "view": self._view_object(view, caller)}
+        if params.get("hash") and params["hash"] != current["hash"]:
+            return _error("hash_conflict")
+        view = self._view_object({**(params.get("view") or {}), "id": view_id}, caller)
+        self._views[view_id] = view
+        return {"ok": True, "view": copy.deepcopy(view)}
 
     def _view_object(self, view: dict, caller: _Token) -> dict:
-        """The view as Slack answers it: with an id, the team, and block ids filled in."""
+        """The view as Slack answers it: with an id, the team, a new hash, an empty state and block ids filled in."""
         return {
             "id": view.get("id") or self._next_view_id(), "team_id": caller.workspace.team_id,
             "app_installed_team_id": caller.workspace.team_id, "bot_id": caller.workspace.bot_id,
-            "hash": secrets.token_hex(6), **{key: value for key, value in view.items() if key not in ("id", "blocks")},
+            "private_metadata": "", "callback_id": "", "external_id": "", "state": {"values": {}},
+            "hash": f"{int(time.time())}.{secrets.token_hex(6)}",
+            **{key: value for key, value in view.items() if key not in ("id", "blocks")},
             "blocks": self._with_block_ids(view.get("blocks") or []),
         }  # fmt: skip
 

@@ -1,0 +1,1 @@
+"""Follows: `/talk follow …` and the DMs an import sends followers."""
