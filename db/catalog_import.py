@@ -271,7 +271,10 @@ class _CatalogWriter:
             changed = True
         links = [(link.kind, link.url) for link in dict.fromkeys(record.links)]
         if [(link.kind, link.url) for link in talk.links] != links:
-            talk.links = [Link(kind=kind, url=url) for kind, url in links]
+            # A link the talk keeps stays the same row: a new row for it would be inserted before the old one is
+            # deleted (a flush inserts before it deletes), breaking the unique (talk, kind, url).
+            kept = {(link.kind, link.url): link for link in talk.links}
+            talk.links = [kept.get((kind, url)) or Link(kind=kind, url=url) for kind, url in links]
             changed = True
         return changed or self._related_changed
 

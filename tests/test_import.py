@@ -276,6 +276,25 @@ def test_the_same_talk_from_two_sources_is_linked_not_doubled(catalog, tmp_path)
     assert run_import(catalog, program).stdout.splitlines()[-1].endswith("0 added, 0 updated, 1 unchanged")
 
 
+def test_a_reimport_that_changes_a_talks_links_but_keeps_one_updates_them(catalog, tmp_path):
+    """A kept link stays its row: replacing every link row broke the unique (talk, kind, url) on a re-import."""
+    program = tmp_path / "links.csv"
+    program.write_text("id,title,event,year,video,slides\nl1,Links that change,DemoConf,2024,https://v.example/1,\n")
+    run_import(catalog, program)
+    program.write_text(
+        "id,title,event,year,video,slides\nl1,Links that change,DemoConf,2024,https://v.example/1,https://s.example/1\n"
+    )
+
+    result = run_import(catalog, program)
+
+    assert result.returncode == 0 and "0 added, 1 updated" in result.stdout
+    with sessions_for(catalog)() as session:
+        talk = session.scalars(select(Talk).where(Talk.title == "Links that change")).one()
+        assert {(link.kind, link.url) for link in talk.links} == {
+            ("video", "https://v.example/1"), ("slides", "https://s.example/1")
+        }  # fmt: skip
+
+
 def test_tags_are_normalised_noise_dropped_and_plurals_folded(catalog):
     run_import(catalog, FIXTURES / "pyvideo")
     engine = SearchEngine(sessions_for(catalog))
