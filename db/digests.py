@@ -139,27 +139,6 @@ def claim_of(session: Session, team_id: str, channel_id: str, period: str) -> Di
     )
 
 
-def take_over(session: Session, post: DigestPost, now: dt.datetime) -> bool:
-    """Renew a stale claim for this process; False if another process renewed or finished it first."""
-    result = session.execute(
-        update(DigestPost)
-        .where(DigestPost.id == post.id, DigestPost.state == "claimed", DigestPost.claimed_at == post.claimed_at)
-        .values(claimed_at=now)
-    )
-    return bool(result.rowcount)
-
-
-def finish(
-    session: Session, post_id: int, state: str, now: dt.datetime, *, talk_id: int | None = None,
-    message_ts: str | None = None, detail: str | None = None,
-) -> None:  # fmt: skip
-    session.execute(
-        update(DigestPost)
-        .where(DigestPost.id == post_id)
-        .values(state=state, talk_id=talk_id, message_ts=message_ts, detail=detail, finished_at=now)
-    )
-
-
 def posted_talk_ids(session: Session, team_id: str, channel_id: str) -> list[int]:
     """Talks already posted in a channel, oldest first."""
     return list(

@@ -143,27 +143,6 @@ def alert_of(session: Session, team_id: str, user_id: str, batch_id: int) -> Fol
     )
 
 
-def take_over_alert(session: Session, alert: FollowAlert, now: dt.datetime) -> bool:
-    """Renew a stale claim for this process; False if another process renewed or finished it first."""
-    result = session.execute(
-        update(FollowAlert)
-        .where(FollowAlert.id == alert.id, FollowAlert.state == "claimed", FollowAlert.claimed_at == alert.claimed_at)
-        .values(claimed_at=now)
-    )
-    return bool(result.rowcount)
-
-
-def finish_alert(
-    session: Session, alert_id: int, state: str, now: dt.datetime, *, channel_id: str | None = None,
-    message_ts: str | None = None, detail: str | None = None,
-) -> None:  # fmt: skip
-    session.execute(
-        update(FollowAlert)
-        .where(FollowAlert.id == alert_id)
-        .values(state=state, channel_id=channel_id, message_ts=message_ts, detail=detail, finished_at=now)
-    )
-
-
 def dm_channel_of(session: Session, team_id: str, user_id: str) -> str | None:
     """The person's DM with talkbot, as an earlier alert's answer from Slack named it (None before the first)."""
     return session.scalar(

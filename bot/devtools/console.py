@@ -49,6 +49,7 @@ from bot.installations import bot_clients
 from bot.listeners.shortcuts import FIND_TALKS_ABOUT_THIS, SEARCH_TALKS
 from bot.services import build_services
 from db.catalog_import import import_records
+from db.claims import utc
 from db.digests import next_due
 from db.importers import ImportFileError, read_catalog_file
 from db.search.engine import SearchEngine
@@ -174,7 +175,7 @@ class Console:
         if due is None:
             return "(nothing is scheduled: try `/talk foryou weekly` or `/talk digest subscribe`)"
         seen = len(self.fake.calls)
-        report = self.runner.run_due(now=(due if due.tzinfo else due.replace(tzinfo=dt.UTC)) + dt.timedelta(minutes=1))
+        report = self.runner.run_due(now=utc(due) + dt.timedelta(minutes=1))
         posts = [self._render(call) for call in self.fake.calls[seen:] if call.method == "chat.postMessage"]
         return "\n".join(posts) or f"(the clock ran: {report})"
 

@@ -23,20 +23,20 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks import FOR_YOU_TITLE, digest_message
+from bot.claimed_posts import LEASE, find_claimed_message
 from bot.digest.channel_subject import digest_topic, read_channel_about
 from bot.digest.for_you import pick_for_you
 from bot.digest.picker import pick_talk
 from bot.digest.schedule import schedule_of
+from db.claims import finish, take_over, utc
 from db.digests import (
     advance,
     channel_votes,
     claim_of,
     claim_period,
     due_subscriptions,
-    finish,
     pause,
     posted_talk_ids,
-    take_over,
 )
 from db.models import FOR_YOU, DigestPost, DigestSubscription
 from db.search.engine import SearchEngine
@@ -46,9 +46,6 @@ log = logging.getLogger(__name__)
 
 METADATA_EVENT = "talkbot_digest"
 DEFAULT_GRACE = dt.timedelta(hours=6)
-# How long a claim protects a post in progress; after that a claim without a message is presumed crashed.
-LEASE = dt.timedelta(minutes=2)
-HISTORY_PAGES = 5
 
 FIXES = {
     "channel_not_found": "the channel no longer exists or I cannot see it. Subscribe again from a channel I am in.",
@@ -118,7 +115,7 @@ class DigestRunner:
             report.paused += 1
             return
         schedule = schedule_of(subscription)
-        due_at = _aware(subscription.next_run_at)
+        due_at = utc(subscription.next_run_at)
         period = schedule.period(due_at)
         following = schedule.next_due(max(now, due_at))
         late = now - due_at
@@ -149,7 +146,7 @@ class DigestRunner:
             if claim.state != "claimed":
                 advance(session, subscription.id, subscription.next_run_at, following)
                 return None, None
-            if now - _aware(claim.claimed_at) < LEASE:
+            if now - utc(claim.claimed_at) < LEASE:
                 report.waiting += 1
                 return None, None
         found = self._find_posted(client, claim)
@@ -159,7 +156,7 @@ class DigestRunner:
             if not found:
                 return claim.id, claim.claim_id
             message_ts, talk_id = found
-            finish(session, claim.id, "posted", now, talk_id=talk_id, message_ts=message_ts,
+            finish(session, DigestPost, claim.id, "posted", now, talk_id=talk_id, message_ts=message_ts,
                    detail="found in channel history after an interrupted run")  # fmt: skip
             advance(session, subscription.id, subscription.next_run_at, following)
         report.recovered += 1
@@ -181,7 +178,7 @@ class DigestRunner:
             nothing, title = f"no talk matches “{subscription.topic}”", None
         if pick is None:
             with self.sessions.begin() as session:
-                finish(session, post_id, "skipped", now, detail=nothing)
+                finish(session, DigestPost, post_id, "skipped", now, detail=nothing)
                 advance(session, subscription.id, subscription.next_run_at, following)
             report.skipped += 1
             return
@@ -197,7 +194,7 @@ class DigestRunner:
             report.paused += 1
             return
         with self.sessions.begin() as session:
-            finish(session, post_id, "posted", now, talk_id=pick.card.id, message_ts=response["ts"])
+            finish(session, DigestPost, post_id, "posted", now, talk_id=pick.card.id, message_ts=response["ts"])
             advance(session, subscription.id, subscription.next_run_at, following)
         report.posted += 1
 
@@ -205,7 +202,7 @@ class DigestRunner:
                now: dt.datetime) -> None:  # fmt: skip
         with self.sessions.begin() as session:
             pause(session, subscription.id, code)
-            finish(session, post_id, "skipped", now, detail=f"Slack refused: {code}")
+            finish(session, DigestPost, post_id, "skipped", now, detail=f"Slack refused: {code}")
         if subscription.kind == FOR_YOU:
             log.info("For you DM in %s paused: Slack refused with %s", subscription.channel_id, code)
             return  # telling the person would need the very DM Slack refused
@@ -217,27 +214,9 @@ class DigestRunner:
                         error.response.get("error"))  # fmt: skip
 
     def _find_posted(self, client: WebClient, claim: DigestPost) -> tuple[str, int | None] | None:
-        """(ts, talk id) of this claim's message if it reached the channel (its metadata carries the claim id)."""
-        cursor = None
-        oldest = f"{_aware(claim.claimed_at).timestamp() - 60:.6f}"
-        for _ in range(HISTORY_PAGES):
-            page = client.conversations_history(
-                channel=claim.channel_id, oldest=oldest, include_all_metadata=True, limit=200, cursor=cursor
-            )
-            for message in page.get("messages", []):
-                metadata = message.get("metadata") or {}
-                payload = metadata.get("event_payload") or {}
-                if metadata.get("event_type") == METADATA_EVENT and payload.get("claim_id") == claim.claim_id:
-                    return message["ts"], payload.get("talk_id")
-            cursor = (page.get("response_metadata") or {}).get("next_cursor")
-            if not cursor:
-                return None
-        return None
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    """SQLite hands back naive datetimes; talkbot stores UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+        """(ts, talk id) of this claim's message if it reached the channel."""
+        message = find_claimed_message(client, claim.channel_id, METADATA_EVENT, claim.claim_id, claim.claimed_at)
+        return (message["ts"], message["metadata"]["event_payload"].get("talk_id")) if message else None
 
 
 def _hours(span: dt.timedelta) -> str:

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from db.claims import utc
 from db.models import CADENCES, DigestSubscription
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -130,8 +131,7 @@ def names_timezone(words: list[str]) -> bool:
 
 def local_time(moment: dt.datetime, timezone: str) -> str:
     """A due moment as the subscriber reads it: "Mon 30 Nov 2026, 09:00 CET"."""
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-    return aware.astimezone(ZoneInfo(timezone)).strftime("%a %d %b %Y, %H:%M %Z")
+    return utc(moment).astimezone(ZoneInfo(timezone)).strftime("%a %d %b %Y, %H:%M %Z")
 
 
 def schedule_of(subscription: DigestSubscription) -> Schedule:

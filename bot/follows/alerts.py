@@ -27,10 +27,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks_follows import ALERT_METADATA, MAX_ALERT_TALKS, AlertItem, follow_alert_message
+from bot.claimed_posts import LEASE, find_claimed_message
 from bot.digest.runner import BotClients
 from bot.installations.clients import slack_error_code
 from db.cards import TalkCard
 from db.catalog import talks_by_id
+from db.claims import finish, take_over, utc
 from db.follows import (
     alert_of,
     alert_talk_ids,
@@ -38,11 +40,9 @@ from db.follows import (
     batch_talk_ids,
     claim_alert,
     dm_channel_of,
-    finish_alert,
     finish_batch,
     follows_for_batch,
     pending_batches,
-    take_over_alert,
 )
 from db.models import Follow, FollowAlert
 from db.search.engine import SearchEngine
@@ -53,8 +53,6 @@ log = logging.getLogger(__name__)
 # A follow's query -> the talks of the batch at hand matching it, best first (SearchEngine.matching).
 Matching = Callable[[str], list[int]]
 _Item = tuple[int, list[str]]  # a talk an alert announces, and the follows (queries) it matches
-LEASE = dt.timedelta(minutes=2)  # how long a claim protects a DM being sent
-HISTORY_PAGES = 3
 NOT_INSTALLED = "talkbot is not installed in this workspace"
 
 
@@ -186,13 +184,15 @@ class FollowAlerts:
         except SlackApiError as error:
             code = slack_error_code(error) or "unknown error"
             with self.sessions.begin() as session:
-                finish_alert(session, alert_id, "failed", now, detail=f"Slack refused: {code}")
+                finish(session, FollowAlert, alert_id, "failed", now, detail=f"Slack refused: {code}")
             log.warning("follow alert for %s/%s not sent: Slack refused (%s); not retried",
                         follower.team_id, follower.user_id, code)  # fmt: skip
             report.refused += 1
             return True
         with self.sessions.begin() as session:
-            finish_alert(session, alert_id, "sent", now, channel_id=response["channel"], message_ts=response["ts"])
+            finish(
+                session, FollowAlert, alert_id, "sent", now, channel_id=response["channel"], message_ts=response["ts"]
+            )
         report.sent += 1
         return True
 
@@ -201,7 +201,7 @@ class FollowAlerts:
         """This person's DM about the batch is claimed already: done, in progress, or interrupted by a crash."""
         if claim.state != "claimed":
             return True
-        if now - _aware(claim.claimed_at) < LEASE:
+        if now - utc(claim.claimed_at) < LEASE:
             report.waiting += 1
             return False
         with self.sessions() as session:
@@ -215,10 +215,10 @@ class FollowAlerts:
                             slack_error_code(error))  # fmt: skip
                 channel_id = None
         with self.sessions.begin() as session:
-            if not take_over_alert(session, claim, now):
+            if not take_over(session, claim, now):
                 return False
             if found:
-                finish_alert(session, claim.id, "sent", now, channel_id=channel_id, message_ts=found,
+                finish(session, FollowAlert, claim.id, "sent", now, channel_id=channel_id, message_ts=found,
                              detail="found in the DM's history after an interrupted run")  # fmt: skip
                 report.recovered += 1
                 return True
@@ -226,35 +226,22 @@ class FollowAlerts:
                 detail = (
                     NOT_INSTALLED if client is None else "interrupted, and its DM cannot be checked: not sent again"
                 )
-                finish_alert(session, claim.id, "failed", now, detail=detail)
+                finish(session, FollowAlert, claim.id, "failed", now, detail=detail)
                 report.skipped += 1
                 return True
             talk_ids = alert_talk_ids(session, claim.id)
         items = self._items(follower, lambda query: self.search.matching(query, talk_ids))
         if not items:  # they unfollowed meanwhile: nothing left to tell them
             with self.sessions.begin() as session:
-                finish_alert(session, claim.id, "skipped", now, detail="no longer followed")
+                finish(session, FollowAlert, claim.id, "skipped", now, detail="no longer followed")
             report.skipped += 1
             return True
         return self._send(client, follower, claim.id, claim.claim_id, items, now, report)
 
     def _find_sent(self, client: WebClient, channel_id: str, claim: FollowAlert) -> str | None:
-        """The ts of this claim's DM if it reached the person (its metadata carries the claim id)."""
-        cursor = None
-        oldest = f"{_aware(claim.claimed_at).timestamp() - 60:.6f}"
-        for _ in range(HISTORY_PAGES):
-            page = client.conversations_history(
-                channel=channel_id, oldest=oldest, include_all_metadata=True, limit=200, cursor=cursor
-            )
-            for message in page.get("messages", []):
-                metadata = message.get("metadata") or {}
-                payload = metadata.get("event_payload") or {}
-                if metadata.get("event_type") == ALERT_METADATA and payload.get("claim_id") == claim.claim_id:
-                    return message["ts"]
-            cursor = (page.get("response_metadata") or {}).get("next_cursor")
-            if not cursor:
-                return None
-        return None
+        """The ts of this claim's DM if it reached the person."""
+        message = find_claimed_message(client, channel_id, ALERT_METADATA, claim.claim_id, claim.claimed_at)
+        return message["ts"] if message else None
 
 
 def _followers(follows: list[Follow]) -> list[_Follower]:
@@ -266,8 +253,3 @@ def _followers(follows: list[Follow]) -> list[_Follower]:
         _Follower(team_id, theirs[0].enterprise_id, user_id, [follow.query for follow in theirs])
         for (team_id, user_id), theirs in grouped.items()
     ]
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    """SQLite hands back naive datetimes; talkbot stores UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
