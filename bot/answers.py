@@ -13,18 +13,13 @@ import re
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.blocks import (
-    FOR_YOU_TITLE,
-    PAGE_SIZE,
-    Screen,
-    digest_title,
-    escape,
-    for_you_empty_message,
-    for_you_message,
+from bot.blocks.base import PAGE_SIZE, Screen, escape
+from bot.blocks.digest import digest_title
+from bot.blocks.for_you import FOR_YOU_TITLE, for_you_empty_message, for_you_message
+from bot.blocks.home import home_problem_view, home_view
+from bot.blocks.messages import (
     greeting_message,
     help_message,
-    home_problem_view,
-    home_view,
     no_match_message,
     notice_message,
     problem_message,
@@ -36,7 +31,7 @@ from bot.blocks import (
     unfurl_blocks,
     watched_message,
 )
-from bot.blocks_modal import (
+from bot.blocks.modal import (
     MAX_OPTIONS,
     MODAL_PAGE_SIZE,
     event_option,

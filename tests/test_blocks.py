@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from bot.blocks import (
+from bot.blocks.base import (
     MAX_BLOCKS,
     MAX_BUTTON_TEXT,
     MAX_BUTTON_VALUE,
@@ -14,8 +14,10 @@ from bot.blocks import (
     Screen,
     card_text,
     escape,
+)
+from bot.blocks.home import home_view
+from bot.blocks.messages import (
     help_message,
-    home_view,
     no_match_message,
     public_results_message,
     results_message,

@@ -14,7 +14,7 @@ from slack_sdk import WebClient
 from sqlalchemy import select
 
 from bot.answers import Answers
-from bot.blocks import digest_message
+from bot.blocks.digest import digest_message
 from bot.config import SlackSettings
 from bot.devtools.fake_slack import FakeSlack
 from bot.digest.channel_subject import DigestTopic

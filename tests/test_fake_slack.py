@@ -21,7 +21,20 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.oauth.installation_store import Installation
 from slack_sdk.oauth.token_rotation import TokenRotator
 
-from bot import blocks as talkbot_blocks
+from bot.blocks.base import Screen
+from bot.blocks.digest import digest_message, digest_usage_message
+from bot.blocks.home import home_problem_view, home_view
+from bot.blocks.messages import (
+    help_message,
+    no_match_message,
+    notice_message,
+    problem_message,
+    public_results_message,
+    results_message,
+    saved_message,
+    shared_message,
+    similar_message,
+)
 from bot.devtools.fake_slack import MAX_MESSAGE_TEXT, FakeSlack, SlackCall, Workspace, block_kit_problems
 from bot.devtools.slack_payloads import (
     DIRECT_MESSAGE,
@@ -1025,28 +1038,27 @@ def a_card(talk_id: int, **fields) -> TalkCard:
 
 
 def talkbot_messages() -> dict[str, dict]:
-    """One of each message and view bot/blocks.py builds, with pages that have paging buttons both ways."""
-    b = talkbot_blocks
+    """One of each message and view bot/blocks/ builds, with pages that have paging buttons both ways."""
     cards = [a_card(n) for n in range(1, 6)]
     hostile = a_card(99, title="<!channel> & " + "long " * 400, speakers=[f"S{n}" for n in range(80)],
                      summary="words " * 3000)  # fmt: skip
     middle = ResultPage(cards=cards, total=40, offset=10, notes=["note"], dropped_words=["zzz"])
-    search = b.Screen("search", "kafka", 10)
+    search = Screen("search", "kafka", 10)
     return {
-        "results": b.results_message(search, middle, {2}, note="Saved."),
-        "results, hostile": b.results_message(search, ResultPage(cards=[hostile], total=1), set()),
-        "public results": b.public_results_message("kafka", middle),
-        "no match": b.no_match_message("kubrnetis", ResultPage([], 0, suggestions=["kubernetes", "kube"]), cards[:3]),
-        "similar": b.similar_message(cards[0], b.Screen("similar", "kafka", 5, 1), middle, set()),
-        "saved": b.saved_message(cards * 3, offset=5, note="Removed."),
-        "shared": b.shared_message(cards[0], "UALICE"),
-        "help": b.help_message(),
-        "problem": b.problem_message("Something went wrong"),
-        "notice": b.notice_message("Saved"),
-        "digest": b.digest_message(cards[0], ["on “kafka”"], "weekly"),
-        "digest usage": b.digest_usage_message("bad time"),
-        "home": b.home_view(cards * 5, [("C1", "every Monday", "kafka", None)]),
-        "home problem": b.home_problem_view("The database is down"),
+        "results": results_message(search, middle, {2}, note="Saved."),
+        "results, hostile": results_message(search, ResultPage(cards=[hostile], total=1), set()),
+        "public results": public_results_message("kafka", middle),
+        "no match": no_match_message("kubrnetis", ResultPage([], 0, suggestions=["kubernetes", "kube"]), cards[:3]),
+        "similar": similar_message(cards[0], Screen("similar", "kafka", 5, 1), middle, set()),
+        "saved": saved_message(cards * 3, offset=5, note="Removed."),
+        "shared": shared_message(cards[0], "UALICE"),
+        "help": help_message(),
+        "problem": problem_message("Something went wrong"),
+        "notice": notice_message("Saved"),
+        "digest": digest_message(cards[0], ["on “kafka”"], "weekly"),
+        "digest usage": digest_usage_message("bad time"),
+        "home": home_view(cards * 5, [("C1", "every Monday", "kafka", None)]),
+        "home problem": home_problem_view("The database is down"),
     }
 
 

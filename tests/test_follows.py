@@ -11,8 +11,8 @@ from slack_sdk import WebClient
 from slack_sdk.models.blocks import Block
 from sqlalchemy import func, select
 
-from bot.blocks import MAX_BLOCKS, MAX_TEXT
-from bot.blocks_follows import ALERT_METADATA, MAX_ALERT_TALKS
+from bot.blocks.base import MAX_BLOCKS, MAX_TEXT
+from bot.blocks.follows import ALERT_METADATA, MAX_ALERT_TALKS
 from bot.config import SlackSettings
 from bot.follows.alerts import LEASE, NOT_INSTALLED, FollowAlerts
 from bot.installations import bot_clients

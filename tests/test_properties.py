@@ -17,7 +17,7 @@ import yaml
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from bot.blocks import (
+from bot.blocks.base import (
     MAX_BLOCKS,
     MAX_BUTTON_TEXT,
     MAX_BUTTON_VALUE,
@@ -26,8 +26,10 @@ from bot.blocks import (
     MAX_TEXT,
     ButtonValue,
     Screen,
-    digest_message,
-    home_view,
+)
+from bot.blocks.digest import digest_message
+from bot.blocks.home import home_view
+from bot.blocks.messages import (
     no_match_message,
     public_results_message,
     results_message,

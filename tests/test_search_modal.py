@@ -10,7 +10,7 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from bot.answers import CHOOSE_A_CONVERSATION, SEARCHING
-from bot.blocks_modal import EVENT_OPTIONS, MODAL_PAGE_SIZE, SEARCH_MODAL, SHARE_TO
+from bot.blocks.modal import EVENT_OPTIONS, MODAL_PAGE_SIZE, SEARCH_MODAL, SHARE_TO
 from bot.devtools.slack_payloads import FORM, view_action
 from bot.listeners.shortcuts import SEARCH_TALKS
 from bot.search_form import SearchForm

@@ -8,7 +8,7 @@ import pytest
 from slack_sdk.models.blocks import Block
 
 from bot.answers import NOTHING_TO_SEARCH
-from bot.blocks import MAX_BLOCKS, MAX_TEXT
+from bot.blocks.base import MAX_BLOCKS, MAX_TEXT
 from bot.devtools.slack_payloads import new_ts
 from bot.listeners.shortcuts import FIND_TALKS_ABOUT_THIS
 from bot.slack_text import message_text, written_text

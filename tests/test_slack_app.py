@@ -7,7 +7,7 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from bot.blocks import MAX_BLOCKS, MAX_TEXT
+from bot.blocks.base import MAX_BLOCKS, MAX_TEXT
 from bot.devtools.slack_payloads import FORM, message_event, signed_headers, slash_command
 from db.catalog_import import import_records
 from db.config import sessions_for

@@ -6,7 +6,7 @@ import uuid
 import pytest
 from slack_sdk.models.blocks import Block
 
-from bot.blocks import MAX_TEXT
+from bot.blocks.base import MAX_TEXT
 from db.catalog_import import import_records
 from db.config import sessions_for
 from db.records import LinkRecord, SpeakerRecord, TalkRecord

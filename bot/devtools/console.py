@@ -25,7 +25,7 @@ from slack_bolt.request import BoltRequest
 from slack_sdk import WebClient
 
 from bot.app import create_app
-from bot.blocks_modal import ONLY, RECOMMENDED, SHARE_TO, VIDEO
+from bot.blocks.modal import ONLY, RECOMMENDED, SHARE_TO, VIDEO
 from bot.config import SlackSettings
 from bot.devtools.fake_slack import FakeSlack, SlackCall
 from bot.devtools.slack_payloads import (
@@ -343,7 +343,7 @@ def _entered(element: dict) -> str:
     return ", ".join(option["text"]["text"] for option in element.get("initial_options", []))
 
 
-# The emoji shortcodes talkbot's messages use (bot/blocks.py), and a few common ones; others stay as written.
+# The emoji shortcodes talkbot's messages use (bot/blocks/), and a few common ones; others stay as written.
 EMOJI = {
     "warning": "⚠️", "white_check_mark": "✅", "heavy_check_mark": "✔️", "x": "❌", "star": "⭐", "tada": "🎉",
     "microphone": "🎤", "mag": "🔍", "bookmark": "🔖", "thumbsup": "👍", "+1": "👍", "thumbsdown": "👎", "-1": "👎",

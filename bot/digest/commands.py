@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.blocks import digest_preview_message, digest_usage_message, notice_message, problem_message
+from bot.blocks.digest import digest_preview_message, digest_usage_message
+from bot.blocks.messages import notice_message, problem_message
 from bot.digest.channel_subject import ChannelAbout, DigestTopic, describe, digest_topic
 from bot.digest.picker import pick_talk
 from bot.digest.schedule import ScheduleError, local_time, names_timezone, parse_subscribe, schedule_of

@@ -14,7 +14,8 @@ from itertools import zip_longest
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.blocks import for_you_usage_message, for_you_welcome_message, notice_message, problem_message
+from bot.blocks.for_you import for_you_usage_message, for_you_welcome_message
+from bot.blocks.messages import notice_message, problem_message
 from bot.digest.picker import Pick
 from bot.digest.schedule import ScheduleError, local_time, names_timezone, parse_subscribe, schedule_of
 from db.catalog import talks_by_id

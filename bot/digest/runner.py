@@ -22,7 +22,8 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.blocks import FOR_YOU_TITLE, digest_message
+from bot.blocks.digest import digest_message
+from bot.blocks.for_you import FOR_YOU_TITLE
 from bot.claimed_posts import LEASE, find_claimed_message
 from bot.digest.channel_subject import digest_topic, read_channel_about
 from bot.digest.for_you import pick_for_you

@@ -26,7 +26,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.blocks_follows import ALERT_METADATA, MAX_ALERT_TALKS, AlertItem, follow_alert_message
+from bot.blocks.follows import ALERT_METADATA, MAX_ALERT_TALKS, AlertItem, follow_alert_message
 from bot.claimed_posts import LEASE, find_claimed_message
 from bot.digest.runner import BotClients
 from bot.installations.clients import slack_error_code

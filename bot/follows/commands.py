@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.blocks import notice_message, problem_message
-from bot.blocks_follows import follow_usage_message, following_message
+from bot.blocks.follows import follow_usage_message, following_message
+from bot.blocks.messages import notice_message, problem_message
 from db.follows import MAX_FOLLOWS, add_follow, follows_of, query_key, remove_follow
 from db.search.engine import SearchEngine
 from db.search.query import QueryError

@@ -12,7 +12,7 @@ from slack_bolt import App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot.answers import Answers
-from bot.blocks import (
+from bot.blocks.base import (
     MORE_LIKE_THIS,
     SAVE,
     SEARCH_FOR,
@@ -26,7 +26,7 @@ from bot.blocks import (
     Screen,
     action_ids,
 )
-from bot.blocks_follows import UNFOLLOW
+from bot.blocks.follows import UNFOLLOW
 from bot.listeners.errors import after_ack
 from bot.listeners.home import publish_home
 from bot.listeners.replies import button_value, checked, clicker, is_private, refuse, show, tell_privately, thread_of

@@ -13,8 +13,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.answers import TRY_AGAIN
-from bot.blocks import home_problem_view, problem_message
-from bot.blocks_modal import modal_problem_view
+from bot.blocks.home import home_problem_view
+from bot.blocks.messages import problem_message
+from bot.blocks.modal import modal_problem_view
 from bot.listeners.replies import SlackRefused, say_in_place, tell_privately
 from db.event_receipts import claim_event
 

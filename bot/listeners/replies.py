@@ -12,7 +12,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.answers import STALE_BUTTON
-from bot.blocks import ButtonValue, problem_message
+from bot.blocks.base import ButtonValue
+from bot.blocks.messages import problem_message
 from bot.digest.for_you import DmRefused
 from bot.search_form import SearchForm
 

@@ -7,8 +7,8 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.answers import STALE_MODAL
-from bot.blocks import MAX_TALK_ID, action_ids
-from bot.blocks_modal import (
+from bot.blocks.base import MAX_TALK_ID, action_ids
+from bot.blocks.modal import (
     EVENT_OPTIONS,
     MODAL_PAGE,
     MODAL_SHARE,

@@ -1,4 +1,4 @@
-"""The search modal's views ("Search talks", the global shortcut), beside bot/blocks.py and built with its helpers:
+"""The search modal's views ("Search talks", the global shortcut), built from base.py's pieces:
 the form, and under it a page of results with a Share button per talk and a "Share to" conversation picker.
 
 The form's block_ids are its field names (bot/search_form.py), so field errors land on the field they are about.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from bot.blocks import MAX_TEXT, _context, _section, card_text, escape, fit, page_heading
+from bot.blocks.base import MAX_TEXT, card_text, context, escape, fit, page_heading, section
 from bot.search_form import MAX_NAME_CHARS, MAX_WORDS_CHARS, MAX_YEARS_CHARS, SearchForm
 from db.search.engine import ResultPage
 
@@ -92,7 +92,7 @@ def search_modal(form: SearchForm | None = None, note: str | None = None) -> dic
     form = form or SearchForm()
     blocks = _form_blocks(form)
     if note:
-        blocks.append(_context(note))
+        blocks.append(context(note))
     return _modal(blocks, form.encode())
 
 
@@ -102,16 +102,16 @@ def results_modal(form: SearchForm, query: str, page: ResultPage, note: str | No
     (from shared_note or problem_note) says what the last click did, or what to do instead."""
     blocks = _form_blocks(form) + [{"type": "divider"}]
     if note:
-        blocks.append(_section(note))
+        blocks.append(section(note))
     heading = f"*{page_heading(page)}* for `{escape(query)}`" if page.cards else f"No talks match `{escape(query)}`."
-    blocks.append(_section(heading))
+    blocks.append(section(heading))
     notes = page.notes + (
         [f"No talk matches every word, so these ignore “{' '.join(page.dropped_words)}”."] if page.dropped_words else []
     )
     if not page.cards and page.suggestions:
         notes.append("Did you mean: " + ", ".join(page.suggestions) + "?")
     if notes:
-        blocks.append(_context(escape("\n".join(notes))))
+        blocks.append(context(escape("\n".join(notes))))
     if page.cards:
         picker = {
             "type": "conversations_select", "action_id": CONVERSATION, "placeholder": _plain("Choose a channel"),
@@ -121,12 +121,12 @@ def results_modal(form: SearchForm, query: str, page: ResultPage, note: str | No
             picker["initial_conversation"] = share_to
         blocks.append(_input(SHARE_TO, "Share to", picker, "Then press Share beside a talk: it is posted there."))
     for card in page.cards:
-        section = _section(fit(card_text(card), MAX_TEXT))
-        section["block_id"] = f"modal-talk-{card.id}"
-        section["accessory"] = {
+        talk = section(fit(card_text(card), MAX_TEXT))
+        talk["block_id"] = f"modal-talk-{card.id}"
+        talk["accessory"] = {
             "type": "button", "text": _plain("Share"), "action_id": MODAL_SHARE, "value": str(card.id),
         }  # fmt: skip
-        blocks.append(section)
+        blocks.append(talk)
     blocks += _paging(page)
     return _modal(blocks, form.encode(page.offset))
 
@@ -160,7 +160,7 @@ def modal_problem_view(problem: str) -> dict:
     """A modal whose content cannot be drawn (no database, say): what went wrong; the person closes it and retries."""
     return {
         "type": "modal", "title": _plain("Search talks"), "close": _plain("Close"),
-        "blocks": [_section(f":warning: {escape(problem)}")],
+        "blocks": [section(f":warning: {escape(problem)}")],
     }  # fmt: skip
 
 

@@ -1,11 +1,11 @@
 """The Block Kit of follows: the list of a person's follows, and the DM that tells them an import added talks matching
-them. Beside bot/blocks.py (whose helpers it uses), within the same limits and escaping."""
+them, built from base.py's pieces within the same limits and escaping."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.blocks import MAX_BLOCKS, SAVE, ButtonValue, _button, _context, _message, _section, card_text, escape, talks
+from bot.blocks.base import MAX_BLOCKS, SAVE, ButtonValue, button, card_text, context, escape, message, section, talks
 from db.cards import TalkCard
 
 UNFOLLOW = "follow_remove"  # action_id of the Unfollow buttons (suffixed by the follow's number)
@@ -28,25 +28,25 @@ class AlertItem:
 
 def following_message(queries: list[str], note: str | None = None, cap: int = 0) -> dict:
     """A person's follows, numbered, each with an Unfollow button (one section per follow, within the block limit)."""
-    blocks = [_context(escape(note))] if note else []
+    blocks = [context(escape(note))] if note else []
     if not queries:
-        blocks.append(_section("You follow nothing yet. " + FOLLOW_USAGE))
-        return _message(note or "You follow nothing yet.", blocks)
+        blocks.append(section("You follow nothing yet. " + FOLLOW_USAGE))
+        return message(note or "You follow nothing yet.", blocks)
     searches = f"{len(queries)} search" + ("es" if len(queries) != 1 else "")
-    blocks.append(_section(f"*You follow {searches}* (up to {cap}). When an import adds talks that match, I send you "
+    blocks.append(section(f"*You follow {searches}* (up to {cap}). When an import adds talks that match, I send you "
                            "one DM listing them."))  # fmt: skip
     for number, query in enumerate(queries, start=1):
-        section = _section(f"{number}. `{escape(query)}`")
-        section["accessory"] = _button("Unfollow", f"{UNFOLLOW}.{number}", ButtonValue(None, query=query))
-        blocks.append(section)
-    blocks.append(_context("`/talk unfollow NUMBER` or `/talk unfollow TEXT` also stops one."))
-    return _message(f"You follow {len(queries)}: " + ", ".join(queries), blocks)
+        row = section(f"{number}. `{escape(query)}`")
+        row["accessory"] = button("Unfollow", f"{UNFOLLOW}.{number}", ButtonValue(None, query=query))
+        blocks.append(row)
+    blocks.append(context("`/talk unfollow NUMBER` or `/talk unfollow TEXT` also stops one."))
+    return message(f"You follow {len(queries)}: " + ", ".join(queries), blocks)
 
 
 def follow_usage_message(problem: str | None = None) -> dict:
-    blocks = [_section(f":warning: {escape(problem)}")] if problem else []
-    blocks.append(_section(FOLLOW_USAGE))
-    return _message(problem or "Follow a search: /talk follow kafka", blocks)
+    blocks = [section(f":warning: {escape(problem)}")] if problem else []
+    blocks.append(section(FOLLOW_USAGE))
+    return message(problem or "Follow a search: /talk follow kafka", blocks)
 
 
 def follow_alert_message(shown: list[AlertItem], total: int, counts: dict[str, int]) -> dict:
@@ -55,19 +55,19 @@ def follow_alert_message(shown: list[AlertItem], total: int, counts: dict[str, i
     shown = shown[:MAX_ALERT_TALKS]
     blocks: list[dict] = [
         {"type": "header", "text": {"type": "plain_text", "text": "🔔 New talks for what you follow"}},
-        _section(f"The latest import added *{talks(total)}* matching what you follow."),
+        section(f"The latest import added *{talks(total)}* matching what you follow."),
     ]
     for item in shown:
         matches = ", ".join(f"`{escape(query)}`" for query in item.follows)
-        section = _section(f"{card_text(item.card)}\n_matches {matches}_")
-        section["accessory"] = _button("Save", SAVE, ButtonValue(None, item.card.id))
-        section["block_id"] = f"alert-{item.card.id}"
-        blocks.append(section)
+        talk = section(f"{card_text(item.card)}\n_matches {matches}_")
+        talk["accessory"] = button("Save", SAVE, ButtonValue(None, item.card.id))
+        talk["block_id"] = f"alert-{item.card.id}"
+        blocks.append(talk)
     if total > len(shown):
         lines = [f"…and {total - len(shown):,} more. Every talk matching a follow, newest included:"]
         lines += [f"`/talk {escape(query)}` ({talks(count)} new)" for query, count in counts.items() if count]
-        blocks.append(_section("\n".join(lines)))
-    blocks.append(_context("`/talk following` lists what you follow; `/talk unfollow …` stops one."))
+        blocks.append(section("\n".join(lines)))
+    blocks.append(context("`/talk following` lists what you follow; `/talk unfollow …` stops one."))
     assert len(blocks) <= MAX_BLOCKS
     titles = "; ".join(item.card.title for item in shown[:3]) + ("…" if total > len(shown[:3]) else "")
-    return _message(f"{talks(total)} new for what you follow: {titles}", blocks)
+    return message(f"{talks(total)} new for what you follow: {titles}", blocks)
