@@ -229,16 +229,20 @@ class Answers:
         return {"response_action": "update", "view": search_modal(form, status_note(SEARCHING))}
 
     def modal_results(
-        self, form: SearchForm, offset: int = 0, note: str | None = None, share_to: str | None = None
+        self, form: SearchForm, team_id: str, user_id: str, offset: int = 0, note: str | None = None,
+        share_to: str | None = None,
     ) -> dict:  # fmt: skip
-        """The search modal showing a page of results for `form` under it (the form stays, to refine the search)."""
+        """The search modal showing a page of results for `form` under it (the form stays, to refine the search);
+        among equal scores the person's watched talks come last, as in `/talk`."""
         try:
             query = form.query(self.search.parse)
         except FormErrors as refused:  # checked at submission; private_metadata talkbot did not write
             return search_modal(form, problem_note(next(iter(refused.errors.values()))))
-        page = self.search.search(query, limit=MODAL_PAGE_SIZE, offset=offset)
+        with self.sessions() as session:
+            watched = watched_talk_ids(session, team_id, user_id)
+        page = self.search.search(query, limit=MODAL_PAGE_SIZE, offset=offset, later=watched)
         if not page.cards and offset:
-            page, note = self.search.search(query, limit=MODAL_PAGE_SIZE), problem_note(STALE_PAGE)
+            page, note = self.search.search(query, limit=MODAL_PAGE_SIZE, later=watched), problem_note(STALE_PAGE)
         return results_modal(form, query, page, note, share_to)
 
     def event_options(self, typed: str) -> list[dict]:

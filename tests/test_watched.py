@@ -19,6 +19,7 @@ from db.search.engine import SearchEngine
 from db.watched_talks import mark_watched, watched_talk_ids
 from db.workspaces import forget_workspace
 from tests.support.slack_server import TEAM, answers_to, button, buttons, texts, wait_for
+from tests.test_search_modal import open_modal, search, section_texts
 
 TWINS = ("Zebrafish twin A", "Zebrafish twin B", "Zebrafish twin C")  # one text, so one score for each
 
@@ -142,6 +143,17 @@ def test_among_equal_scores_watched_talks_come_after_the_others(server, seeded_d
 
     assert titles(ask(server, "zebrafish", user)) == ["Zebrafish twin B", "Zebrafish twin C", "Zebrafish twin A"]
     assert titles(ask(server, "zebrafish", new_user())) == list(TWINS)  # nobody else's ranking changes
+
+
+def test_the_search_modal_puts_watched_talks_after_their_equals_too(server, seeded_database, twins):
+    user = new_user()
+    with sessions_for(seeded_database).begin() as session:
+        mark_watched(session, TEAM, user, twins["Zebrafish twin A"])
+
+    view = search(server, open_modal(server, user), {"words": "zebrafish"}, user)
+
+    shown = [text.split("*")[1] for text in section_texts(view)[1:]]
+    assert shown == ["Zebrafish twin B", "Zebrafish twin C", "Zebrafish twin A"]
 
 
 def test_ties_hold_across_pages(seeded_database, twins):

@@ -59,14 +59,16 @@ def register(app: App, services: Services) -> None:
         """Field errors were answered in the ack; otherwise the modal says "Searching…" and now gets its results."""
         form = form_of(body["view"])
         if answers.modal_submitted(form)["response_action"] == "update":
-            client.views_update(view_id=body["view"]["id"], view=answers.modal_results(form))
+            client.views_update(view_id=body["view"]["id"], view=answers.modal_results(form, *clicker(body)))
 
     @lazy(app.action(action_ids(MODAL_PAGE)))
     def modal_page(body: dict, action: dict, client: WebClient) -> None:
         """Previous / Next results: the search the modal shows (its private_metadata), at the button's offset."""
         form, _ = modal_state(body)
         offset = button_number(action.get("value"), MAX_OFFSET)
-        view = answers.modal_results(form, offset, share_to=share_target(body["view"])) if form else None
+        view = (
+            answers.modal_results(form, *clicker(body), offset, share_to=share_target(body["view"])) if form else None
+        )
         update_modal(client, body, view or search_modal(SearchForm(), problem_note(STALE_MODAL)))
 
     @lazy(app.action(MODAL_SHARE), once=True)
@@ -81,4 +83,4 @@ def register(app: App, services: Services) -> None:
         channel, (message, title) = share_target(body["view"]), shareable
         error = post_checked(client, channel, message) if channel else None
         note = answers.share_note(channel, title, error)
-        update_modal(client, body, answers.modal_results(form, offset, note, share_to=channel))
+        update_modal(client, body, answers.modal_results(form, *clicker(body), offset, note, share_to=channel))
