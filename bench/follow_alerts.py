@@ -1,7 +1,7 @@
 """Follow alerts after an import, the search modal and For you, each beside its baseline measured in the same run.
 
-    python -m bench.follow_alerts            # 1,000 followers, the whole pyvideo archive as one batch (about 5 min)
-    python -m bench.follow_alerts --quick    # 200 followers, 3,000 pyvideo talks (about a minute)
+    python -m bench.follow_alerts            # 1,000 followers, the whole pyvideo archive as one batch (about 3 minutes)
+    python -m bench.follow_alerts --quick    # 200 followers, 3,000 pyvideo talks (under half a minute)
 
 Temporary SQLite catalogs (the seed catalog, then the real pyvideo archive from ../shared/data), a fake Slack on
 loopback. Measured:
@@ -129,7 +129,7 @@ def small_batch(run: int) -> list[TalkRecord]:
             speakers=(SpeakerRecord("Bench Speaker"),),
             tags=(topic.split()[0],),
             summary=f"What changed in {topic}.",
-        )  # fmt: skip
+        )
         for number, topic in enumerate(topics[:SMALL_IMPORT])
     ]
 
@@ -243,7 +243,7 @@ def bench_answers(label: str, url: str, repeat: int, liked_from: list[str] | Non
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="200 followers, 3,000 pyvideo talks (about a minute)")
+    parser.add_argument("--quick", action="store_true", help="200 followers, 3,000 pyvideo talks (under half a minute)")
     parser.add_argument("--people", type=int, help="followers (default 1,000; 200 with --quick)")
     args = parser.parse_args()
     people = args.people or (200 if args.quick else 1000)
