@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import _parser, format_page, main
+from bot.cli import main
+from bot.cli.parser import build_parser
+from bot.cli.search import format_page
 from db.cards import TalkCard
 from db.search.engine import ResultPage
 from tests.support.cli import talkbot
@@ -216,7 +218,7 @@ def test_stats_lists_ten_of_each_by_default(talkbot_here):
 
 
 def test_every_option_that_takes_a_value_shows_its_default_in_help():
-    parser = _parser()
+    parser = build_parser()
     parsers = [parser]
     while parsers:
         current = parsers.pop()
