@@ -50,7 +50,7 @@ from db.digests import for_you_subscription, record_vote, subscription_for, subs
 from db.models import FOR_YOU
 from db.saved_talks import remove_saved_talk, save_talk, saved_cards, saved_talk_ids
 from db.search.engine import SearchEngine
-from db.search.query import QueryError
+from db.search.query import QueryError, is_a_search
 from db.talk_links import talks_by_link
 from db.watched_talks import mark_watched, unmark_watched, watched_cards, watched_talk_ids
 
@@ -312,11 +312,6 @@ class Answers:
         except SQLAlchemyError:  # not the error path: Slack would go on showing a stale tab
             log.exception("could not draw the Home tab")
             return home_problem_view(TRY_AGAIN)
-
-
-def is_a_search(text: str) -> bool:
-    """Whether text holds anything to search for: a letter or digit in any script (not only emoji or punctuation)."""
-    return any(character.isalnum() for character in text)
 
 
 def small_talk_of(text: str) -> str | None:

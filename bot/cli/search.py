@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 
-from bot.answers import is_a_search
 from bot.cli import CommandError, fail
 from db.cards import TalkCard
 from db.config import sessions_for
 from db.search.engine import ResultPage, SearchEngine
+from db.search.query import is_a_search
 from db.setup import prepare_catalog
 
 

@@ -69,6 +69,11 @@ class Query:
         return not self.words and not self.has_filters
 
 
+def is_a_search(text: str) -> bool:
+    """Whether text holds anything to search for: a letter or digit in any script (not only emoji or punctuation)."""
+    return any(character.isalnum() for character in text)
+
+
 def parse_query(text: str, stopwords: frozenset[str] = frozenset()) -> Query:
     """Parse what a user typed; raise QueryError with a helpful message when it cannot be understood."""
     text = _CONTROL.sub(" ", text).strip()
