@@ -217,7 +217,7 @@ class Console:
             lines = ["── the search modal says " + "─" * 36]
             lines += [f"  ⚠️ {field}: {problem}" for field, problem in errors.items()]
             return "\n".join(lines)
-        return "\n".join(self._render(call) for call in self._replies_after(seen)) or "(no answer)"
+        return "\n".join(self._render(call) for call in self._replies_after(seen, "views.update")) or "(no answer)"
 
     def _press(self, number: int) -> str | None:
         button = self.buttons.get(number)
@@ -241,17 +241,21 @@ class Console:
         self._dispatch(body, FORM)
         return None
 
-    def _replies_after(self, seen: int) -> Iterator[SlackCall]:
-        """The app answers after acking, in the background: wait until it has gone quiet."""
+    def _replies_after(self, seen: int, awaited: str | None = None) -> Iterator[SlackCall]:
+        """The app answers after acking, in the background: wait until it has gone quiet (and, with `awaited`, until
+        it has called that method: the search modal's results, which follow the ack's own "Searching…")."""
         deadline, last_count, last_change = time.monotonic() + MAX_WAIT_SECONDS, seen, time.monotonic()
         while time.monotonic() < deadline:
             count = len(self.fake.calls)
             if count != last_count:
                 last_count, last_change = count, time.monotonic()
-            elif count > seen and time.monotonic() - last_change >= QUIET_SECONDS:
+            elif count > seen and time.monotonic() - last_change >= QUIET_SECONDS and self._called(awaited, seen):
                 break
             time.sleep(0.02)
         return (call for call in self.fake.calls[seen:] if call.method in REPLY_METHODS)
+
+    def _called(self, method: str | None, seen: int) -> bool:
+        return method is None or any(call.method == method for call in self.fake.calls[seen:])
 
     def _render(self, call: SlackCall) -> str:
         params = call.params
