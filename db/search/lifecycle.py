@@ -94,7 +94,7 @@ def load_semantic(session: Session, lexical: CatalogIndex, previous: SemanticInd
 def _beside_searches() -> Iterator[None]:
     """Let searches go first while this thread builds. The build is Python code holding the interpreter lock; a
     search takes it back at every database call and numpy step, and by default waits up to 5 ms for it each time
-    (sys.getswitchinterval), which doubled searches' p50 at 100k talks. Meanwhile the lock changes hands every
+    (sys.getswitchinterval), which roughly tripled p50. Meanwhile the lock changes hands every
     BUILD_SWITCH_INTERVAL. (A lower CPU priority for this thread would not help: while it holds the lock, searches
     wait for it the longer.)"""
     interval = sys.getswitchinterval()
