@@ -94,9 +94,9 @@ def load_semantic(session: Session, lexical: CatalogIndex, previous: SemanticInd
 def _beside_searches() -> Iterator[None]:
     """Let searches go first while this thread builds. The build is Python code holding the interpreter lock; a
     search takes it back at every database call and numpy step, and by default waits up to 5 ms for it each time
-    (sys.getswitchinterval), which roughly tripled p50. Meanwhile the lock changes hands every
-    BUILD_SWITCH_INTERVAL. (A lower CPU priority for this thread would not help: while it holds the lock, searches
-    wait for it the longer.)"""
+    (sys.getswitchinterval), which roughly tripled the p50 of searches during a rebuild at 100k talks. Meanwhile
+    the lock changes hands every BUILD_SWITCH_INTERVAL (a setting of the whole process, restored after). A lower
+    CPU priority for this thread would not help: while it holds the lock, searches would wait for it the longer."""
     interval = sys.getswitchinterval()
     sys.setswitchinterval(min(interval, BUILD_SWITCH_INTERVAL))
     try:
