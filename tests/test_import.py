@@ -1,6 +1,6 @@
-"""`talkbot import` end to end (in-process, tests/support/cli.py; one import in a process of its own): every format
-in, again without changes, updates and prunes, duplicates out, bad files refused with nothing written — on SQLite and
-PostgreSQL."""
+"""`talkbot import` end to end (in-process, tests/support/cli.py; an import in a process of its own is in
+tests/test_index_lifecycle.py): every format in, again without changes, updates and prunes, duplicates out, bad files
+refused with nothing written — on SQLite and PostgreSQL."""
 
 import gzip
 import hashlib
@@ -18,7 +18,6 @@ from db.search.engine import SearchEngine
 from db.setup import seed_catalog
 from tests.support.cli import talkbot
 from tests.support.shared_data import PYVIDEO_ARCHIVE, SCHEDULES, needs_pyvideo_archive
-from tests.talkbot_cli import talkbot as talkbot_process
 
 FIXTURES = Path(__file__).parent / "importers" / "fixtures"
 
@@ -303,16 +302,6 @@ def test_tags_are_normalised_noise_dropped_and_plurals_folded(catalog):
     assert cards["Streaming with Kafka from Python"].tags == ["kafka", "streaming"]  # "Talk" dropped, case folded
     assert "databases" in cards["Typing in practice"].tags
     assert "databases" in cards["Async everything"].tags  # "database" joined the plural met first
-
-
-def test_search_sees_talks_imported_by_another_process_at_once(catalog, tmp_path):
-    engine = SearchEngine(sessions_for(catalog))
-    assert engine.search("zanzibarian").cards == []
-
-    program = write_csv(tmp_path / "late.csv", ["z,The zanzibarian keynote,Zoe,DemoConf,2024"])
-    assert talkbot_process("import", str(program), database_url=catalog).returncode == 0  # another process, really
-
-    assert [card.title for card in engine.search("zanzibarian").cards] == ["The zanzibarian keynote"]
 
 
 @needs_pyvideo_archive

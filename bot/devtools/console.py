@@ -187,6 +187,7 @@ class Console:
             return f"(not imported: {error})"
         with self.services.sessions.begin() as session:
             report = import_records(session, records)
+        self.search.catch_up()  # the next search shows what was just imported
         client = WebClient(token="xoxb-console", base_url=self.fake.api_url)
         alerts = FollowAlerts(self.services.sessions, self.search, lambda _team, _enterprise: client).run_pending()
         rendered = [self._render(call) for call in self.fake.calls[seen:] if call.method == "chat.postMessage"]

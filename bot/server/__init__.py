@@ -30,6 +30,7 @@ def serve_http(services: Services, host: str, port: int, threads: int = 16) -> N
     app = create_app(services)
     application = wsgi_app(app, services.sessions, limits, signing_secret=settings.signing_secret)
     services.search.warm_up()
+    services.search.watch_catalog()  # another process's import is searchable here within seconds
     server = bounded_server(application, limits, host=host, port=port, threads=threads, ident="talkbot")
     log.info("talkbot listening on http://%s:%d%s", host, port, EVENTS_PATH)
     log.info(
@@ -53,4 +54,5 @@ def serve_socket_mode(services: Services) -> None:
     settings.require("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN")
     app = create_app(services)
     services.search.warm_up()
+    services.search.watch_catalog()  # another process's import is searchable here within seconds
     SocketModeHandler(app, settings.app_token).start()

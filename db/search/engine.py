@@ -6,23 +6,20 @@ semantic layer (db/search/semantic.py), fused so that keyword queries rank exact
 
 from __future__ import annotations
 
+import functools
 import os
-import threading
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import numpy as np
 from rapidfuzz import fuzz
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.cards import TalkCard
 from db.catalog import talks_by_id
-from db.config import patient
-from db.models import CatalogRevision
-from db.search.embeddings import NEWEST_VECTOR, stored_rows, stored_vectors
 from db.search.encoder import Encoder, shared_encoder
 from db.search.index import CatalogIndex, TalkText, load_talk_texts
+from db.search.lifecycle import POLL_EVERY, Builder, Indexes, IndexKeeper, build_indexes
 from db.search.query import Query, intent_query, parse_query
 from db.search.ranking import Hit, Ranking, matching_within, rank, similar
 from db.search.semantic import (
@@ -71,21 +68,17 @@ class Recommendations:
     because: dict[int, int]
 
 
-@dataclass(frozen=True)
-class _Indexes:
-    revision: int  # the catalog revision the indexes were built at
-    vectors: int  # the vectors version (largest vector row id) the semantic index was loaded at
-    lexical: CatalogIndex
-    semantic: SemanticIndex | None
-
-
 def semantic_enabled() -> bool:
     return os.environ.get(SEMANTIC_VARIABLE, "on").strip().lower() not in ("off", "0", "false", "no")
 
 
 class SearchEngine:
     """Search over one catalog database. The lexical index is rebuilt whenever the catalog revision changes, and the
-    semantic index reloaded (only the new vectors) whenever vectors are stored, whichever process changed them."""
+    semantic index reloaded (only the new vectors) whenever vectors are stored, whichever process changed them: in
+    the background, while searches answer from the indexes at hand (db/search/lifecycle.py).
+
+    `build` makes the indexes for a revision (default: lifecycle.build_indexes); `poll_every`: how often the watcher
+    (`watch_catalog`) looks at the catalog revision."""
 
     def __init__(
         self,
@@ -93,13 +86,15 @@ class SearchEngine:
         vocabulary: Vocabulary | None = None,
         semantic: bool | None = None,
         encoder: Encoder | None = None,
+        build: Builder | None = None,
+        poll_every: float = POLL_EVERY,
     ) -> None:
         self.sessions = sessions
         self.vocabulary = vocabulary or default_vocabulary()
         self.semantic = semantic_enabled() if semantic is None else semantic
         self._encoder = encoder
-        self._indexes: _Indexes | None = None
-        self._lock = threading.Lock()
+        build = build or functools.partial(build_indexes, semantic=self.semantic)
+        self._keeper = IndexKeeper(sessions, build, vectors_matter=self.semantic, poll_every=poll_every)
 
     def parse(self, text: str) -> Query:
         return parse_query(text, self.vocabulary.stopwords)
@@ -118,55 +113,43 @@ class SearchEngine:
         return self._encoder if self.semantic else None
 
     def index(self, session: Session) -> CatalogIndex:
-        return self._current(session).lexical
+        """The lexical index at the catalog's revision as `session` reads it (built now if need be)."""
+        return self._fresh(session).lexical
 
     def semantic_index(self, session: Session) -> SemanticIndex | None:
-        return self._current(session).semantic
+        return self._fresh(session).semantic
 
-    def _current(self, session: Session) -> _Indexes:
-        revision, version = session.execute(
-            select(CatalogRevision.revision, NEWEST_VECTOR.scalar_subquery()).where(CatalogRevision.id == 1)
-        ).one_or_none() or (0, None)
-        revision, version = revision or 0, version or 0
-        indexes = self._indexes
-        if indexes is None or revision != indexes.revision or (self.semantic and version != indexes.vectors):
-            with self._lock:
-                indexes = self._indexes
-                if indexes is None or revision != indexes.revision:
-                    with patient(session):  # the whole catalog: at 1M talks, seconds (db/config.py)
-                        lexical = CatalogIndex(load_talk_texts(session))
-                        semantic = self._load_semantic(session, lexical, indexes.semantic if indexes else None)
-                    indexes = self._indexes = _Indexes(revision, version, lexical, semantic)
-                elif self.semantic and version != indexes.vectors:
-                    with patient(session):
-                        semantic = self._load_semantic(session, indexes.lexical, indexes.semantic)
-                    indexes = self._indexes = _Indexes(revision, version, indexes.lexical, semantic)
-        return indexes
+    def _current(self, session: Session) -> Indexes:
+        """The indexes a search answers from: the newest built, never waiting for the next (db/search/lifecycle.py)."""
+        return self._keeper.current(session)
 
-    def _load_semantic(
-        self, session: Session, lexical: CatalogIndex, previous: SemanticIndex | None
-    ) -> SemanticIndex | None:
-        """The stored vectors, aligned to `lexical`; only rows `previous` lacks are read from the database."""
-        if not self.semantic:
-            return None
-        row_ids, talk_ids = stored_rows(session)
-        if not len(row_ids):
-            return None
-        vectors = None
-        if previous is not None and len(previous):
-            at = np.searchsorted(previous.row_ids, row_ids)
-            known = (at < len(previous.row_ids)) & (previous.row_ids[np.minimum(at, len(previous) - 1)] == row_ids)
-            vectors = np.empty((len(row_ids), previous.vectors.shape[1]), dtype=np.float16)
-            vectors[known] = previous.vectors[at[known]]
-            vectors[~known] = stored_vectors(session, row_ids[~known])
-        else:
-            vectors = stored_vectors(session, row_ids)
-        return SemanticIndex(lexical, row_ids, talk_ids, vectors, int(row_ids.max()), previous)
+    def _fresh(self, session: Session) -> Indexes:
+        """Indexes holding the catalog as `session` reads it, waiting for a build when needed."""
+        return self._keeper.fresh(session)
+
+    @property
+    def revision(self) -> int | None:
+        """The catalog revision searches answer from now (None before the first build); no database read."""
+        indexes = self._keeper.indexes
+        return indexes.revision if indexes is not None else None
+
+    def catch_up(self) -> None:
+        """Bring the indexes up to the catalog now, waiting for the build: for a process that has just changed the
+        catalog itself and must show it at once (the console after an import)."""
+        with self.sessions() as session:
+            self._fresh(session)
+
+    def watch_catalog(self) -> None:
+        """Notice catalog changes other processes make even when nobody searches (a daemon thread; the server's)."""
+        self._keeper.watch()
+
+    def stop_watching(self) -> None:
+        self._keeper.stop_watching()
 
     def warm_up(self) -> None:
         """Build the indexes and load the model now, so the first person to search does not wait for them."""
         with self.sessions() as session:
-            indexes = self._current(session)
+            indexes = self._fresh(session)
         if indexes.semantic is not None and self.encoder() is not None:
             self.encoder().query("warm up")
 
@@ -206,7 +189,7 @@ class SearchEngine:
         if query.is_empty or not talk_ids:
             return []
         with self.sessions() as session:
-            lexical = self._current(session).lexical
+            lexical = self._fresh(session).lexical
         within = np.isin(lexical.talk_ids, np.asarray(talk_ids, dtype=lexical.talk_ids.dtype))
         return matching_within(lexical, query, self.vocabulary, within)
 
@@ -222,7 +205,7 @@ class SearchEngine:
             hits = [hit for hit in self._alike(indexes, texts[0]) if hit.talk_id not in exclude][:limit]
             return ResultPage(cards=_cards(session, hits), total=len(hits))
 
-    def _alike(self, indexes: _Indexes, talk: TalkText) -> list[Hit]:
+    def _alike(self, indexes: Indexes, talk: TalkText) -> list[Hit]:
         """Talks like one talk, best first: both sides' nearest, fused."""
         shared = similar(indexes.lexical, talk, self.vocabulary.stopwords, SIMILAR_DEPTH)
         neighbours = []

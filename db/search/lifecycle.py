@@ -1,0 +1,223 @@
+"""Keeping the search indexes in step with the catalog without making a search wait for a build.
+
+A search answers from the indexes at hand. When the catalog revision (or the stored vectors) has moved on, one
+background thread builds the next indexes in a database session of its own and swaps them in with a single assignment
+of an immutable `Indexes`; searches meanwhile answer from the previous ones. Only the first build in a process blocks,
+as there is nothing to answer from yet. Whoever must see every talk of the catalog as it is now (the follow alerts'
+matching) asks for `fresh` indexes, which waits for, or does, the build.
+
+A catalog change made by another process is noticed by the next search, or within POLL_EVERY by the watcher thread
+(`watch`, started by the server) when nobody searches; it is searchable once the build ends (docs/search.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from db.config import patient
+from db.models import CatalogRevision
+from db.search.embeddings import NEWEST_VECTOR, stored_rows, stored_vectors
+from db.search.index import CatalogIndex, load_talk_texts
+from db.search.semantic import SemanticIndex
+
+log = logging.getLogger(__name__)
+
+POLL_EVERY = 1.0  # seconds between two looks at the catalog revision by the watcher (one tiny query)
+BUILD_SWITCH_INTERVAL = 0.0005  # seconds: how long a search may wait for the interpreter lock while a build runs
+
+
+@dataclass(frozen=True)
+class Indexes:
+    revision: int  # the catalog revision the lexical index was built at
+    vectors: int  # the vectors version (largest vector row id) the semantic index was loaded at
+    lexical: CatalogIndex
+    semantic: SemanticIndex | None
+
+
+# Builds the indexes for (session, revision, vectors version, the indexes at hand or None).
+Builder = Callable[[Session, int, int, Indexes | None], Indexes]
+
+
+def catalog_stamp(session: Session) -> tuple[int, int]:
+    """The catalog revision and the vectors version, in one query."""
+    row = session.execute(
+        select(CatalogRevision.revision, NEWEST_VECTOR.scalar_subquery()).where(CatalogRevision.id == 1)
+    ).one_or_none()
+    revision, version = row or (0, None)
+    return revision or 0, version or 0
+
+
+def build_indexes(
+    session: Session, revision: int, vectors: int, previous: Indexes | None, *, semantic: bool
+) -> Indexes:
+    """The indexes for catalog `revision`: the one place they are made. The lexical index is built from the talks
+    unless `previous` is already at that revision (only vectors were added); the semantic one reads only the vectors
+    `previous` lacks."""
+    with patient(session):  # the whole catalog: at 1M talks, seconds (db/config.py)
+        if previous is not None and previous.revision == revision:
+            lexical = previous.lexical
+        else:
+            lexical = CatalogIndex(load_talk_texts(session))
+        vector_index = None
+        if semantic:
+            vector_index = load_semantic(session, lexical, previous.semantic if previous is not None else None)
+    return Indexes(revision, vectors, lexical, vector_index)
+
+
+def load_semantic(session: Session, lexical: CatalogIndex, previous: SemanticIndex | None) -> SemanticIndex | None:
+    """The stored vectors, aligned to `lexical`; only rows `previous` lacks are read from the database."""
+    row_ids, talk_ids = stored_rows(session)
+    if not len(row_ids):
+        return None
+    if previous is not None and len(previous):
+        at = np.searchsorted(previous.row_ids, row_ids)
+        known = (at < len(previous.row_ids)) & (previous.row_ids[np.minimum(at, len(previous) - 1)] == row_ids)
+        vectors = np.empty((len(row_ids), previous.vectors.shape[1]), dtype=np.float16)
+        vectors[known] = previous.vectors[at[known]]
+        vectors[~known] = stored_vectors(session, row_ids[~known])
+    else:
+        vectors = stored_vectors(session, row_ids)
+    return SemanticIndex(lexical, row_ids, talk_ids, vectors, int(row_ids.max()), previous)
+
+
+@contextmanager
+def _beside_searches() -> Iterator[None]:
+    """Let searches go first while this thread builds. The build is Python code holding the interpreter lock; a
+    search takes it back at every database call and numpy step, and by default waits up to 5 ms for it each time
+    (sys.getswitchinterval), which roughly tripled the p50 of searches during a rebuild at 100k talks. Meanwhile
+    the lock changes hands every BUILD_SWITCH_INTERVAL (a setting of the whole process, restored after). A lower
+    CPU priority for this thread would not help: while it holds the lock, searches would wait for it the longer."""
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(interval, BUILD_SWITCH_INTERVAL))
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(interval)
+
+
+class IndexKeeper:
+    """Holds the current indexes of one catalog database and brings them up to date, one build at a time."""
+
+    def __init__(
+        self, sessions: sessionmaker[Session], build: Builder, vectors_matter: bool, poll_every: float = POLL_EVERY
+    ) -> None:
+        self.sessions = sessions
+        self.poll_every = poll_every
+        self._build = build
+        self._vectors_matter = vectors_matter  # with the semantic layer off, new vectors need no new indexes
+        self._indexes: Indexes | None = None
+        self._building = threading.Lock()  # held through every build, in whichever thread: never two at once
+        self._state = threading.Lock()  # guards the two threads below and the failure time
+        self._builder: threading.Thread | None = None
+        self._watcher: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._failed_at: float | None = None
+
+    @property
+    def indexes(self) -> Indexes | None:
+        """The indexes searches answer from now, without looking at the catalog (None before the first build)."""
+        return self._indexes
+
+    def current(self, session: Session) -> Indexes:
+        """The indexes to answer from now. When the catalog has moved on, the next ones are built in the background;
+        only when there are none yet does this build them, and wait."""
+        stamp = self._stamp(session)
+        indexes = self._indexes
+        if indexes is None:
+            return self._caught_up(session, stamp)
+        if (indexes.revision, indexes.vectors) != stamp:
+            self._build_later()
+        return indexes
+
+    def fresh(self, session: Session) -> Indexes:
+        """Indexes at least as new as the catalog `session` reads: the ones at hand, or those a build running now
+        makes, or built here."""
+        return self._caught_up(session, self._stamp(session))
+
+    def watch(self) -> None:
+        """Look at the catalog revision every `poll_every` seconds in a daemon thread, so a change made by another
+        process is built and swapped in even when nobody searches."""
+        with self._state:
+            if self._watcher is not None and self._watcher.is_alive():
+                return
+            self._stop.clear()
+            self._watcher = threading.Thread(target=self._watch, name="talkbot-index-watcher", daemon=True)
+            self._watcher.start()
+
+    def stop_watching(self) -> None:
+        self._stop.set()
+        with self._state:
+            watcher = self._watcher
+        if watcher is not None:
+            watcher.join()
+
+    def _stamp(self, session: Session) -> tuple[int, int]:
+        revision, vectors = catalog_stamp(session)
+        return revision, vectors if self._vectors_matter else 0
+
+    def _caught_up(self, session: Session, stamp: tuple[int, int], exactly: bool = False) -> Indexes:
+        """Indexes at least as new as `stamp` (`exactly` at it: the newest vector can be deleted with its talk)."""
+
+        def done(indexes: Indexes | None) -> bool:
+            if exactly:
+                return indexes is not None and (indexes.revision, indexes.vectors) == stamp
+            return indexes is not None and indexes.revision >= stamp[0] and indexes.vectors >= stamp[1]
+
+        indexes = self._indexes
+        if done(indexes):
+            return indexes
+        with self._building:
+            indexes = self._indexes  # a build that held the lock may have brought them far enough
+            if not done(indexes):
+                indexes = self._indexes = self._build(session, *stamp, indexes)
+        return indexes
+
+    def _build_later(self) -> None:
+        """Start the background build, unless one runs already, or the last failed less than `poll_every` ago."""
+        with self._state:
+            if self._builder is not None and self._builder.is_alive():
+                return
+            if self._failed_at is not None and time.monotonic() - self._failed_at < self.poll_every:
+                return
+            self._builder = threading.Thread(target=self._build_in_background, name="talkbot-index-build", daemon=True)
+            self._builder.start()
+
+    def _build_in_background(self) -> None:
+        try:
+            with _beside_searches(), self.sessions() as session:  # its own session: a request's ends with it
+                self._caught_up(session, self._stamp(session), exactly=True)
+        except Exception:
+            log.exception("building the search index failed: searches keep the previous one; the next check retries")
+            with self._state:
+                self._failed_at = time.monotonic()
+        else:
+            with self._state:
+                self._failed_at = None
+
+    def _watch(self) -> None:
+        failing = False
+        while not self._stop.wait(self.poll_every):
+            try:
+                with self.sessions() as session:
+                    stamp = self._stamp(session)
+            except Exception:
+                if not failing:  # once per outage, not once a second
+                    log.warning("cannot read the catalog revision; the search index is kept as it is", exc_info=True)
+                failing = True
+                continue
+            if failing:
+                log.info("the catalog revision can be read again")
+            failing = False
+            indexes = self._indexes
+            if indexes is None or (indexes.revision, indexes.vectors) != stamp:
+                self._build_later()
