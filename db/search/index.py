@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from db.models import RECOMMENDED, Event, Link, Speaker, Tag, Talk, TalkSpeaker, talk_tags
 from db.records import TalkRecord
-from db.search.text import fold, stem, surface_words
+from db.search.text import FIELD_END, fields_words, fold, stem
 from db.search.vocabulary import Vocabulary, learn_abbreviations
 
 # Fields are bits, so one byte per posting says every field a term appears in for that talk.
@@ -122,40 +122,54 @@ class CatalogIndex:
             return word_ids[word]
 
         # Compact machine arrays, not lists of Python ints: a million talks make ~60 million rows here, one per word
-        # in the order written (repeats count towards a term's frequency; neighbours make compounds, below).
-        word_column, doc_column, field_column = array("i"), array("i"), array("B")
-        talk_ids, years, flags, lengths = array("q"), array("i"), array("B"), array("H")
+        # in the order written (repeats count towards a term's frequency; neighbours make compounds, below), and
+        # FIELD_END (-1) after each of a talk's five fields. Which talk and field a row belongs to is worked out
+        # from those ends afterwards, in numpy: the loop below is the build's only work per word in Python.
+        word_ids[FIELD_END] = -1
+        word_column = array("i")
+        talk_ids, years, flags = array("q"), array("i"), array("B")
         hyphenated: set[tuple[int, int]] = set()  # (word, next word) written with a hyphen somewhere: "on-call"
         parenthesised: list[str] = []  # text that may spell out an abbreviation: "Neural Networks (NN)"
-        for doc, talk in enumerate(talks):
+        known = word_ids.__getitem__
+        for talk in talks:
             talk_ids.append(talk.talk_id)
             years.append(talk.year)
             flags.append(2 * talk.recommended + talk.has_video)
-            for field, text in talk.fields():
-                words = surface_words(text)
-                ids = list(map(word_ids.get, words))
-                if None in ids:  # words met for the first time
-                    ids = [word_ids[word] if word in word_ids else word_id_of(word) for word in words]
-                word_column.extend(ids)
-                doc_column.extend([doc] * len(ids))
-                field_column.extend([field] * len(ids))
-                lengths.append(min(len(ids), 65535))
+            fields = (talk.title, " ".join(talk.tags), " ".join(talk.speakers), talk.event, talk.summary)
+            words = fields_words(fields)
+            written = len(word_column)
+            try:
+                word_column.extend(map(known, words))
+            except KeyError:  # words met for the first time: numbered in the order written, then the talk again
+                del word_column[written:]
+                for word in sorted(set(words).difference(word_ids), key=words.index):
+                    word_id_of(word)
+                word_column.extend(map(known, words))
+            for text in fields:
                 if "-" in text:
                     for compound in HYPHENATED.findall(fold(text)):
                         parts = [word_terms[word_ids[part]] for part in compound.split("-")]
                         hyphenated.update(zip(parts, parts[1:], strict=False))
-                if "(" in text and field in (TITLE, SUMMARY):
-                    parenthesised.append(text)
+            if "(" in talk.title:
+                parenthesised.append(talk.title)
+            if "(" in talk.summary:
+                parenthesised.append(talk.summary)
         # Abbreviations the catalog spells out, merged with the hand-written table by `with_learned`.
         self.abbreviations = learn_abbreviations(parenthesised)
         self._merged: tuple[Vocabulary, Vocabulary] | None = None
-        words = np.frombuffer(word_column, dtype=np.int32)
+        column = np.frombuffer(word_column, dtype=np.int32)
+        is_word = column >= 0
+        field_sizes = np.diff(np.flatnonzero(~is_word), prepend=-1) - 1  # words in each field, talk by talk
+        words = column[is_word]
+        talk_sizes = field_sizes.reshape(-1, len(FIELD_NAMES)).sum(axis=1)
+        doc_column = np.repeat(np.arange(len(talk_ids), dtype=np.int32), talk_sizes)
+        field_column = np.repeat(np.tile(np.array(list(FIELD_NAMES), dtype=np.uint8), len(talk_ids)), field_sizes)
+        lengths = np.minimum(field_sizes, 65535).astype(np.uint16)
+        del column, is_word, field_sizes, talk_sizes
         terms = np.frombuffer(word_terms, dtype=np.int32)[words]
-        fields = np.frombuffer(field_column, dtype=np.uint8) | np.frombuffer(word_forms, dtype=np.uint8)[words]
+        fields = field_column | np.frombuffer(word_forms, dtype=np.uint8)[words]
         del words, word_column
-        terms, docs, fields = _with_compounds(
-            term_ids, self.surfaces, hyphenated, terms, np.frombuffer(doc_column, dtype=np.int32), fields
-        )
+        terms, docs, fields = _with_compounds(term_ids, self.surfaces, hyphenated, terms, doc_column, fields)
         self.talk_ids = np.frombuffer(talk_ids, dtype=np.int64).copy()
         self.years = np.frombuffer(years, dtype=np.int32).copy()
         flag_array = np.frombuffer(flags, dtype=np.uint8)
@@ -164,7 +178,7 @@ class CatalogIndex:
         self._by_talk_id = np.argsort(self.talk_ids, kind="stable")
         # How long each field of each talk is, in words, for BM25's length normalisation; and the fields each term
         # appears in anywhere, so a filter skips terms that never occur in its field.
-        field_lengths = np.frombuffer(lengths, dtype=np.uint16).reshape(-1, len(FIELD_NAMES))
+        field_lengths = lengths.reshape(-1, len(FIELD_NAMES))
         self.postings, self.fields_of = _postings(term_ids, terms, docs, fields, len(talk_ids), field_lengths)
         del terms, docs, fields, doc_column, field_column  # the build's working rows
         # Static order among equally relevant talks: recommended, with video, newer, then lower talk id.
