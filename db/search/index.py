@@ -348,42 +348,46 @@ def _postings(term_ids, terms, docs, fields, doc_count, field_lengths) -> tuple[
 
 
 def load_talk_texts(session: Session, talk_ids: list[int] | None = None) -> list[TalkText]:
-    """Everything the index needs of all talks (or of `talk_ids`), in four set-based queries."""
+    """Everything the index needs of all talks (or of `talk_ids`), in four set-based queries. Run on the session's
+    connection: plain rows, without the ORM's per-row work, which took half the time at 100k talks."""
 
     def only(statement, column):
         return statement if talk_ids is None else statement.where(column.in_(talk_ids))
 
+    session.flush()  # as the ORM would before a query: pending changes are part of what is read
+    connection = session.connection()
     speakers: dict[int, list[str]] = defaultdict(list)
-    for talk_id, name in session.execute(
+    for talk_id, name in connection.execute(
         only(select(TalkSpeaker.talk_id, Speaker.name).join(Speaker), TalkSpeaker.talk_id).order_by(
             TalkSpeaker.talk_id, TalkSpeaker.position
         )
     ):
         speakers[talk_id].append(name)
     tags: dict[int, list[str]] = defaultdict(list)
-    for talk_id, name in session.execute(only(select(talk_tags.c.talk_id, Tag.name).join(Tag), talk_tags.c.talk_id)):
+    for talk_id, name in connection.execute(only(select(talk_tags.c.talk_id, Tag.name).join(Tag), talk_tags.c.talk_id)):
         tags[talk_id].append(name)
-    with_video = set(session.scalars(only(select(Link.talk_id).where(Link.kind == "video"), Link.talk_id)))
-    rows = session.execute(
+    with_video = set(connection.scalars(only(select(Link.talk_id).where(Link.kind == "video"), Link.talk_id)))
+    rows = connection.execute(
         only(
             select(
                 Talk.id, Talk.title, Talk.summary, Talk.verdict == RECOMMENDED,
                 Event.series, Event.name, Event.city, Event.year,
-            ).outerjoin(Talk.event),
+            ).outerjoin(Event, Talk.event_id == Event.id),
             Talk.id,
         ).order_by(Talk.id)
     )  # fmt: skip
+    nothing = ()
     return [
         TalkText(
-            talk_id=talk_id,
-            title=title,
-            tags=tuple(tags[talk_id]),
-            speakers=tuple(speakers[talk_id]),
-            event=" ".join(part for part in (series, name, city) if part),
-            summary=summary,
-            year=year or 0,
-            recommended=bool(recommended),
-            has_video=talk_id in with_video,
+            talk_id,
+            title,
+            tuple(tags.get(talk_id, nothing)),
+            tuple(speakers.get(talk_id, nothing)),
+            " ".join(filter(None, (series, name, city))),
+            summary,
+            year or 0,
+            bool(recommended),
+            talk_id in with_video,
         )
         for talk_id, title, summary, recommended, series, name, city, year in rows
     ]
