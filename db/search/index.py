@@ -154,22 +154,17 @@ class CatalogIndex:
                 parenthesised.append(talk.title)
             if "(" in talk.summary:
                 parenthesised.append(talk.summary)
+        word_column, doc_column, field_column, lengths = _rows_of_fields(word_column, len(talk_ids))
         # Abbreviations the catalog spells out, merged with the hand-written table by `with_learned`.
         self.abbreviations = learn_abbreviations(parenthesised)
         self._merged: tuple[Vocabulary, Vocabulary] | None = None
-        column = np.frombuffer(word_column, dtype=np.int32)
-        is_word = column >= 0
-        field_sizes = np.diff(np.flatnonzero(~is_word), prepend=-1) - 1  # words in each field, talk by talk
-        words = column[is_word]
-        talk_sizes = field_sizes.reshape(-1, len(FIELD_NAMES)).sum(axis=1)
-        doc_column = np.repeat(np.arange(len(talk_ids), dtype=np.int32), talk_sizes)
-        field_column = np.repeat(np.tile(np.array(list(FIELD_NAMES), dtype=np.uint8), len(talk_ids)), field_sizes)
-        lengths = np.minimum(field_sizes, 65535).astype(np.uint16)
-        del column, is_word, field_sizes, talk_sizes
+        words = np.frombuffer(word_column, dtype=np.int32)
         terms = np.frombuffer(word_terms, dtype=np.int32)[words]
-        fields = field_column | np.frombuffer(word_forms, dtype=np.uint8)[words]
+        fields = np.frombuffer(field_column, dtype=np.uint8) | np.frombuffer(word_forms, dtype=np.uint8)[words]
         del words, word_column
-        terms, docs, fields = _with_compounds(term_ids, self.surfaces, hyphenated, terms, doc_column, fields)
+        terms, docs, fields = _with_compounds(
+            term_ids, self.surfaces, hyphenated, terms, np.frombuffer(doc_column, dtype=np.int32), fields
+        )
         self.talk_ids = np.frombuffer(talk_ids, dtype=np.int64).copy()
         self.years = np.frombuffer(years, dtype=np.int32).copy()
         flag_array = np.frombuffer(flags, dtype=np.uint8)
@@ -178,7 +173,7 @@ class CatalogIndex:
         self._by_talk_id = np.argsort(self.talk_ids, kind="stable")
         # How long each field of each talk is, in words, for BM25's length normalisation; and the fields each term
         # appears in anywhere, so a filter skips terms that never occur in its field.
-        field_lengths = lengths.reshape(-1, len(FIELD_NAMES))
+        field_lengths = np.frombuffer(lengths, dtype=np.uint16).reshape(-1, len(FIELD_NAMES))
         self.postings, self.fields_of = _postings(term_ids, terms, docs, fields, len(talk_ids), field_lengths)
         del terms, docs, fields, doc_column, field_column  # the build's working rows
         # Static order among equally relevant talks: recommended, with video, newer, then lower talk id.
@@ -282,6 +277,17 @@ def _release_free_memory() -> None:
     process for reuse; after a build they would stay resident (at 100k talks, about 230 MB beside a 130 MB index)."""
     with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
         ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def _rows_of_fields(column: array, talks: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The build's word column, where FIELD_END (-1) closes each of a talk's fields, split into the columns the rest
+    of the build reads: each row's word, talk (document number) and field, and each field's length in words."""
+    rows = np.frombuffer(column, dtype=np.int32)
+    is_word = rows >= 0
+    sizes = np.diff(np.flatnonzero(~is_word), prepend=-1) - 1
+    docs = np.repeat(np.arange(talks, dtype=np.int32), sizes.reshape(-1, len(FIELD_NAMES)).sum(axis=1))
+    fields = np.repeat(np.tile(np.array(list(FIELD_NAMES), dtype=np.uint8), talks), sizes)
+    return rows[is_word], docs, fields, np.minimum(sizes, 65535).astype(np.uint16)
 
 
 def _with_compounds(term_ids, surfaces, hyphenated, terms, docs, fields):
