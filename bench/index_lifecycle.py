@@ -28,6 +28,7 @@ import json
 import os
 import pickle
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -192,9 +193,21 @@ def catalog_url(catalog: Catalog) -> str:
         start = time.perf_counter()
         with sessions_for(f"sqlite:///{partial}").begin() as session:
             import_records(session, catalog.records())
+        with contextlib.closing(sqlite3.connect(partial)) as connection:  # everything into the file itself
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         print(f"  made {path} in {time.perf_counter() - start:.0f} s", flush=True)
         partial.rename(path)
     return f"sqlite:///{path}"
+
+
+def copy_catalog(source: str, target: Path) -> str:
+    """A consistent copy of a SQLite catalog (SQLite's backup, which includes what is still in the write-ahead log)."""
+    with (
+        contextlib.closing(sqlite3.connect(source.removeprefix("sqlite:///"))) as original,
+        contextlib.closing(sqlite3.connect(target)) as copy,
+    ):
+        original.backup(copy)
+    return f"sqlite:///{target}"
 
 
 def talkbot(url: str, snapshots: Path, *args: str) -> subprocess.CompletedProcess:
@@ -365,9 +378,7 @@ def main() -> None:
         print_builds(builds)
 
         small = Catalog(real, synthetic, sizes[0])
-        copy = work / "catalog.sqlite3"  # the import below adds a talk: to a copy, so every run starts the same
-        shutil.copyfile(catalog_url(small).removeprefix("sqlite:///"), copy)
-        url = f"sqlite:///{copy}"
+        url = copy_catalog(catalog_url(small), work / "catalog.sqlite3")  # the import adds a talk: to a copy
         ours = builds[sizes[0]]["ours"]
         build_seconds = ours["seconds"] if isinstance(ours, dict) else 10.0
         answers = first_answer(url, work)
