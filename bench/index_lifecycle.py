@@ -231,7 +231,7 @@ def first_answer(url: str, work: Path) -> dict[str, float | str]:
     try:
         import db.search.snapshot  # noqa: F401
     except ImportError:
-        times["snapshot"] = f"{NOT_MEASURED}: needs db/search/snapshot.py (helper A)"
+        times["snapshot"] = f"{NOT_MEASURED}: needs db/search/snapshot.py (index snapshots)"
         return times
     if not any(snapshots.iterdir()):
         times["snapshot"] = f"{NOT_MEASURED}: `talkbot search` left no snapshot in TALKBOT_INDEX_DIR"
