@@ -36,7 +36,7 @@ from db.search.index import (
     TalkText,
     field_names,
 )
-from db.search.postings import DOC, NO_DOCS, DocSet, common, intersect, member
+from db.search.postings import DOC, NO_DOCS, DocSet, Positions, common, dense, intersect, member
 from db.search.query import Query, QueryWord
 from db.search.text import stem, surface_words
 from db.search.vocabulary import Phrase, Vocabulary
@@ -355,16 +355,27 @@ class UnitMatch:
 
     sparse = True
 
-    def __init__(self, parts: list[Part]) -> None:
+    def __init__(self, parts: list[Part], size: int) -> None:
         self.parts = parts
+        self.size = size
         self._docs: np.ndarray | None = None
-        if not parts:
-            self._base, self._extra = NO_DOCS, NO_DOCS
-        else:
+        self._marked: np.ndarray | None = None  # every talk it matches, as a mask, when it matches many
+        self._base, self._extra = NO_DOCS, NO_DOCS
+        if parts:
             largest = max(parts, key=lambda part: len(part.docs))
             self._base = largest.docs
-            others = [part.docs[~member(self._base, part.docs)] for part in parts if part is not largest]
-            self._extra = np.unique(np.concatenate(others)) if others else NO_DOCS
+            others = [part.docs for part in parts if part is not largest]
+            if dense(sum(map(len, others)), size):
+                self._marked = np.zeros(size, dtype=bool)
+                self._marked[self._base] = True
+                news = []
+                for docs in others:
+                    news.append(docs[~self._marked[docs]])
+                    self._marked[news[-1]] = True
+                self._extra = np.sort(np.concatenate(news))
+            elif others:
+                news = [docs[~member(self._base, docs, size)] for docs in others]
+                self._extra = np.unique(np.concatenate(news))
         self.count = len(self._base) + len(self._extra)
 
     def docs(self) -> np.ndarray:
@@ -374,18 +385,34 @@ class UnitMatch:
         return self._docs
 
     def contains(self, wanted: np.ndarray) -> np.ndarray:
-        found = member(self._base, wanted)
-        return found | member(self._extra, wanted) if len(self._extra) else found
+        if self._marked is not None:
+            return self._marked[wanted]
+        found = member(self._base, wanted, self.size)
+        return found | member(self._extra, wanted, self.size) if len(self._extra) else found
 
     def at(self, docs: np.ndarray) -> Scores:
-        """The unit's scores at `docs` (sorted). On a tie the earlier (better) candidate wins, so the candidates are
-        written worst first, each only where it beats or equals what is there."""
+        """The unit's scores at `docs` (sorted). On a tie the earlier (better) candidate wins."""
         points = np.zeros(len(docs), dtype=np.int64)
         winner = np.zeros(len(docs), dtype=np.int32)
         fields = np.zeros(len(docs), dtype=np.uint8)
         weights = np.zeros(len(docs), dtype=np.uint8)
+        positions = Positions(docs, self.size, sum(len(part.docs) for part in self.parts if part.docs is not docs))
+        if len(self.parts) > 1 and positions.dense:
+            # Most of each posting is looked up anyway: all candidates at once, the best written last on a tie.
+            here, kept = positions.of(np.concatenate([part.docs for part in self.parts]))
+            values = np.concatenate([part.values(slice(None)) for part in self.parts])[kept]
+            masks = np.concatenate([part.masks for part in self.parts])[kept]
+            tf = np.concatenate([part.weights for part in self.parts])[kept]
+            numbers = np.repeat([part.number for part in self.parts], [len(part.docs) for part in self.parts])
+            np.maximum.at(points, here, values)
+            won = np.flatnonzero(values == points[here])[::-1]
+            winner[here[won]] = numbers[kept[won]]
+            fields[here[won]] = masks[won] & ANY_FIELD
+            weights[here[won]] = tf[won]
+            return Scores(points, winner, fields, weights)
+        # Few lookups: candidate by candidate, worst first, each written only where it beats or equals what is there.
         for written, part in enumerate(reversed(self.parts)):
-            here, there = (slice(None), slice(None)) if part.docs is docs else common(docs, part.docs)
+            here, there = (slice(None), slice(None)) if part.docs is docs else positions.of(part.docs)
             values = part.values(there)
             if written:
                 better = values >= points[here]
@@ -412,7 +439,7 @@ def unit_matches(index: CatalogIndex, candidates: list[Candidate], fields: int =
             docs, masks, tf = docs[masks > 0], masks[masks > 0], tf[masks > 0]
         if len(docs):
             parts.append(Part(docs, masks, tf, number, candidate.points, candidate.form))
-    return UnitMatch(parts)
+    return UnitMatch(parts, len(index))
 
 
 _EMPTY = (NO_DOCS, np.zeros(0, dtype=np.uint8), np.zeros(0, dtype=np.uint8))
@@ -432,7 +459,7 @@ def _phrase_posting(
         return docs, masks, tf  # with the forms the word is written in
     masks = weakest = masks & ANY_FIELD
     for posting in postings[1:]:
-        here, there = common(docs, posting.docs)
+        here, there = common(docs, posting.docs, len(index))
         docs = docs[here]
         other = posting.masks[there] & ANY_FIELD
         weakest = np.where(BEST_WEIGHT[other] < BEST_WEIGHT[weakest[here]], other, weakest[here])
