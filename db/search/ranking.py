@@ -148,15 +148,15 @@ def rank(index: CatalogIndex, query: Query, vocabulary: Vocabulary, limit: int =
     else:
         matched = np.arange(len(index), dtype=DOC) if allowed is None else allowed.docs()
 
-    composite, order, scores = _ordered(index, matches, matched, limit, offset)
+    page, composite, scores = _ordered(index, matches, matched, limit, offset)
     hits = [
         Hit(
             talk_id=int(index.talk_ids[matched[at]]),
-            score=round(float(composite[at]) / WORD_POINTS, 4),
+            score=round(points / WORD_POINTS, 4),
             reasons=tuple(_reasons(index, units, candidates, scores, at)) or ("matches the filters",),
             fields=tuple(int(score.fields[at]) if score.points[at] else 0 for score in scores),
         )
-        for at in order.tolist()
+        for at, points in zip(page.tolist(), composite.tolist(), strict=True)
     ]
     return Ranking(
         hits=hits,
@@ -171,24 +171,33 @@ def rank(index: CatalogIndex, query: Query, vocabulary: Vocabulary, limit: int =
 def _ordered(
     index: CatalogIndex, matches: list[UnitMatch], matched: np.ndarray, limit: int, offset: int
 ) -> tuple[np.ndarray, np.ndarray, list[Scores]]:
-    """Each matched talk's composite score, the positions (in `matched`) of the page asked for, best first, and each
-    unit's scores at the matched talks."""
+    """The positions (in `matched`) of the page asked for, best first, their composite scores, and each unit's scores
+    at the matched talks. BM25 adds at most BM25_POINTS a unit, so only the talks whose points come that close to the
+    page's last talk's are scored in full: a common word's many weaker matches are left at their points."""
     size = len(index)
-    composite = np.zeros(len(matched), dtype=np.int64)
     scale = BM25_POINTS / math.log(1 + max(size, 1))  # the rarest word, saturated, earns BM25_POINTS
-    recommended = index.recommended[matched]
     scores = [match.at(matched) for match in matches]
+    points = np.zeros(len(matched), dtype=np.int64)
+    for score in scores:
+        points += score.points
+    wanted = min(offset + limit, len(matched))
+    contenders: np.ndarray | slice = slice(None)
+    if matches and 0 < wanted < len(matched):
+        last = np.partition(points, len(matched) - wanted)[len(matched) - wanted]
+        contenders = np.flatnonzero(points >= last - len(matches) * BM25_POINTS)
+    docs, composite = matched[contenders], points[contenders]
+    recommended = index.recommended[docs]
     for match, score in zip(matches, scores, strict=True):
         idf = math.log(1 + size / (1 + match.count))
-        bm25 = score.weights * (idf * scale / 255)
+        bm25 = score.weights[contenders] * (idf * scale / 255)
         bm25 = np.where(recommended, np.minimum(bm25 * RECOMMENDED_BOOST, BM25_POINTS), bm25)
-        composite += score.points + bm25.astype(np.int64)
-    keys = composite * max(size, 1) + index.prior[matched]
-    wanted = min(offset + limit, len(matched))
-    order = np.arange(len(matched))
-    if wanted < len(matched):
+        composite += bm25.astype(np.int64)
+    keys = composite * max(size, 1) + index.prior[docs]
+    order = np.arange(len(docs))
+    if wanted < len(docs):
         order = np.argpartition(-keys, wanted - 1)[:wanted]
-    return composite, order[np.argsort(-keys[order], kind="stable")][offset:], scores
+    order = order[np.argsort(-keys[order], kind="stable")][offset:]
+    return (order if isinstance(contenders, slice) else contenders[order]), composite[order], scores
 
 
 def matching_within(index: CatalogIndex, query: Query, vocabulary: Vocabulary, within: np.ndarray) -> list[int]:
@@ -200,7 +209,7 @@ def matching_within(index: CatalogIndex, query: Query, vocabulary: Vocabulary, w
     matches = [unit_matches(index, resolve(index, unit, vocabulary)) for unit in make_units(query.words, vocabulary)]
     sets = [DocSet(len(index), docs=np.flatnonzero(within)), *matches]
     matched = intersect(sets if allowed is None else [*sets, allowed])
-    _, order, _ = _ordered(index, matches, matched, len(matched), 0)
+    order, _, _ = _ordered(index, matches, matched, len(matched), 0)
     return [int(index.talk_ids[matched[at]]) for at in order.tolist()]
 
 
