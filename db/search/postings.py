@@ -28,8 +28,7 @@ class Positions:
     def __init__(self, docs: np.ndarray, size: int, lookups: int) -> None:
         self.docs = docs
         self._slot: np.ndarray | None = None
-        self.dense = dense(min(lookups, len(docs)), size)
-        if self.dense:
+        if dense(min(lookups, len(docs)), size):
             self._slot = np.zeros(size, dtype=np.int32)
             self._slot[docs] = np.arange(1, len(docs) + 1, dtype=np.int32)
 

@@ -406,20 +406,7 @@ class UnitMatch:
         fields = np.zeros(len(docs), dtype=np.uint8)
         weights = np.zeros(len(docs), dtype=np.uint8)
         positions = Positions(docs, self.size, sum(len(part.docs) for part in self.parts if part.docs is not docs))
-        if len(self.parts) > 1 and positions.dense:
-            # Most of each posting is looked up anyway: all candidates at once, the best written last on a tie.
-            here, kept = positions.of(np.concatenate([part.docs for part in self.parts]))
-            values = np.concatenate([part.values(slice(None)) for part in self.parts])[kept]
-            masks = np.concatenate([part.masks for part in self.parts])[kept]
-            tf = np.concatenate([part.weights for part in self.parts])[kept]
-            numbers = np.repeat([part.number for part in self.parts], [len(part.docs) for part in self.parts])
-            np.maximum.at(points, here, values)
-            won = np.flatnonzero(values == points[here])[::-1]
-            winner[here[won]] = numbers[kept[won]]
-            fields[here[won]] = masks[won] & ANY_FIELD
-            weights[here[won]] = tf[won]
-            return Scores(points, winner, fields, weights)
-        # Few lookups: candidate by candidate, worst first, each written only where it beats or equals what is there.
+        # Candidate by candidate, worst first, each written only where it beats or equals what is there.
         for written, part in enumerate(reversed(self.parts)):
             here, there = (slice(None), slice(None)) if part.docs is docs else positions.of(part.docs)
             values = part.values(there)
