@@ -36,7 +36,7 @@ from db.search.index import (
     TalkText,
     field_names,
 )
-from db.search.postings import DOC, NO_DOCS, DocSet, Positions, common, dense, intersect, member
+from db.search.postings import DOC, NO_DOCS, DocSet, Positions, as_docs, common, dense, intersect, member
 from db.search.query import Query, QueryWord
 from db.search.text import stem, surface_words
 from db.search.vocabulary import Phrase, Vocabulary
@@ -377,20 +377,26 @@ class UnitMatch:
             if dense(sum(map(len, others)), size):
                 self._marked = np.zeros(size, dtype=bool)
                 self._marked[self._base] = True
-                news = []
+                added = 0
                 for docs in others:
-                    news.append(docs[~self._marked[docs]])
-                    self._marked[news[-1]] = True
-                self._extra = np.sort(np.concatenate(news))
-            elif others:
+                    new = docs[~self._marked[docs]]
+                    self._marked[new] = True
+                    added += len(new)
+                self.count = len(self._base) + added
+                return
+            if others:
                 news = [docs[~member(self._base, docs, size)] for docs in others]
                 self._extra = np.unique(np.concatenate(news))
         self.count = len(self._base) + len(self._extra)
 
     def docs(self) -> np.ndarray:
         if self._docs is None:
-            extra = self._extra
-            self._docs = np.insert(self._base, np.searchsorted(self._base, extra), extra) if len(extra) else self._base
+            if self._marked is not None:
+                self._docs = as_docs(np.flatnonzero(self._marked))
+            elif len(self._extra):
+                self._docs = np.insert(self._base, np.searchsorted(self._base, self._extra), self._extra)
+            else:
+                self._docs = self._base
         return self._docs
 
     def contains(self, wanted: np.ndarray) -> np.ndarray:
