@@ -1,13 +1,17 @@
-"""Search at scale: our engine beside SQLite FTS5 (bm25) and a rapidfuzz scan, on the same talks and queries.
+"""Search at scale: our engine beside SQLite FTS5 (bm25), tantivy with fuzzy words and a rapidfuzz scan, on the same
+talks and queries.
 
-    python -m bench.search            # 1k, 10k, 100k and 1M talks, then relevance (about 15 minutes)
-    python -m bench.search --quick    # 1k and 10k talks, then relevance (under a minute)
+    python -m bench.search                   # 1k, 10k, 100k and 1M talks, then relevance (about 15 minutes)
+    python -m bench.search --quick           # 1k and 10k talks, then relevance (under a minute)
+    python -m bench.search --sizes 100000    # the sizes given only
 
 Catalogs: the real pyvideo archive (21,713 talks, read from ../shared/data when it is there), sampled for the
 small sizes and topped up with seeded synthetic talks (bench/synthetic.py) for the large ones. For each size,
 one fixed mix of queries (single words, two-word topics, typos, abbreviations, speakers, filters, prefixes,
-no-match) runs through all three engines in this process. Reported: p50/p99 latency, index build time and the
-resident memory the index added. Then relevance: MRR and nDCG@5 of ours and FTS5 on the labelled queries.
+no-match) runs through every engine in this process. Reported: p50/p99 latency, index build time and the
+resident memory the index added. tantivy (when installed: `pip install -e .[bench]`) is asked as ours works: every
+word required, each matched exactly (BM25, our field boosts) or within our typo budget (prefixes for the last word).
+Then relevance: MRR and nDCG@5 of ours and FTS5 on the labelled queries.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import argparse
 import gc
 import random
+import re
 import resource
 import statistics
 import time
@@ -29,7 +34,7 @@ from db.importers import read_catalog_file
 from db.records import TalkRecord
 from db.search.index import CatalogIndex, TalkText
 from db.search.query import parse_query
-from db.search.ranking import rank
+from db.search.ranking import rank, typo_budget
 from db.search.vocabulary import default_vocabulary
 from tests.support.fts5 import Fts5Baseline
 from tests.support.relevance import labelled_queries, quality
@@ -92,6 +97,57 @@ def ranking_with(index: CatalogIndex, vocabulary) -> Callable[[str], object]:
     return lambda text: rank(index, parse_query(text, vocabulary.stopwords), vocabulary)
 
 
+def tantivy_fuzzy(texts: list[TalkText]) -> Callable[[str], object] | None:
+    """tantivy with fuzzy words and BM25: each word must match a field, exactly (scored by BM25 with our field
+    boosts) or within our typo budget, the last word also as a prefix; None when tantivy is not installed."""
+    try:
+        import tantivy
+    except ImportError:
+        return None
+    fields = ("title", "tags", "speakers", "event", "summary")
+    builder = tantivy.SchemaBuilder()
+    for name in fields:
+        builder.add_text_field(name, stored=False, tokenizer_name="en_stem")
+    builder.add_integer_field("talk_id", stored=True, indexed=True)
+    index = tantivy.Index(builder.build())
+    writer = index.writer(heap_size=200_000_000)
+    for t in texts:
+        writer.add_document(
+            tantivy.Document(
+                title=t.title, tags=" ".join(t.tags), speakers=" ".join(t.speakers), event=t.event,
+                summary=t.summary, talk_id=t.talk_id,
+            )
+        )  # fmt: skip
+    writer.commit()
+    index.reload()
+    searcher = index.searcher()
+    boosts = {"title": 5.0, "tags": 5.0, "speakers": 3.0, "event": 2.0, "summary": 1.0}
+    special = re.compile(r"[^\w\s]")
+
+    def word_query(word: str, last: bool):
+        exact = index.parse_query(word, list(fields), field_boosts=boosts)
+        typos = typo_budget(word)
+        if not typos and not last:
+            return exact
+        fuzzy = index.parse_query(word, list(fields), fuzzy_fields={name: (last, typos, True) for name in fields})
+        return tantivy.Query.boolean_query([(tantivy.Occur.Should, exact), (tantivy.Occur.Should, fuzzy)])
+
+    def search(text: str) -> list[int]:
+        words = special.sub(" ", text).lower().split()  # lowercase: AND, OR and NOT are operators
+        required = []
+        for at, word in enumerate(words):
+            try:
+                required.append((tantivy.Occur.Must, word_query(word, at == len(words) - 1)))
+            except ValueError:  # nothing left to search for once the analyzer drops a stopword
+                continue
+        if not required:
+            return []
+        hits = searcher.search(tantivy.Query.boolean_query(required), 10).hits
+        return [searcher.doc(address)["talk_id"][0] for _, address in hits]
+
+    return search
+
+
 def scanning(documents: list[str]) -> Callable[[str], object]:
     """The naive bot: fuzzy-match the query against every talk's title, tags and speakers."""
     return lambda text: process.extract(text, documents, scorer=fuzz.WRatio, limit=5)
@@ -119,6 +175,13 @@ def measure(catalog: Catalog, repeat: int) -> dict:
     fts5 = None
     gc.collect()
 
+    start = time.perf_counter()
+    fuzzy = tantivy_fuzzy(texts)
+    tantivy_build = time.perf_counter() - start
+    tantivy_ms = time_queries(QUERIES, fuzzy, repeat) if fuzzy is not None else []
+    fuzzy = None
+    gc.collect()
+
     documents = [f"{t.title} {' '.join(t.tags)} {' '.join(t.speakers)}" for t in texts]
     texts = None
     scan_queries = QUERIES if catalog.size < 1_000_000 else QUERIES[:SCAN_QUERIES_AT_1M]
@@ -127,28 +190,35 @@ def measure(catalog: Catalog, repeat: int) -> dict:
     gc.collect()
     return {
         "talks": catalog.size, "terms": terms, "build": build, "memory": memory, "fts5_build": fts5_build,
-        "ours": ours, "fts5": fts5_ms, "scan": scan,
+        "ours": ours, "fts5": fts5_ms, "scan": scan, "tantivy": tantivy_ms, "tantivy_build": tantivy_build,
     }  # fmt: skip
 
 
 def print_table(rows: list[dict]) -> None:
     print(f"\n{len(QUERIES)} queries per pass; latency in ms; memory = resident MB the index added")
-    header = ("talks", "terms", "build s", "MB", "ours p50", "ours p99", "fts5 p50", "fts5 p99", "scan p50",
-              "scan p99", "fts5/ours", "scan/ours")  # fmt: skip
-    print(" ".join(f"{h:>9}" for h in header))
+    header = ("talks", "terms", "build s", "MB", "ours p50", "ours p99", "fts5 p50", "fts5 p99", "tfuzz p50",
+              "tfuzz p99", "scan p50", "scan p99", "fts5/ours", "tfuzz/ours", "scan/ours")  # fmt: skip
+    print(" ".join(f"{h:>10}" for h in header))
     for row in rows:
-        ours, fts5, scan = row["ours"], row["fts5"], row["scan"]
+        ours, fts5, scan, fuzzy = row["ours"], row["fts5"], row["scan"], row["tantivy"]
         p99 = percentile(ours, 0.99)
         cells = (
             f"{row['talks']:,}", f"{row['terms']:,}", f"{row['build']:.2f}", f"{row['memory']:.0f}",
             f"{statistics.median(ours):.2f}", f"{p99:.2f}",
             f"{statistics.median(fts5):.2f}", f"{percentile(fts5, 0.99):.2f}",
+            f"{statistics.median(fuzzy):.2f}" if fuzzy else "-", f"{percentile(fuzzy, 0.99):.2f}" if fuzzy else "-",
             f"{statistics.median(scan):.0f}", f"{percentile(scan, 0.99):.0f}",
-            f"{percentile(fts5, 0.99) / p99:.1f}×", f"{percentile(scan, 0.99) / p99:.0f}×",
+            f"{percentile(fts5, 0.99) / p99:.1f}×", f"{percentile(fuzzy, 0.99) / p99:.1f}×" if fuzzy else "-",
+            f"{percentile(scan, 0.99) / p99:.0f}×",
         )  # fmt: skip
-        print(" ".join(f"{cell:>9}" for cell in cells), flush=True)
+        print(" ".join(f"{cell:>10}" for cell in cells), flush=True)
     builds = ", ".join(f"{row['fts5_build']:.1f}" for row in rows)
     print(f"FTS5 index build (s): {builds}")
+    if any(row["tantivy"] for row in rows):
+        tantivy_builds = ", ".join(f"{row['tantivy_build']:.1f}" for row in rows)
+        print(f"tantivy index build (s): {tantivy_builds}")
+    else:
+        print("tfuzz (tantivy with fuzzy words and BM25): not installed (pip install -e .[bench])")
 
 
 def print_relevance(real: list[TalkRecord]) -> None:
@@ -171,11 +241,15 @@ def print_relevance(real: list[TalkRecord]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="1k and 10k talks only (under a minute)")
+    parser.add_argument("--sizes", help="comma-separated catalog sizes, instead of the usual ones (e.g. 100000)")
     args = parser.parse_args()
     real = read_catalog_file(ARCHIVE).records if ARCHIVE.exists() else []
     synthetic = SyntheticCatalog(real)
     sizes = [1_000, 10_000] if args.quick else [1_000, 10_000, 100_000, 1_000_000]
-    print(f"catalog: {len(real):,} pyvideo talks" + (", topped up with synthetic talks" if not args.quick else ""))
+    if args.sizes:
+        sizes = [int(size) for size in args.sizes.split(",")]
+    topped_up = ", topped up with synthetic talks" if max(sizes) > len(real) else ""
+    print(f"catalog: {len(real):,} pyvideo talks{topped_up}")
     rows = []
     for size in sizes:
         rows.append(measure(Catalog(real, synthetic, size), repeat=REPEATS.get(size, 2)))

@@ -11,12 +11,15 @@ Ranking works like Meilisearch's bucket sort, in this order of importance:
              (its count per field, weighted by field and normalised by the field's length, saturated);
 then recommended talks, talks with a video, newer talks, and finally the lower talk id, so the order is stable.
 Each rule's weight exceeds the largest total of the rules below it, so one integer per talk holds the order.
+
+A query costs what its postings cost, not what the catalog does: each word's match is its candidate terms' postings
+(sorted talks), the words are intersected rarest first (db/search/postings.py), and only the talks left are scored.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -33,6 +36,7 @@ from db.search.index import (
     TalkText,
     field_names,
 )
+from db.search.postings import DOC, NO_DOCS, DocSet, Positions, as_docs, common, dense, intersect, member
 from db.search.query import Query, QueryWord
 from db.search.text import stem, surface_words
 from db.search.vocabulary import Phrase, Vocabulary
@@ -98,14 +102,29 @@ class Hit:
     fields: tuple[int, ...] = ()  # per query word (unit): the field bits it matched in this talk, 0 where it did not
 
 
-@dataclass
 class Ranking:
-    hits: list[Hit]
-    total: int
-    dropped_words: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    suggestions: list[str] = field(default_factory=list)
-    allowed: np.ndarray | None = None  # the talks (documents) passing the query's filters; None: no filter
+    """A page of hits and what explains it. `allowed`: the talks (documents) passing the query's filters, as a
+    boolean mask over documents (None: no filter); built only when asked for, by the semantic layer."""
+
+    def __init__(
+        self,
+        hits: list[Hit],
+        total: int,
+        dropped_words: list[str] | None = None,
+        notes: list[str] | None = None,
+        suggestions: list[str] | None = None,
+        allowed: np.ndarray | DocSet | None = None,
+    ) -> None:
+        self.hits = hits
+        self.total = total
+        self.dropped_words = dropped_words or []
+        self.notes = notes or []
+        self.suggestions = suggestions or []
+        self._allowed = allowed
+
+    @property
+    def allowed(self) -> np.ndarray | None:
+        return self._allowed.mask() if isinstance(self._allowed, DocSet) else self._allowed
 
 
 def rank(index: CatalogIndex, query: Query, vocabulary: Vocabulary, limit: int = 5, offset: int = 0) -> Ranking:
@@ -115,62 +134,70 @@ def rank(index: CatalogIndex, query: Query, vocabulary: Vocabulary, limit: int =
     units = make_units(query.words, vocabulary)
     candidates = [resolve(index, unit, vocabulary) for unit in units]
     matches = [unit_matches(index, found) for found in candidates]
-    size = len(index)
 
     kept = list(range(len(units)))
     if units:
-        present = [match.points > 0 for match in matches]
-        used_by = [int(np.count_nonzero(found)) for found in present]
-        docs = _matching_all(present, kept, allowed, size)
+        used_by = [match.count for match in matches]
+        matched = _matching_all(matches, kept, allowed)
         # No talk has every word: drop the least informative first — words that match nothing, then the most used.
         for dropped in sorted(kept, key=lambda unit: (used_by[unit] > 0, -used_by[unit], -unit)):
-            if docs.any():
+            if len(matched):
                 break
             kept.remove(dropped)
-            docs = _matching_all(present, kept, allowed, size)
+            matched = _matching_all(matches, kept, allowed)
     else:
-        docs = np.ones(size, dtype=bool) if allowed is None else allowed
+        matched = np.arange(len(index), dtype=DOC) if allowed is None else allowed.docs()
 
-    matched = np.flatnonzero(docs)
-    composite, order = _ordered(index, matches, matched, limit, offset)
+    page, composite, scores = _ordered(index, matches, matched, limit, offset)
     hits = [
         Hit(
             talk_id=int(index.talk_ids[matched[at]]),
-            score=round(float(composite[at]) / WORD_POINTS, 4),
-            reasons=tuple(_reasons(index, units, candidates, matches, int(matched[at]))) or ("matches the filters",),
-            fields=tuple(int(match.fields[matched[at]]) if match.points[matched[at]] else 0 for match in matches),
+            score=round(points / WORD_POINTS, 4),
+            reasons=tuple(_reasons(index, units, candidates, scores, at)) or ("matches the filters",),
+            fields=tuple(int(score.fields[at]) if score.points[at] else 0 for score in scores),
         )
-        for at in order.tolist()
+        for at, points in zip(page.tolist(), composite.tolist(), strict=True)
     ]
     return Ranking(
         hits=hits,
         total=len(matched),
         dropped_words=[unit.surface for number, unit in enumerate(units) if number not in kept] if hits else [],
         notes=notes,
-        suggestions=[] if hits else did_you_mean(index, units, [bool(match.points.any()) for match in matches]),
+        suggestions=[] if hits else did_you_mean(index, units, [match.count > 0 for match in matches]),
         allowed=allowed,
     )
 
 
 def _ordered(
     index: CatalogIndex, matches: list[UnitMatch], matched: np.ndarray, limit: int, offset: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Each matched talk's composite score, and the positions (in `matched`) of the page asked for, best first."""
+) -> tuple[np.ndarray, np.ndarray, list[Scores]]:
+    """The positions (in `matched`) of the page asked for, best first, their composite scores, and each unit's scores
+    at the matched talks. BM25 adds at most BM25_POINTS a unit, so only the talks whose points come that close to the
+    page's last talk's are scored in full: a common word's many weaker matches are left at their points."""
     size = len(index)
-    composite = np.zeros(len(matched), dtype=np.int64)
     scale = BM25_POINTS / math.log(1 + max(size, 1))  # the rarest word, saturated, earns BM25_POINTS
-    recommended = index.recommended[matched]
-    for match in matches:
-        idf = math.log(1 + size / (1 + np.count_nonzero(match.points)))
-        bm25 = match.weights[matched] * (idf * scale / 255)
-        bm25 = np.where(recommended, np.minimum(bm25 * RECOMMENDED_BOOST, BM25_POINTS), bm25)
-        composite += match.points[matched] + bm25.astype(np.int64)
-    keys = composite * max(size, 1) + index.prior[matched]
+    scores = [match.at(matched) for match in matches]
+    points = np.zeros(len(matched), dtype=np.int64)
+    for score in scores:
+        points += score.points
     wanted = min(offset + limit, len(matched))
-    order = np.arange(len(matched))
-    if wanted < len(matched):
+    contenders: np.ndarray | slice = slice(None)
+    if matches and 0 < wanted < len(matched):
+        last = np.partition(points, len(matched) - wanted)[len(matched) - wanted]
+        contenders = np.flatnonzero(points >= last - len(matches) * BM25_POINTS)
+    docs, composite = matched[contenders], points[contenders]
+    recommended = index.recommended[docs]
+    for match, score in zip(matches, scores, strict=True):
+        idf = math.log(1 + size / (1 + match.count))
+        bm25 = score.weights[contenders] * (idf * scale / 255)
+        bm25 = np.where(recommended, np.minimum(bm25 * RECOMMENDED_BOOST, BM25_POINTS), bm25)
+        composite += bm25.astype(np.int64)
+    keys = composite * max(size, 1) + index.prior[docs]
+    order = np.arange(len(docs))
+    if wanted < len(docs):
         order = np.argpartition(-keys, wanted - 1)[:wanted]
-    return composite, order[np.argsort(-keys[order], kind="stable")][offset:]
+    order = order[np.argsort(-keys[order], kind="stable")][offset:]
+    return (order if isinstance(contenders, slice) else contenders[order]), composite[order], scores
 
 
 def matching_within(index: CatalogIndex, query: Query, vocabulary: Vocabulary, within: np.ndarray) -> list[int]:
@@ -179,20 +206,19 @@ def matching_within(index: CatalogIndex, query: Query, vocabulary: Vocabulary, w
     talks that answer the whole query (db/follows.py)."""
     vocabulary = index.with_learned(vocabulary)
     allowed = _filtered_docs(index, query, [])
-    docs = within if allowed is None else within & allowed
     matches = [unit_matches(index, resolve(index, unit, vocabulary)) for unit in make_units(query.words, vocabulary)]
-    for match in matches:
-        docs = docs & (match.points > 0)
-    matched = np.flatnonzero(docs)
-    _, order = _ordered(index, matches, matched, len(matched), 0)
+    sets = [DocSet(len(index), docs=np.flatnonzero(within)), *matches]
+    matched = intersect(sets if allowed is None else [*sets, allowed])
+    order, _, _ = _ordered(index, matches, matched, len(matched), 0)
     return [int(index.talk_ids[matched[at]]) for at in order.tolist()]
 
 
-def _matching_all(present: list[np.ndarray], kept: list[int], allowed: np.ndarray | None, size: int) -> np.ndarray:
+def _matching_all(matches: list[UnitMatch], kept: list[int], allowed: DocSet | None) -> np.ndarray:
+    """The talks (sorted) matching every kept unit and passing the filters."""
     if not kept:
-        return np.zeros(size, dtype=bool)
-    docs = np.logical_and.reduce([present[unit] for unit in kept])
-    return docs & allowed if allowed is not None else docs
+        return NO_DOCS
+    sets = [matches[unit] for unit in kept]
+    return intersect(sets if allowed is None else [*sets, allowed])
 
 
 def make_units(words: list[QueryWord], vocabulary: Vocabulary) -> list[Unit]:
@@ -303,9 +329,28 @@ def _likely_misspellings(index: CatalogIndex, found: list[Candidate], near: list
 
 
 @dataclass(frozen=True)
-class UnitMatch:
-    """Per talk: the points of a unit's best match there (0 where it does not match), which candidate won, the fields
-    it was found in, and its BM25F saturated term frequency (0..255)."""
+class Part:
+    """One candidate's talks: its posting (within a filter's fields), with what it is worth there."""
+
+    docs: np.ndarray
+    masks: np.ndarray  # the fields (and forms) per talk
+    weights: np.ndarray  # BM25F's saturated term frequency per talk
+    number: int  # the candidate's place in the unit's list (0: the best)
+    points: int
+    form: int
+
+    def values(self, at: np.ndarray | slice) -> np.ndarray:
+        masks = self.masks[at]
+        values = self.points + MASK_POINTS[masks & ANY_FIELD]
+        if self.form:  # written otherwise ("Chao" for "chaos"): a match through the stem, not an exact one
+            values -= EXACT_POINTS * ((masks & self.form) == 0)
+        return values
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Per talk asked about: the points of a unit's best match there (0 where it does not match), which candidate
+    won, the fields it was found in, and its BM25F saturated term frequency (0..255)."""
 
     points: np.ndarray
     winner: np.ndarray
@@ -313,12 +358,80 @@ class UnitMatch:
     weights: np.ndarray
 
 
+class UnitMatch:
+    """The talks a unit matches: the union of its candidates' postings, kept as the largest posting and the sorted
+    talks only the others hold, so that counting it, probing it and scoring a few talks never read it whole."""
+
+    sparse = True
+
+    def __init__(self, parts: list[Part], size: int) -> None:
+        self.parts = parts
+        self.size = size
+        self._docs: np.ndarray | None = None
+        self._marked: np.ndarray | None = None  # every talk it matches, as a mask, when it matches many
+        self._base, self._extra = NO_DOCS, NO_DOCS
+        if parts:
+            largest = max(parts, key=lambda part: len(part.docs))
+            self._base = largest.docs
+            others = [part.docs for part in parts if part is not largest]
+            if dense(sum(map(len, others)), size):
+                self._marked = np.zeros(size, dtype=bool)
+                self._marked[self._base] = True
+                added = 0
+                for docs in others:
+                    new = docs[~self._marked[docs]]
+                    self._marked[new] = True
+                    added += len(new)
+                self.count = len(self._base) + added
+                return
+            if others:
+                news = [docs[~member(self._base, docs, size)] for docs in others]
+                self._extra = np.unique(np.concatenate(news))
+        self.count = len(self._base) + len(self._extra)
+
+    def docs(self) -> np.ndarray:
+        if self._docs is None:
+            if self._marked is not None:
+                self._docs = as_docs(np.flatnonzero(self._marked))
+            elif len(self._extra):
+                self._docs = np.insert(self._base, np.searchsorted(self._base, self._extra), self._extra)
+            else:
+                self._docs = self._base
+        return self._docs
+
+    def contains(self, wanted: np.ndarray) -> np.ndarray:
+        if self._marked is not None:
+            return self._marked[wanted]
+        found = member(self._base, wanted, self.size)
+        return found | member(self._extra, wanted, self.size) if len(self._extra) else found
+
+    def at(self, docs: np.ndarray) -> Scores:
+        """The unit's scores at `docs` (sorted). On a tie the earlier (better) candidate wins."""
+        points = np.zeros(len(docs), dtype=np.int64)
+        winner = np.zeros(len(docs), dtype=np.int32)
+        fields = np.zeros(len(docs), dtype=np.uint8)
+        weights = np.zeros(len(docs), dtype=np.uint8)
+        positions = Positions(docs, self.size, sum(len(part.docs) for part in self.parts if part.docs is not docs))
+        # Candidate by candidate, worst first, each written only where it beats or equals what is there.
+        for written, part in enumerate(reversed(self.parts)):
+            here, there = (slice(None), slice(None)) if part.docs is docs else positions.of(part.docs)
+            values = part.values(there)
+            if written:
+                better = values >= points[here]
+                if isinstance(here, slice):
+                    here = there = np.flatnonzero(better)
+                else:
+                    here, there = here[better], there[better]
+                values = values[better]
+            points[here] = values
+            winner[here] = part.number
+            fields[here] = part.masks[there] & ANY_FIELD
+            weights[here] = part.weights[there]
+        return Scores(points, winner, fields, weights)
+
+
 def unit_matches(index: CatalogIndex, candidates: list[Candidate], fields: int = ANY_FIELD) -> UnitMatch:
-    best = np.zeros(len(index), dtype=np.int64)
-    winner = np.zeros(len(index), dtype=np.int32)
-    where = np.zeros(len(index), dtype=np.uint8)
-    weights = np.zeros(len(index), dtype=np.uint8)
-    found = []
+    parts = []
     for number, candidate in enumerate(candidates):
         if fields != ANY_FIELD and not all(index.fields_of.get(term, 0) & fields for term in candidate.terms):
             continue
@@ -327,30 +440,11 @@ def unit_matches(index: CatalogIndex, candidates: list[Candidate], fields: int =
             masks = masks & fields
             docs, masks, tf = docs[masks > 0], masks[masks > 0], tf[masks > 0]
         if len(docs):
-            values = candidate.points + MASK_POINTS[masks & ANY_FIELD]
-            if candidate.form:  # written otherwise ("Chao" for "chaos"): a match through the stem, not an exact one
-                values -= EXACT_POINTS * ((masks & candidate.form) == 0)
-            found.append((docs, masks & ANY_FIELD, tf, values, number))
-    if not found:
-        return UnitMatch(best, winner, where, weights)
-    if len(found) == 1:
-        docs, masks, tf, values, number = found[0]
-        best[docs], winner[docs], where[docs], weights[docs] = values, number, masks, tf
-        return UnitMatch(best, winner, where, weights)
-    docs = np.concatenate([item[0] for item in found])
-    masks = np.concatenate([item[1] for item in found])
-    tf = np.concatenate([item[2] for item in found])
-    values = np.concatenate([item[3] for item in found])
-    np.maximum.at(best, docs, values)
-    numbers = np.repeat([item[4] for item in found], [len(item[0]) for item in found]).astype(np.int32)
-    won = np.flatnonzero(values == best[docs])[::-1]  # on a tie, the earlier (better) candidate is written last
-    winner[docs[won]] = numbers[won]
-    where[docs[won]] = masks[won]
-    weights[docs[won]] = tf[won]
-    return UnitMatch(best, winner, where, weights)
+            parts.append(Part(docs, masks, tf, number, candidate.points, candidate.form))
+    return UnitMatch(parts, len(index))
 
 
-_EMPTY = (np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.uint8), np.zeros(0, dtype=np.uint8))
+_EMPTY = (NO_DOCS, np.zeros(0, dtype=np.uint8), np.zeros(0, dtype=np.uint8))
 
 
 def _phrase_posting(
@@ -367,7 +461,8 @@ def _phrase_posting(
         return docs, masks, tf  # with the forms the word is written in
     masks = weakest = masks & ANY_FIELD
     for posting in postings[1:]:
-        docs, here, there = np.intersect1d(docs, posting.docs, assume_unique=True, return_indices=True)
+        here, there = common(docs, posting.docs, len(index))
+        docs = docs[here]
         other = posting.masks[there] & ANY_FIELD
         weakest = np.where(BEST_WEIGHT[other] < BEST_WEIGHT[weakest[here]], other, weakest[here])
         masks = masks[here] & other
@@ -378,9 +473,11 @@ def _phrase_posting(
     return docs, np.where(masks > 0, masks, weakest).astype(np.uint8), tf
 
 
-def _filtered_docs(index: CatalogIndex, query: Query, notes: list[str]) -> np.ndarray | None:
-    """Talks passing every filter, as a boolean array (None when the query has none)."""
-    allowed: np.ndarray | None = None
+def _filtered_docs(index: CatalogIndex, query: Query, notes: list[str]) -> DocSet | None:
+    """Talks passing every filter (None when the query has none): sorted talks for the speaker, event and tag
+    filters, which match few; the year range and flags as the index holds them, masks over every talk."""
+    allowed: DocSet | None = None
+    size = len(index)
     no_synonyms = Vocabulary({}, frozenset())
     for name, field_mask, values in (
         ("speaker", SPEAKERS, query.speaker),
@@ -388,16 +485,17 @@ def _filtered_docs(index: CatalogIndex, query: Query, notes: list[str]) -> np.nd
         ("tag", TAGS, query.tag),
     ):
         for terms in values:
-            passing = np.ones(len(index), dtype=bool)
+            passing: DocSet | None = None
             for term in terms:
                 found = resolve(index, Unit((term,), term), no_synonyms, allow_prefix=True)
-                passing &= unit_matches(index, found, field_mask).points > 0
+                matching = DocSet(size, docs=unit_matches(index, found, field_mask).docs())
+                passing = matching if passing is None else passing & matching
             if not passing.any():
                 notes.append(f"No talk has a {name} matching “{' '.join(terms)}”.")
             allowed = passing if allowed is None else allowed & passing
     if query.years:
         first, last = query.years
-        in_years = (index.years >= first) & (index.years <= last)
+        in_years = DocSet(size, mask=(index.years >= first) & (index.years <= last))
         if not in_years.any():
             notes.append(f"No talk is from {first}–{last}." if first != last else f"No talk is from {first}.")
         allowed = in_years if allowed is None else allowed & in_years
@@ -406,7 +504,7 @@ def _filtered_docs(index: CatalogIndex, query: Query, notes: list[str]) -> np.nd
         (query.recommended, index.recommended, "is recommended"),
     ):
         if wanted:
-            passing = flags if allowed is None else allowed & flags
+            passing = DocSet(size, mask=flags) if allowed is None else allowed & DocSet(size, mask=flags)
             if not passing.any():
                 notes.append(f"No talk {'' if allowed is None else 'passing the other filters '}{what}.")
             allowed = passing
@@ -414,14 +512,15 @@ def _filtered_docs(index: CatalogIndex, query: Query, notes: list[str]) -> np.nd
 
 
 def _reasons(
-    index: CatalogIndex, units: list[Unit], candidates: list[list[Candidate]], matches: list[UnitMatch], doc: int
+    index: CatalogIndex, units: list[Unit], candidates: list[list[Candidate]], scores: list[Scores], at: int
 ) -> list[str]:
-    """Why a talk matched, one phrase per query word: which catalog word it matched, how, and where."""
+    """Why a talk (at position `at` of the scored talks) matched, one phrase per query word: which catalog word it
+    matched, how, and where."""
     reasons = []
-    for unit, found, match in zip(units, candidates, matches, strict=True):
-        if not match.points[doc]:
+    for unit, found, score in zip(units, candidates, scores, strict=True):
+        if not score.points[at]:
             continue
-        candidate, mask = found[int(match.winner[doc])], int(match.fields[doc])
+        candidate, mask = found[int(score.winner[at])], int(score.fields[at])
         matched = " ".join(index.surfaces.get(term, term) for term in candidate.terms)
         how = {
             EXACT: f"“{unit.surface}”",
