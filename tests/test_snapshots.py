@@ -1,6 +1,7 @@
 """Saved search indexes (db/search/snapshot.py): a process searches from a snapshot exactly as from a fresh build, and
 never from one of another revision, another catalog, another format, or a damaged one."""
 
+import contextlib
 import json
 import multiprocessing
 import os
@@ -30,6 +31,8 @@ from db.search.snapshot import (
 )
 from db.search.vocabulary import default_vocabulary
 from db.setup import SEED_FILE, seed_catalog
+from tests.conftest import POSTGRES_URL, database_url_of
+from tests.support.databases import private_schema
 from tests.test_search import talk
 
 IDENTITY = "0123456789abcdef0123456789abcdef@7@2026-11-27T10:00:00"
@@ -209,23 +212,25 @@ def test_an_import_makes_the_next_process_build_and_save_the_new_revision(empty_
 
 
 def test_a_snapshot_of_another_database_at_the_same_revision_is_not_served(empty_database, tmp_path, snapshots):
-    """Two catalogs, each at revision 1 after importing one talk: the second never answers from the first's index."""
-    first = empty_database
-    second = f"sqlite:///{tmp_path / 'second.sqlite3'}"
-    if not first.startswith("sqlite"):
-        pytest.skip("copies a snapshot between two SQLite files")
-    for url, title in ((first, "Kafka at the first catalog"), (second, "Kafka at the second catalog")):
-        upgrade(url)
-        with sessions_for(url).begin() as session:
-            import_records(session, [talk("a", title)])
-    SearchEngine(sessions_for(first), semantic=False).search("kafka")
-    [first_place] = snapshots.iterdir()
-    first_place.rename(snapshot_directory(second))  # the first catalog's snapshot where the second looks for its own
+    """Two catalogs, each at revision 1 after importing one talk: the second never answers from the first's index,
+    even where it looks for its own."""
+    with contextlib.ExitStack() as stack:
+        if empty_database.startswith("sqlite"):
+            second = f"sqlite:///{tmp_path / 'second.sqlite3'}"
+            stack.callback(dispose_engine, second)
+        else:
+            second = stack.enter_context(private_schema(database_url_of(POSTGRES_URL)))
+        for url, title in ((empty_database, "Kafka at the first catalog"), (second, "Kafka at the second catalog")):
+            upgrade(url)
+            with sessions_for(url).begin() as session:
+                import_records(session, [talk("a", title)])
+        SearchEngine(sessions_for(empty_database), semantic=False).search("kafka")
+        [first_place] = snapshots.iterdir()
+        first_place.rename(snapshot_directory(second))  # the first catalog's snapshot where the second looks
 
-    engine = SearchEngine(sessions_for(second), semantic=False)
+        engine = SearchEngine(sessions_for(second), semantic=False)
 
-    assert [card.title for card in engine.search("kafka").cards] == ["Kafka at the second catalog"]
-    dispose_engine(second)
+        assert [card.title for card in engine.search("kafka").cards] == ["Kafka at the second catalog"]
 
 
 def _write_when_all_are_ready(index, directory, barrier) -> None:
