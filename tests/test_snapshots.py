@@ -310,6 +310,31 @@ def test_an_index_built_while_the_catalog_changed_is_not_saved(empty_database, s
             return CatalogIndex(load_talk_texts(reading))
 
     with sessions_for(url)() as session:
-        cached_index(session, directory, build_during_an_import)
+        cached_index(session, directory, catalog_state(session).revision, build_during_an_import)
 
     assert not directory.exists() or not list(directory.glob("index-*"))
+
+
+def test_a_snapshot_is_not_loaded_for_a_revision_the_catalog_has_left(empty_database, snapshots):
+    """A process that read revision 1 just before an import made it 2 builds its index as it did before snapshots
+    (and checks the revision again at its next search); it never takes revision 2's snapshot as revision 1's."""
+    url = _seeded(empty_database)
+    SearchEngine(sessions_for(url), semantic=False).search("kafka")
+    with sessions_for(url).begin() as session:
+        import_records(session, [talk("new", "Zyzzyva queues in production")])
+    SearchEngine(sessions_for(url), semantic=False).search("kafka")  # saves revision 2's snapshot
+    directory = snapshot_directory(url)
+
+    with sessions_for(url)() as session:
+        believed = catalog_state(session).revision - 1
+        index = cached_index(session, directory, believed, lambda: CatalogIndex(load_talk_texts(session)))
+
+    assert not memory_mapped(index.posting_docs)
+
+
+def test_a_snapshot_folder_without_its_manifest_is_removed_so_a_good_one_can_take_its_place(seed_index, tmp_path):
+    (save_snapshot(seed_index, tmp_path, 7, IDENTITY) / MANIFEST).unlink()
+
+    assert load_snapshot(tmp_path, 7, IDENTITY) is None
+    save_snapshot(seed_index, tmp_path, 7, IDENTITY)
+    assert load_snapshot(tmp_path, 7, IDENTITY) is not None

@@ -158,11 +158,17 @@ def load_snapshot(directory: Path, revision: int, identity: str) -> CatalogIndex
         return None
 
 
-def cached_index(session: Session, directory: Path | None, build: Callable[[], CatalogIndex]) -> CatalogIndex:
-    """The index of the catalog as it is now: its snapshot when there is a good one, else `build()`, saved for the
-    next process. Saved only when the catalog did not change while it was read (the revision is read again after),
-    so a snapshot holds exactly the state its manifest names."""
+def cached_index(
+    session: Session, directory: Path | None, revision: int, build: Callable[[], CatalogIndex]
+) -> CatalogIndex:
+    """The index of the catalog at `revision` (the one the caller read and will label the index with): its snapshot
+    when there is a good one, else `build()`, saved for the next process. A snapshot is loaded only when the catalog
+    is still at `revision` and it names exactly that state, so a process never takes a snapshot newer or older than
+    the revision it believes; and saved only when the catalog did not change while it was read (the revision is read
+    again after the build), so a snapshot holds exactly the state its manifest names."""
     state = catalog_state(session) if directory is not None else None
+    if state is not None and state.revision != revision:
+        state = None  # changed since the caller looked: build, as the caller would, and save nothing
     if state is not None:
         loaded = load_snapshot(directory, state.revision, state.key)
         if loaded is not None:
@@ -304,7 +310,7 @@ def _write(
         _fsync_directory(directory)
         _prune(directory, kind, keep=final)
         return final
-    except OSError as problem:
+    except (OSError, RuntimeError, ValueError) as problem:  # usearch raises RuntimeError
         log.warning("could not save the search snapshot %s: %s", final, problem)
         if temporary is not None:
             shutil.rmtree(temporary, ignore_errors=True)
@@ -317,7 +323,7 @@ def _read(
     """The arrays of a snapshot, memory-mapped, and the paths of its other files, each checked against the
     manifest; None when there is no such snapshot or it cannot be trusted (then it is removed)."""
     place = directory / _name(kind, number)
-    if not (place / MANIFEST).exists():
+    if not place.exists():
         return None
     try:
         manifest = json.loads((place / MANIFEST).read_text(encoding="utf-8"))
