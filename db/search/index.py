@@ -242,6 +242,9 @@ class CatalogIndex:
         compounds = _compound_rows(
             term_ids, self.surfaces, hyphenated, word_term_ids, forms, word_column, doc_column, field_column
         )
+        names = list(term_ids)  # by term id
+        for done in (term_ids, word_ids, hyphenated):  # the build's tables of words: millions of entries at 1M talks
+            done.clear()
         flag_array = np.frombuffer(flags, dtype=np.uint8)
         talk_id_array = np.frombuffer(talk_ids, dtype=np.int64).copy()
         year_array = np.frombuffer(years, dtype=np.int32).copy()
@@ -256,7 +259,7 @@ class CatalogIndex:
         rows = [word_column, doc_column, field_column]
         del word_column, doc_column, field_column
         vocabulary, offsets, docs, masks, weights = _postings(
-            list(term_ids), word_term_ids, forms, rows, compounds, len(talk_ids), field_lengths
+            names, word_term_ids, forms, rows, compounds, len(talk_ids), field_lengths
         )
         # The fields each term appears in anywhere, so a filter skips terms that never occur in its field.
         term_fields = (
