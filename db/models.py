@@ -198,6 +198,8 @@ class CatalogRevision(Base):
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     revision: Mapped[int] = mapped_column(Integer, default=0)
     changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # A random id written once (migration 0012): what tells this catalog's saved search indexes from another's.
+    identity: Mapped[str | None] = mapped_column(String(32))
 
 
 class TalkEmbedding(Base):

@@ -16,6 +16,7 @@ from bot.devtools.fake_slack import FakeSlack
 from db.config import database_url, dispose_engine, sessions_for
 from db.migrate import upgrade
 from db.search.engine import SearchEngine
+from db.search.snapshot import INDEX_DIR_VARIABLE
 from db.setup import seed_catalog
 from db.token_cipher import ENCRYPTION_KEY_VARIABLE, TokenCipher
 from tests.support.database_proxy import DatabaseProxy
@@ -83,6 +84,15 @@ def _one_process_per_command(monkeypatch) -> None:
     """`bot.cli.main` switches the whole process to bulk timeouts (db/config.py) for its commands, as a process of its
     own would: a test calling it in-process must not leave them to the tests after it."""
     monkeypatch.setattr(db.config, "_bulk_process", False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _index_snapshots_kept_in_the_run(tmp_path_factory) -> Iterator[None]:
+    """Search index snapshots (db/search/snapshot.py) of the tests' databases go to the run's temporary folder, not
+    the user's data folder (where those of PostgreSQL databases go by default)."""
+    with pytest.MonkeyPatch.context() as environment:
+        environment.setenv(INDEX_DIR_VARIABLE, str(tmp_path_factory.mktemp("index-snapshots")))
+        yield
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

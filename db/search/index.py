@@ -3,6 +3,11 @@
 Queries never scan talks. Each query word is first matched against the catalog's vocabulary (exact, prefix,
 typo within an edit budget, synonym) with rapidfuzz, and only the postings of the matching terms are read.
 Postings are numpy arrays, so ranking a word found in most of a million talks is a few vector operations.
+
+All postings live in three arrays laid end to end in vocabulary order (documents, field masks, weights), with one
+offset per vocabulary term saying where its posting starts (a CSR layout): a few large arrays instead of three small
+ones per term, which costs less memory, builds without a sort of the whole catalog's words, and is saved to and
+memory-mapped from a snapshot as it is (db/search/snapshot.py).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import math
 import re
 from array import array
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -103,6 +108,89 @@ class Posting:
         return int(self.masks[at]) if at < len(self.docs) and self.docs[at] == doc else 0
 
 
+class Postings(Mapping[str, Posting]):
+    """term -> its Posting, as views into the index's CSR arrays (nothing copied). A term is found by bisection of
+    the sorted vocabulary, so no dictionary of a million terms is kept."""
+
+    def __init__(
+        self, vocabulary: list[str], offsets: np.ndarray, docs: np.ndarray, masks: np.ndarray, weights: np.ndarray
+    ) -> None:
+        self.vocabulary, self.offsets, self.docs, self.masks, self.weights = vocabulary, offsets, docs, masks, weights
+
+    def position(self, term: str) -> int:
+        """The term's place in the vocabulary, or -1."""
+        at = bisect.bisect_left(self.vocabulary, term)
+        return at if at < len(self.vocabulary) and self.vocabulary[at] == term else -1
+
+    def at(self, position: int) -> Posting:
+        begin, end = int(self.offsets[position]), int(self.offsets[position + 1])
+        return Posting(self.docs[begin:end], self.masks[begin:end], self.weights[begin:end])
+
+    def __getitem__(self, term: str) -> Posting:
+        position = self.position(term)
+        if position < 0:
+            raise KeyError(term)
+        return self.at(position)
+
+    def get(self, term: str, default: Posting | None = None) -> Posting | None:
+        position = self.position(term)
+        return self.at(position) if position >= 0 else default
+
+    def __contains__(self, term: object) -> bool:
+        return isinstance(term, str) and self.position(term) >= 0
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.vocabulary)
+
+    def __len__(self) -> int:
+        return len(self.vocabulary)
+
+
+class TermFields(Mapping[str, int]):
+    """term -> every field it appears in anywhere (a mask), read from an array aligned to the vocabulary."""
+
+    def __init__(self, postings: Postings, fields: np.ndarray) -> None:
+        self.postings, self.fields = postings, fields
+
+    def __getitem__(self, term: str) -> int:
+        position = self.postings.position(term)
+        if position < 0:
+            raise KeyError(term)
+        return int(self.fields[position])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.postings)
+
+    def __len__(self) -> int:
+        return len(self.postings)
+
+
+class Surfaces(Mapping[str, str]):
+    """term -> a word the catalog writes it as ("chaos" for the term "chao"). Only the terms written otherwise than
+    themselves are stored; every other vocabulary term is its own surface."""
+
+    def __init__(self, postings: Postings, differing: dict[str, str]) -> None:
+        self.postings, self.differing = postings, differing
+
+    def __getitem__(self, term: str) -> str:
+        found = self.differing.get(term)
+        if found is not None:
+            return found
+        if term in self.postings:
+            return term
+        raise KeyError(term)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.postings)
+
+    def __len__(self) -> int:
+        return len(self.postings)
+
+
+# Typo candidates are bucketed by (length, letter); a bucket's key is length * LETTERS + the letter's code point.
+LETTERS = 0x110000
+
+
 class CatalogIndex:
     def __init__(self, talks: Iterable[TalkText]) -> None:
         term_ids: dict[str, int] = {}
@@ -156,47 +244,88 @@ class CatalogIndex:
                 parenthesised.append(talk.summary)
         word_column, doc_column, field_column, lengths = _rows_of_fields(word_column, len(talk_ids))
         # Abbreviations the catalog spells out, merged with the hand-written table by `with_learned`.
-        self.abbreviations = learn_abbreviations(parenthesised)
-        self._merged: tuple[Vocabulary, Vocabulary] | None = None
-        words = np.frombuffer(word_column, dtype=np.int32)
-        terms = np.frombuffer(word_terms, dtype=np.int32)[words]
-        fields = np.frombuffer(field_column, dtype=np.uint8) | np.frombuffer(word_forms, dtype=np.uint8)[words]
-        del words, word_column
-        terms, docs, fields = _with_compounds(
-            term_ids, self.surfaces, hyphenated, terms, np.frombuffer(doc_column, dtype=np.int32), fields
+        abbreviations = learn_abbreviations(parenthesised)
+        del parenthesised
+        word_term_ids = np.frombuffer(word_terms, dtype=np.int32)
+        forms = np.frombuffer(word_forms, dtype=np.uint8)
+        compounds = _compound_rows(
+            term_ids, self.surfaces, hyphenated, word_term_ids, forms, word_column, doc_column, field_column
         )
-        self.talk_ids = np.frombuffer(talk_ids, dtype=np.int64).copy()
-        self.years = np.frombuffer(years, dtype=np.int32).copy()
+        names = list(term_ids)  # by term id
+        for done in (term_ids, word_ids, hyphenated):  # the build's tables of words: millions of entries at 1M talks
+            done.clear()
         flag_array = np.frombuffer(flags, dtype=np.uint8)
-        self.recommended = (flag_array & 2) > 0
-        self.has_video = (flag_array & 1) > 0
-        self._by_talk_id = np.argsort(self.talk_ids, kind="stable")
-        # How long each field of each talk is, in words, for BM25's length normalisation; and the fields each term
-        # appears in anywhere, so a filter skips terms that never occur in its field.
-        field_lengths = np.frombuffer(lengths, dtype=np.uint16).reshape(-1, len(FIELD_NAMES))
-        self.postings, self.fields_of = _postings(term_ids, terms, docs, fields, len(talk_ids), field_lengths)
-        del terms, docs, fields, doc_column, field_column  # the build's working rows
+        talk_id_array = np.frombuffer(talk_ids, dtype=np.int64).copy()
+        year_array = np.frombuffer(years, dtype=np.int32).copy()
+        recommended, has_video = (flag_array & 2) > 0, (flag_array & 1) > 0
         # Static order among equally relevant talks: recommended, with video, newer, then lower talk id.
-        order = np.lexsort((-self.talk_ids, self.years, self.has_video, self.recommended))
-        self.prior = np.empty(len(talk_ids), dtype=np.int64)
-        self.prior[order] = np.arange(len(talk_ids))
-        self.vocabulary = sorted(self.postings)
-        # How many talks use each vocabulary term, in vocabulary order: prefix lookups rank a range of it at once.
-        self._vocabulary_doc_freq = np.fromiter(
-            (len(self.postings[term].docs) for term in self.vocabulary), dtype=np.int64, count=len(self.vocabulary)
+        order = np.lexsort((-talk_id_array, year_array, has_video, recommended))
+        prior = np.empty(len(talk_ids), dtype=np.int64)
+        prior[order] = np.arange(len(talk_ids))
+        # How long each field of each talk is, in words, for BM25's length normalisation.
+        field_lengths = np.frombuffer(lengths, dtype=np.uint16).reshape(-1, len(FIELD_NAMES))
+        # The word rows go to _postings alone, which lets them go once read.
+        rows = [word_column, doc_column, field_column]
+        del word_column, doc_column, field_column
+        vocabulary, offsets, docs, masks, weights = _postings(
+            names, word_term_ids, forms, rows, compounds, len(talk_ids), field_lengths
         )
-        # Typo candidates, looked up by length and first (or second) letter: the words of titles, tags, speakers
-        # and events, and summary words used by at least two talks. A misspelling is never corrected into a word
-        # that only one summary uses once, which keeps typo search fast on catalogs with long summaries.
-        self._by_first: dict[tuple[int, str], list[str]] = defaultdict(list)
-        self._by_second: dict[tuple[int, str], list[str]] = defaultdict(list)
-        for term in self.vocabulary:
-            if len(self.postings[term].docs) < 2 and not self.fields_of[term] & ~SUMMARY:
-                continue
-            self._by_first[(len(term), term[0])].append(term)
-            if len(term) > 1:
-                self._by_second[(len(term), term[1])].append(term)
+        # The fields each term appears in anywhere, so a filter skips terms that never occur in its field.
+        term_fields = (
+            (np.bitwise_or.reduceat(masks, offsets[:-1]) & ANY_FIELD).astype(np.uint8)
+            if len(vocabulary)
+            else np.zeros(0, dtype=np.uint8)
+        )
+        differing = {term: word for term in vocabulary if (word := self.surfaces[term]) != term}
+        self._assemble(
+            vocabulary=vocabulary, offsets=offsets, docs=docs, masks=masks, weights=weights, term_fields=term_fields,
+            talk_ids=talk_id_array, years=year_array, recommended=recommended, has_video=has_video, prior=prior,
+            by_talk_id=np.argsort(talk_id_array, kind="stable"), surfaces=differing, abbreviations=abbreviations,
+            typo_buckets=_typo_buckets(vocabulary, np.diff(offsets), term_fields),
+        )  # fmt: skip
         _release_free_memory()
+
+    @classmethod
+    def from_parts(cls, **parts) -> CatalogIndex:
+        """An index from the arrays and tables of one already built (a snapshot's): see `_assemble`."""
+        index = cls.__new__(cls)
+        index._assemble(**parts)
+        return index
+
+    def _assemble(
+        self,
+        *,
+        vocabulary: list[str],
+        offsets: np.ndarray,
+        docs: np.ndarray,
+        masks: np.ndarray,
+        weights: np.ndarray,
+        term_fields: np.ndarray,
+        talk_ids: np.ndarray,
+        years: np.ndarray,
+        recommended: np.ndarray,
+        has_video: np.ndarray,
+        prior: np.ndarray,
+        by_talk_id: np.ndarray,
+        surfaces: dict[str, str],
+        abbreviations: dict[str, tuple[tuple[str, ...], ...]],
+        typo_buckets: dict[str, np.ndarray],
+    ) -> None:
+        self.vocabulary = vocabulary  # every term, sorted
+        # The CSR layout: the posting of vocabulary[i] is docs/masks/weights[offsets[i]:offsets[i + 1]].
+        self.offsets, self.posting_docs, self.posting_masks, self.posting_weights = offsets, docs, masks, weights
+        self.term_fields = term_fields  # per vocabulary term, every field it appears in
+        self.talk_ids, self.years, self.prior, self._by_talk_id = talk_ids, years, prior, by_talk_id
+        self.recommended, self.has_video = recommended, has_video
+        self.abbreviations = abbreviations
+        self.postings = Postings(vocabulary, offsets, docs, masks, weights)
+        self.fields_of = TermFields(self.postings, term_fields)
+        self.surfaces = Surfaces(self.postings, surfaces)
+        # How many talks use each vocabulary term, in vocabulary order: prefix lookups rank a range of it at once.
+        self._vocabulary_doc_freq = np.diff(offsets)
+        self.typo_buckets = typo_buckets
+        self._buckets: dict[tuple[str, int], list[str]] = {}
+        self._merged: tuple[Vocabulary, Vocabulary] | None = None
 
     def __len__(self) -> int:
         return len(self.talk_ids)
@@ -209,8 +338,8 @@ class CatalogIndex:
         return None
 
     def doc_freq(self, term: str) -> int:
-        posting = self.postings.get(term)
-        return len(posting.docs) if posting else 0
+        position = self.postings.position(term)
+        return int(self._vocabulary_doc_freq[position]) if position >= 0 else 0
 
     def idf(self, term: str) -> float:
         return math.log(1 + len(self) / (1 + self.doc_freq(term)))
@@ -233,7 +362,18 @@ class CatalogIndex:
         shorter: the only ones a word's ordinary typos can reach."""
         found: list[str] = []
         for length in range(max(1, len(term) - spread), len(term) + spread + 1):
-            found += self._by_first.get((length, term[0]), ())
+            found += self._bucket("first", length, term[0])
+        return found
+
+    def _bucket(self, letter_at: str, length: int, letter: str) -> list[str]:
+        """The typo candidates of `length` letters whose first (letter_at "first") or second ("second") letter is
+        `letter`, in vocabulary order; each bucket is read out of the arrays once, when first asked for."""
+        key = length * LETTERS + ord(letter)
+        found = self._buckets.get((letter_at, key))
+        if found is None:
+            keys, terms = self.typo_buckets[f"{letter_at}_keys"], self.typo_buckets[f"{letter_at}_terms"]
+            begin, end = np.searchsorted(keys, [key, key + 1]).tolist()
+            found = self._buckets[(letter_at, key)] = [self.vocabulary[at] for at in terms[begin:end].tolist()]
         return found
 
     def _first_letter_edits(self, term: str) -> list[str]:
@@ -242,9 +382,9 @@ class CatalogIndex:
         found: list[str] = []
         for length in (len(term) - 1, len(term), len(term) + 1):
             if len(term) > 1:
-                found += self._by_first.get((length, term[1]), ())
-                found += self._by_second.get((length, term[1]), ())
-            found += self._by_second.get((length, term[0]), ())
+                found += self._bucket("first", length, term[1])
+                found += self._bucket("second", length, term[1])
+            found += self._bucket("second", length, term[0])
         return found
 
     def within_typos(self, term: str, max_typos: int) -> list[tuple[str, int]]:
@@ -290,13 +430,35 @@ def _rows_of_fields(column: array, talks: int) -> tuple[np.ndarray, np.ndarray, 
     return rows[is_word], docs, fields, np.minimum(sizes, 65535).astype(np.uint16)
 
 
-def _with_compounds(term_ids, surfaces, hyphenated, terms, docs, fields):
-    """The (term, doc, field) rows, plus one row for each compound: wherever two words that the catalog
-    somewhere joins with a hyphen stand side by side in a field, with a hyphen or a space, the talk also holds their
-    joined term ("on-call", "on call" and "oncall" all give "oncall"), so a hyphenated query can ask for them side by
-    side. Pairs never hyphenated anywhere make no compound, which keeps this to a few extra rows."""
+def _typo_buckets(vocabulary: list[str], doc_freq: np.ndarray, term_fields: np.ndarray) -> dict[str, np.ndarray]:
+    """Typo candidates, looked up by length and first (or second) letter: the words of titles, tags, speakers and
+    events, and summary words used by at least two talks. A misspelling is never corrected into a word that only one
+    summary uses once, which keeps typo search fast on catalogs with long summaries. Kept as sorted bucket keys
+    (length * LETTERS + letter) beside vocabulary positions, in vocabulary order within a bucket."""
+    count = len(vocabulary)
+    lengths = np.fromiter(map(len, vocabulary), dtype=np.int64, count=count)
+    first = np.fromiter((ord(term[0]) for term in vocabulary), dtype=np.int64, count=count)
+    second = np.fromiter((ord(term[1]) if len(term) > 1 else -1 for term in vocabulary), dtype=np.int64, count=count)
+    candidate = (doc_freq >= 2) | ((term_fields & (ANY_FIELD & ~SUMMARY)) != 0)
+    buckets = {}
+    for name, letters, usable in (("first", first, candidate), ("second", second, candidate & (second >= 0))):
+        terms = np.flatnonzero(usable)
+        keys = lengths[terms] * LETTERS + letters[terms]
+        order = np.argsort(keys, kind="stable")
+        buckets[f"{name}_keys"], buckets[f"{name}_terms"] = keys[order], terms[order].astype(np.int32)
+    return buckets
+
+
+def _compound_rows(term_ids, surfaces, hyphenated, word_terms, forms, word_column, doc_column, field_column):
+    """Extra (term, doc, field) rows for compounds: wherever two words that the catalog somewhere joins with a hyphen
+    stand side by side in a field, with a hyphen or a space, the talk also holds their joined term ("on-call",
+    "on call" and "oncall" all give "oncall"), so a hyphenated query can ask for them side by side. Pairs never
+    hyphenated anywhere make no compound, which keeps this to a few extra rows, in document order."""
     if not hyphenated:
-        return terms, docs, fields
+        return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.uint8)
+    words = np.frombuffer(word_column, dtype=np.int32)
+    docs = np.frombuffer(doc_column, dtype=np.int32)
+    fields = np.frombuffer(field_column, dtype=np.uint8)
     names, count = list(term_ids), len(term_ids)  # term ids are insertion order
     pairs = sorted(hyphenated)
     keys = np.array([first * count + second for first, second in pairs], dtype=np.int64)
@@ -311,46 +473,97 @@ def _with_compounds(term_ids, surfaces, hyphenated, terms, docs, fields):
     starts_a_pair = np.zeros(count, dtype=bool)
     starts_a_pair[[first for first, _ in pairs]] = True
     # Only rows whose word starts some hyphenated pair, and whose next row is the next word of the same field.
-    rows = np.flatnonzero(starts_a_pair[terms[:-1]])
-    rows = rows[(docs[rows] == docs[rows + 1]) & (fields[rows] == fields[rows + 1])]
-    found = keys.searchsorted(terms[rows].astype(np.int64) * count + terms[rows + 1])
-    found = np.minimum(found, len(keys) - 1)
-    hit = keys[found] == terms[rows].astype(np.int64) * count + terms[rows + 1]
+    rows = np.flatnonzero(starts_a_pair[word_terms][words[:-1]])
+    rows = rows[docs[rows] == docs[rows + 1]]
+    written = fields[rows] | forms[words[rows]]  # the field, and the form the word is written in
+    same = written == (fields[rows + 1] | forms[words[rows + 1]])
+    rows, written = rows[same], written[same]
+    pair_keys = word_terms[words[rows]].astype(np.int64) * count + word_terms[words[rows + 1]]
+    found = np.minimum(keys.searchsorted(pair_keys), len(keys) - 1)
+    hit = keys[found] == pair_keys
     rows, found = rows[hit], found[hit]
-    return (
-        np.concatenate([terms, compound_ids[found]]),
-        np.concatenate([docs, docs[rows]]),
-        np.concatenate([fields, fields[rows]]),
-    )
+    return compound_ids[found], docs[rows], written[hit]
 
 
-def _postings(term_ids, terms, docs, fields, doc_count, field_lengths) -> tuple[dict[str, Posting], dict[str, int]]:
-    """Group (term, doc, field) rows, one per word written, into one sorted posting per term: the fields (and forms)
-    OR-ed, and
-    BM25F's saturated term frequency (each field's count weighted by the field and normalised by its length,
-    then tf / (k1 + tf)), kept in a byte. Also say, per term, every field it appears in."""
-    if not len(terms):
-        return {}, {}
-    columns = FIELD_COLUMN[fields & ANY_FIELD]
+CHUNK_ROWS = 1 << 21  # word rows grouped at a time by _postings: a chunk's working arrays stay a few tens of MB
+
+
+def _postings(names, word_terms, forms, rows, compounds, doc_count, field_lengths):
+    """Group the (word, doc, field) rows, one per word written (`rows`: word ids, documents, fields, emptied once
+    read), and the compound rows into one posting per term, laid out CSR in vocabulary order: per (term, doc) the
+    fields (and forms) OR-ed, and BM25F's saturated term frequency (each field's count weighted by the field and
+    normalised by its length, then tf / (k1 + tf)) in a byte. Returns (vocabulary, offsets, docs, masks, weights).
+
+    Rows come in document order, so they are grouped a range of documents at a time: each chunk's (term, doc) pairs
+    are complete within it, and a term's documents stay ascending chunk after chunk. No array of the whole catalog's
+    rows is sorted or copied."""
+    compound_terms, compound_docs, compound_fields = compounds
+    used = np.zeros(len(names), dtype=bool)
+    used[word_terms] = True
+    used[compound_terms] = True
+    by_name = sorted(np.flatnonzero(used).tolist(), key=names.__getitem__)
+    vocabulary = [names[term_id] for term_id in by_name]
+    position_of = np.full(len(names), -1, dtype=np.int32)  # term id -> vocabulary position
+    position_of[by_name] = np.arange(len(by_name), dtype=np.int32)
+    word_positions = position_of[word_terms]
+    compound_positions = position_of[compound_terms]
+    del position_of, used, by_name
     lengths = field_lengths.astype(np.float32)
     average = np.maximum(lengths.mean(axis=0), 1)
-    contribution = BM25_WEIGHT[columns] / ((1 - BM25_B) + BM25_B * lengths[docs, columns] / average[columns])
-    keys = terms.astype(np.int64) * max(doc_count, 1) + docs
-    order = np.argsort(keys)
-    keys, fields, contribution = keys[order], fields[order], contribution[order]
-    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    masks = np.bitwise_or.reduceat(fields, starts)
-    frequency = np.add.reduceat(contribution, starts)
-    weights = np.round(255 * frequency / (BM25_K1 + frequency)).astype(np.uint8)
-    keys = keys[starts]
-    pair_terms, pair_docs = keys // max(doc_count, 1), (keys % max(doc_count, 1)).astype(np.int32)
-    bounds = np.flatnonzero(np.r_[True, pair_terms[1:] != pair_terms[:-1], True])
-    names = {term_id: term for term, term_id in term_ids.items()}
-    term_names = [names[term_id] for term_id in pair_terms[bounds[:-1]].tolist()]
-    spans = zip(term_names, bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)
-    postings = {term: Posting(pair_docs[begin:end], masks[begin:end], weights[begin:end]) for term, begin, end in spans}
-    fields_of = dict(zip(term_names, (np.bitwise_or.reduceat(masks, bounds[:-1]) & ANY_FIELD).tolist(), strict=True))
-    return postings, fields_of
+    # Each field's BM25F weight over its length normalisation, per talk and field (what a word written there adds).
+    share = BM25_WEIGHT / ((1 - BM25_B) + BM25_B * lengths / average)
+    del lengths
+    words = np.frombuffer(rows[0], dtype=np.int32)
+    docs = np.frombuffer(rows[1], dtype=np.int32)
+    fields = np.frombuffer(rows[2], dtype=np.uint8)
+    counts = np.zeros(len(vocabulary), dtype=np.int64)
+    chunks = []
+    docs_per_chunk = max(1, doc_count * CHUNK_ROWS // max(len(docs), 1))
+    for first_doc in range(0, doc_count, docs_per_chunk):
+        last_doc = min(first_doc + docs_per_chunk, doc_count)
+        begin, end = docs.searchsorted([first_doc, last_doc]).tolist()
+        extra_begin, extra_end = compound_docs.searchsorted([first_doc, last_doc]).tolist()
+        chunk_words = words[begin:end]
+        terms = np.concatenate([word_positions[chunk_words], compound_positions[extra_begin:extra_end]])
+        chunk_docs = np.concatenate([docs[begin:end], compound_docs[extra_begin:extra_end]])
+        chunk_fields = np.concatenate([fields[begin:end] | forms[chunk_words], compound_fields[extra_begin:extra_end]])
+        if not len(terms):
+            continue
+        span = last_doc - first_doc
+        keys = terms.astype(np.int64) * span + (chunk_docs - first_doc)
+        order = np.argsort(keys, kind="stable")  # stable: a pair's rows are summed in the order they were written
+        keys, chunk_docs, chunk_fields = keys[order], chunk_docs[order], chunk_fields[order]
+        del order, terms, chunk_words
+        contribution = share[chunk_docs, FIELD_COLUMN[chunk_fields & ANY_FIELD]]
+        starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+        masks = np.bitwise_or.reduceat(chunk_fields, starts)
+        frequency = np.add.reduceat(contribution, starts)
+        weights = np.round(255 * frequency / (BM25_K1 + frequency)).astype(np.uint8)
+        pair_terms = (keys[starts] // span).astype(np.int32)
+        pair_docs = chunk_docs[starts]
+        del keys, contribution, frequency, chunk_fields, chunk_docs
+        term_starts = np.flatnonzero(np.r_[True, pair_terms[1:] != pair_terms[:-1]])
+        chunk_terms = pair_terms[term_starts]
+        spans = np.diff(np.r_[term_starts, len(pair_terms)])
+        counts[chunk_terms] += spans
+        chunks.append((chunk_terms, spans, pair_docs, masks, weights))
+    del words, docs, fields, word_positions, share
+    rows.clear()  # the caller's word rows: their memory goes before the postings are laid out
+    offsets = np.zeros(len(vocabulary) + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    total = int(offsets[-1])
+    posting_docs = np.empty(total, dtype=np.int32)
+    posting_masks = np.empty(total, dtype=np.uint8)
+    posting_weights = np.empty(total, dtype=np.uint8)
+    cursor = offsets[:-1].copy()  # where each term's next documents go
+    chunks.reverse()
+    while chunks:
+        chunk_terms, spans, pair_docs, masks, weights = chunks.pop()
+        within = np.arange(len(pair_docs)) - np.repeat(np.cumsum(spans) - spans, spans)
+        to = np.repeat(cursor[chunk_terms], spans) + within
+        posting_docs[to], posting_masks[to], posting_weights[to] = pair_docs, masks, weights
+        cursor[chunk_terms] += spans
+    return vocabulary, offsets, posting_docs, posting_masks, posting_weights
 
 
 def load_talk_texts(session: Session, talk_ids: list[int] | None = None) -> list[TalkText]:

@@ -29,6 +29,7 @@ from db.models import CatalogRevision
 from db.search.embeddings import NEWEST_VECTOR, stored_rows, stored_vectors
 from db.search.index import CatalogIndex, load_talk_texts
 from db.search.semantic import SemanticIndex
+from db.search.snapshot import StoredVectors, cached_index, cached_semantic, snapshot_directory
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +67,11 @@ def build_indexes(
     with patient(session):  # the whole catalog: at 1M talks, seconds (db/config.py)
         if previous is not None and previous.revision == revision:
             lexical = previous.lexical
-        else:
-            lexical = CatalogIndex(load_talk_texts(session))
+        else:  # snapshot hook (db/search/snapshot.py): this revision's saved index when there is a good one
+            lexical = cached_index(
+                session, snapshot_directory(session.get_bind().url), revision,
+                lambda: CatalogIndex(load_talk_texts(session)),
+            )  # fmt: skip
         vector_index = None
         if semantic:
             vector_index = load_semantic(session, lexical, previous.semantic if previous is not None else None)
@@ -75,7 +79,18 @@ def build_indexes(
 
 
 def load_semantic(session: Session, lexical: CatalogIndex, previous: SemanticIndex | None) -> SemanticIndex | None:
-    """The stored vectors, aligned to `lexical`; only rows `previous` lacks are read from the database."""
+    """The stored vectors, aligned to `lexical`; only rows `previous` lacks are read from the database, and with no
+    previous index they come from their snapshot when it is of the newest vectors."""
+    if previous is None:  # snapshot hook (db/search/snapshot.py)
+        return cached_semantic(
+            session,
+            snapshot_directory(session.get_bind().url),
+            session.scalar(NEWEST_VECTOR) or 0,
+            lambda: _read_vectors(session),
+            lambda stored, graph: SemanticIndex(
+                lexical, stored.row_ids, stored.talk_ids, stored.vectors, int(stored.row_ids.max()), ann=graph
+            ),
+        )
     row_ids, talk_ids = stored_rows(session)
     if not len(row_ids):
         return None
@@ -88,6 +103,12 @@ def load_semantic(session: Session, lexical: CatalogIndex, previous: SemanticInd
     else:
         vectors = stored_vectors(session, row_ids)
     return SemanticIndex(lexical, row_ids, talk_ids, vectors, int(row_ids.max()), previous)
+
+
+def _read_vectors(session: Session) -> StoredVectors:
+    """Every stored vector, from the database."""
+    row_ids, talk_ids = stored_rows(session)
+    return StoredVectors(row_ids, talk_ids, stored_vectors(session, row_ids))
 
 
 @contextmanager

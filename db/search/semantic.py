@@ -77,7 +77,8 @@ class Neighbour:
 
 class SemanticIndex:
     """Talk vectors aligned to a lexical index's documents. Built from (row id, talk id, vector) rows; a previous
-    SemanticIndex, when given, lends the vectors and ANN graph of every row still current."""
+    SemanticIndex, when given, lends the vectors and ANN graph of every row still current; `ann`, when given, is the
+    ANN graph of exactly these rows (loaded from a snapshot, db/search/snapshot.py)."""
 
     def __init__(
         self,
@@ -87,6 +88,7 @@ class SemanticIndex:
         vectors: np.ndarray,
         max_row_id: int,
         previous: SemanticIndex | None = None,
+        ann=None,
     ) -> None:
         self.row_ids, self.talk_ids = row_ids.astype(np.int64), talk_ids.astype(np.int64)
         self.vectors = vectors.astype(np.float16, copy=False)  # rows follow row_ids
@@ -100,7 +102,10 @@ class SemanticIndex:
         self.row_of_doc[self.docs[found]] = np.flatnonzero(found)
         self.ann = None
         self.exact: np.ndarray | None = None
-        if len(self.row_ids) >= ANN_FROM:
+        if len(self.row_ids) >= ANN_FROM and ann is not None:  # a graph of exactly these vectors (a snapshot's)
+            self.ann = ann
+            self.ann.expansion_search = ANN_EXPANSION_SEARCH  # a saved graph does not keep it
+        elif len(self.row_ids) >= ANN_FROM:
             self.ann = _updated_graph(previous, self)
         else:
             self.exact = self.vectors.astype(np.float32)
