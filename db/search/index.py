@@ -509,7 +509,7 @@ def _postings(names, word_terms, forms, rows, compounds, doc_count, field_length
     compound_positions = position_of[compound_terms]
     del position_of, used, by_name
     lengths = field_lengths.astype(np.float32)
-    average = np.maximum(lengths.mean(axis=0), 1)
+    average = np.maximum(lengths.mean(axis=0), 1) if len(lengths) else np.ones(len(FIELD_NAMES), dtype=np.float32)
     # Each field's BM25F weight over its length normalisation, per talk and field (what a word written there adds).
     share = BM25_WEIGHT / ((1 - BM25_B) + BM25_B * lengths / average)
     del lengths
