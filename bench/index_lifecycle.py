@@ -86,24 +86,9 @@ def build_ours(texts, _folder: Path) -> dict:
 
 
 def build_tantivy(texts, folder: Path) -> dict:
-    import tantivy
+    from bench.tantivy_index import tantivy_index
 
-    fields = ("title", "tags", "speakers", "event", "summary")
-    schema = tantivy.SchemaBuilder()
-    for name in fields:
-        schema.add_text_field(name, stored=False, tokenizer_name="en_stem")
-    schema.add_integer_field("talk_id", stored=True, indexed=True)
-    index = tantivy.Index(schema.build(), path=str(folder))
-    writer = index.writer(heap_size=200_000_000)
-    for t in texts:
-        writer.add_document(
-            tantivy.Document(
-                title=t.title, tags=" ".join(t.tags), speakers=" ".join(t.speakers), event=t.event,
-                summary=t.summary, talk_id=t.talk_id,
-            )
-        )  # fmt: skip
-    writer.commit()
-    index.reload()
+    index, writer = tantivy_index(texts, folder)
     return {"keep": index, "writer": writer}
 
 

@@ -33,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.tantivy_index import BOOSTS, FIELDS, tantivy_index
 from db.importers import read_catalog_file
 from db.records import TalkRecord
 from db.search.index import CatalogIndex, TalkText
@@ -240,33 +241,17 @@ def bm25s_engine(texts: list[TalkText]) -> Callable[[str], list[int]] | None:
 
 def tantivy_engine(texts: list[TalkText]) -> Callable[[str], list[int]] | None:
     try:
-        import tantivy
+        index, _ = tantivy_index(texts)
     except ImportError:
         return None
-    fields = ("title", "tags", "speakers", "event", "summary")
-    builder = tantivy.SchemaBuilder()
-    for name in fields:
-        builder.add_text_field(name, stored=False, tokenizer_name="en_stem")
-    builder.add_integer_field("talk_id", stored=True, indexed=True)
-    index = tantivy.Index(builder.build())
-    writer = index.writer(heap_size=200_000_000)
-    for t in texts:
-        writer.add_document(
-            tantivy.Document(
-                title=t.title, tags=" ".join(t.tags), speakers=" ".join(t.speakers), event=t.event,
-                summary=t.summary, talk_id=t.talk_id,
-            )
-        )  # fmt: skip
-    writer.commit()
-    index.reload()
     searcher = index.searcher()
-    boosts = {"title": 5.0, "tags": 5.0, "speakers": 3.0, "event": 2.0, "summary": 1.0}
+    fields, boosts = list(FIELDS), BOOSTS
     special = re.compile(r"[^\w\s]")
 
     def search(text: str) -> list[int]:
         cleaned = special.sub(" ", text).strip().lower()  # lowercase: AND, OR and NOT are operators
         try:
-            query = index.parse_query(cleaned, list(fields), field_boosts=boosts)
+            query = index.parse_query(cleaned, fields, field_boosts=boosts)
         except ValueError:  # nothing left to search for once the analyzer drops stopwords
             return []
         return [searcher.doc(address)["talk_id"][0] for _, address in searcher.search(query, 10).hits]

@@ -30,6 +30,7 @@ from pathlib import Path
 from rapidfuzz import fuzz, process
 
 from bench.synthetic import SyntheticCatalog
+from bench.tantivy_index import BOOSTS, FIELDS, tantivy_index
 from db.importers import read_catalog_file
 from db.records import TalkRecord
 from db.search.index import CatalogIndex, TalkText
@@ -102,26 +103,12 @@ def tantivy_fuzzy(texts: list[TalkText]) -> Callable[[str], object] | None:
     boosts) or within our typo budget, the last word also as a prefix; None when tantivy is not installed."""
     try:
         import tantivy
+
+        index, _ = tantivy_index(texts)
     except ImportError:
         return None
-    fields = ("title", "tags", "speakers", "event", "summary")
-    builder = tantivy.SchemaBuilder()
-    for name in fields:
-        builder.add_text_field(name, stored=False, tokenizer_name="en_stem")
-    builder.add_integer_field("talk_id", stored=True, indexed=True)
-    index = tantivy.Index(builder.build())
-    writer = index.writer(heap_size=200_000_000)
-    for t in texts:
-        writer.add_document(
-            tantivy.Document(
-                title=t.title, tags=" ".join(t.tags), speakers=" ".join(t.speakers), event=t.event,
-                summary=t.summary, talk_id=t.talk_id,
-            )
-        )  # fmt: skip
-    writer.commit()
-    index.reload()
     searcher = index.searcher()
-    boosts = {"title": 5.0, "tags": 5.0, "speakers": 3.0, "event": 2.0, "summary": 1.0}
+    fields, boosts = list(FIELDS), BOOSTS
     special = re.compile(r"[^\w\s]")
 
     def word_query(word: str, last: bool):
