@@ -19,6 +19,7 @@ from db.records import EventRecord, SpeakerRecord, TalkRecord
 from db.search.engine import SearchEngine
 from db.search.lifecycle import Indexes, build_indexes
 from db.setup import seed_catalog
+from tests.support.slack_server import wait_for
 from tests.talkbot_cli import talkbot as talkbot_process
 
 REPLICA_BOUND = 5.0  # seconds: the most a catalog change may take to be searchable in every running process
@@ -47,16 +48,6 @@ def import_here(url: str, *records: TalkRecord, prune: bool = False) -> None:
 
 def titles(engine: SearchEngine, query: str) -> list[str]:
     return [card.title for card in engine.search(query, limit=10).cards]
-
-
-def eventually(found, timeout: float = 10.0):
-    """Poll `found()` until it is truthy, and return it: to prove that something happens, within `timeout`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := found():
-            return result
-        time.sleep(0.01)
-    raise AssertionError(f"not within {timeout} s")
 
 
 class GatedBuilds:
@@ -88,13 +79,13 @@ def test_a_search_during_a_background_build_answers_from_the_current_index_at_on
 
     import_here(catalog, talk("z", "The zanzibarian keynote"))
     assert titles(engine, "zanzibarian") == []  # the build it started is blocked on the gate: the old index answered
-    eventually(lambda: builds.started)
+    wait_for(lambda: builds.started)
     assert titles(engine, "kafka")  # another search meanwhile, also at once
     assert engine.revision == before and len(builds.finished) == 1  # the next index is still being built
     assert len(builds.started) == 1  # one build, however many searches noticed the change
 
     builds.gate.set()
-    assert eventually(lambda: titles(engine, "zanzibarian")) == ["The zanzibarian keynote"]
+    assert wait_for(lambda: titles(engine, "zanzibarian")) == ["The zanzibarian keynote"]
     assert engine.revision == before + 1
     assert builds.started == [before + 1]
 
@@ -107,10 +98,10 @@ def test_a_failed_build_keeps_the_current_index_and_the_next_check_retries(catal
 
     import_here(catalog, talk("z", "The zanzibarian keynote"))
     assert titles(engine, "zanzibarian") == []  # starts the build that fails
-    eventually(lambda: "building the search index failed" in caplog.text)
+    wait_for(lambda: "building the search index failed" in caplog.text)
     assert titles(engine, "kafka")  # searches go on with the index they had
 
-    assert eventually(lambda: titles(engine, "zanzibarian")) == ["The zanzibarian keynote"]  # a later search retried
+    assert wait_for(lambda: titles(engine, "zanzibarian")) == ["The zanzibarian keynote"]  # a later search retried
     assert len(builds.started) == 2
 
 
@@ -137,7 +128,7 @@ def test_an_import_in_another_process_is_searchable_within_seconds_though_nobody
         with sessions_for(catalog)() as session:
             revision = catalog_revision(session)
 
-        eventually(lambda: engine.revision == revision, timeout=REPLICA_BOUND)  # no search: the watcher noticed
+        wait_for(lambda: engine.revision == revision, timeout=REPLICA_BOUND)  # no search: the watcher noticed
         assert time.monotonic() - imported < REPLICA_BOUND
         assert titles(engine, "zanzibarian") == ["The zanzibarian keynote"]
     finally:
