@@ -42,7 +42,6 @@ from bench.synthetic import SyntheticCatalog
 from db.records import EventRecord, LinkRecord, SpeakerRecord, TalkRecord
 
 ROOT = Path(__file__).resolve().parents[1]
-FOLDER = Path(tempfile.gettempdir()) / "talkbot-bench"  # SQLite catalogs, made once and reused by later runs
 NOT_MEASURED = "n/a"
 
 
@@ -165,24 +164,9 @@ def measure_builds(catalog: Catalog, work: Path) -> dict[str, dict | str]:
 
 def catalog_url(catalog: Catalog) -> str:
     """A migrated SQLite catalog of `catalog`'s talks, made on the first run and reused after."""
-    from db.catalog_import import import_records
-    from db.config import sessions_for
-    from db.migrate import upgrade
+    from bench.cached_catalog import cached_catalog
 
-    path = FOLDER / f"lifecycle-{catalog.size}.sqlite3"
-    if not path.exists():
-        FOLDER.mkdir(exist_ok=True)
-        partial = path.with_suffix(".partial")
-        partial.unlink(missing_ok=True)
-        upgrade(f"sqlite:///{partial}")
-        start = time.perf_counter()
-        with sessions_for(f"sqlite:///{partial}").begin() as session:
-            import_records(session, catalog.records())
-        with contextlib.closing(sqlite3.connect(partial)) as connection:  # everything into the file itself
-            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        print(f"  made {path} in {time.perf_counter() - start:.0f} s", flush=True)
-        partial.rename(path)
-    return f"sqlite:///{path}"
+    return cached_catalog(f"lifecycle-{catalog.size}", catalog.records)
 
 
 def copy_catalog(source: str, target: Path) -> str:

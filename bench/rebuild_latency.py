@@ -16,39 +16,26 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 
+from bench.cached_catalog import FOLDER, cached_catalog
 from bench.search import ARCHIVE, QUERIES, Catalog, percentile
 from bench.synthetic import SyntheticCatalog
 from db.catalog import bump_revision, catalog_revision
-from db.catalog_import import import_records
 from db.config import sessions_for
 from db.importers import read_catalog_file
-from db.migrate import upgrade
 from db.search.engine import SearchEngine
 from tests.talkbot_cli import talkbot
-
-FOLDER = Path(tempfile.gettempdir()) / "talkbot-bench"
 
 
 def catalog_file(talks: int) -> str:
     """A SQLite catalog of `talks` talks, made on the first run and reused after."""
-    path = FOLDER / f"rebuild-{talks}.sqlite3"
-    url = f"sqlite:///{path}"
-    if not path.exists():
-        FOLDER.mkdir(exist_ok=True)
-        partial = path.with_suffix(".partial")
-        partial.unlink(missing_ok=True)
-        upgrade(f"sqlite:///{partial}")
+
+    def records():
         real = read_catalog_file(ARCHIVE).records if ARCHIVE.exists() else []
-        start = time.perf_counter()
-        with sessions_for(f"sqlite:///{partial}").begin() as session:
-            import_records(session, Catalog(real, SyntheticCatalog(real), talks).records())
-        print(f"made {path} in {time.perf_counter() - start:.0f} s", flush=True)
-        partial.rename(path)
-    return url
+        return Catalog(real, SyntheticCatalog(real), talks).records()
+
+    return cached_catalog(f"rebuild-{talks}", records)
 
 
 def spread(samples: list[float]) -> str:
