@@ -15,6 +15,13 @@ LEASE = dt.timedelta(minutes=2)
 HISTORY_PAGES = 5  # how far back in a conversation a crashed post is looked for (200 messages a page)
 
 
+class PassTally:
+    """What one pass did, counted (a dataclass of counts deriving from this): printed as "2 posted, 0 skipped, …"."""
+
+    def __str__(self) -> str:
+        return ", ".join(f"{count} {name}" for name, count in vars(self).items())
+
+
 def find_claimed_message(
     client: WebClient, channel_id: str, event_type: str, claim_id: str, claimed_at: dt.datetime
 ) -> dict | None:

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks.digest import digest_message
 from bot.blocks.for_you import FOR_YOU_TITLE
-from bot.claimed_posts import LEASE, find_claimed_message
+from bot.claimed_posts import LEASE, PassTally, find_claimed_message
 from bot.digest.channel_subject import digest_topic, read_channel_about
 from bot.digest.for_you import pick_for_you
 from bot.digest.picker import pick_talk
@@ -62,16 +62,13 @@ BotClients = Callable[[str, str | None], WebClient | None]
 
 
 @dataclass
-class PassReport:
+class PassReport(PassTally):
     posted: int = 0
     recovered: int = 0
     skipped: int = 0
     paused: int = 0
     failed: int = 0
     waiting: int = 0
-
-    def __str__(self) -> str:
-        return ", ".join(f"{count} {name}" for name, count in vars(self).items())
 
 
 class DigestRunner:

@@ -27,7 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.blocks.follows import ALERT_METADATA, MAX_ALERT_TALKS, AlertItem, follow_alert_message
-from bot.claimed_posts import LEASE, find_claimed_message
+from bot.claimed_posts import LEASE, PassTally, find_claimed_message
 from bot.digest.runner import BotClients
 from bot.installations.clients import slack_error_code
 from db.cards import TalkCard
@@ -57,7 +57,7 @@ NOT_INSTALLED = "talkbot is not installed in this workspace"
 
 
 @dataclass
-class AlertReport:
+class AlertReport(PassTally):
     sent: int = 0
     recovered: int = 0
     skipped: int = 0
@@ -65,9 +65,6 @@ class AlertReport:
     failed: int = 0
     waiting: int = 0
     batches: int = 0  # batches closed: every follower dealt with
-
-    def __str__(self) -> str:
-        return ", ".join(f"{count} {name}" for name, count in vars(self).items())
 
 
 @dataclass(frozen=True)
