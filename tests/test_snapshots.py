@@ -275,6 +275,8 @@ def test_snapshots_live_beside_a_sqlite_file_and_per_database_url_elsewhere(monk
     assert "secret" not in str(one)
     monkeypatch.setenv(INDEX_DIR_VARIABLE, str(tmp_path / "elsewhere"))
     assert snapshot_directory("postgresql+psycopg://talkbot@db-a/talkbot").parent == tmp_path / "elsewhere"
+    assert snapshot_directory(f"sqlite:///{tmp_path}/catalog.sqlite3").parent == tmp_path / "elsewhere"
+    assert snapshot_directory("sqlite://") is None  # an in-memory catalog has none, wherever they go
 
 
 def test_damaged_saved_vectors_are_read_again_from_the_database(empty_database, snapshots):

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.cards import TalkCard
 from db.catalog import talks_by_id
+from db.search.build_worker import BuildWorker
 from db.search.encoder import Encoder, shared_encoder
 from db.search.index import CatalogIndex, TalkText, load_talk_texts
 from db.search.lifecycle import POLL_EVERY, Builder, Indexes, IndexKeeper, build_indexes
@@ -77,7 +78,8 @@ class SearchEngine:
     semantic index reloaded (only the new vectors) whenever vectors are stored, whichever process changed them: in
     the background, while searches answer from the indexes at hand (db/search/lifecycle.py).
 
-    `build` makes the indexes for a revision (default: lifecycle.build_indexes); `poll_every`: how often the watcher
+    `build` makes the indexes for a revision (default: lifecycle.build_indexes, with full rebuilds of the lexical
+    index made by `worker`, a process of their own: db/search/build_worker.py); `poll_every`: how often the watcher
     (`watch_catalog`) looks at the catalog revision."""
 
     def __init__(
@@ -88,12 +90,14 @@ class SearchEngine:
         encoder: Encoder | None = None,
         build: Builder | None = None,
         poll_every: float = POLL_EVERY,
+        worker: BuildWorker | None = None,
     ) -> None:
         self.sessions = sessions
         self.vocabulary = vocabulary or default_vocabulary()
         self.semantic = semantic_enabled() if semantic is None else semantic
         self._encoder = encoder
-        build = build or functools.partial(build_indexes, semantic=self.semantic)
+        self._worker = worker or BuildWorker()
+        build = build or functools.partial(build_indexes, semantic=self.semantic, full_build=self._worker)
         self._keeper = IndexKeeper(sessions, build, vectors_matter=self.semantic, poll_every=poll_every)
 
     def parse(self, text: str) -> Query:
@@ -144,7 +148,9 @@ class SearchEngine:
         self._keeper.watch()
 
     def stop_watching(self) -> None:
+        """Stop the watcher, and the build worker if one runs (its build is dropped; searches go on)."""
         self._keeper.stop_watching()
+        self._worker.stop()
 
     def warm_up(self) -> None:
         """Build the indexes and load the model now, so the first person to search does not wait for them."""

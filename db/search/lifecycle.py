@@ -12,6 +12,7 @@ A catalog change made by another process is noticed by the next search, or withi
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 import threading
@@ -48,6 +49,11 @@ class Indexes:
 # Builds the indexes for (session, revision, vectors version, the indexes at hand or None).
 Builder = Callable[[Session, int, int, Indexes | None], Indexes]
 
+# Makes the lexical index of the catalog at a revision from scratch while searches answer from the previous one:
+# (session, revision, the previous lexical index, how to build it in this thread). db/search/build_worker.py builds
+# it in a process of its own.
+FullBuild = Callable[[Session, int, CatalogIndex, Callable[[], CatalogIndex]], CatalogIndex]
+
 
 def catalog_stamp(session: Session) -> tuple[int, int]:
     """The catalog revision and the vectors version, in one query."""
@@ -59,23 +65,35 @@ def catalog_stamp(session: Session) -> tuple[int, int]:
 
 
 def build_indexes(
-    session: Session, revision: int, vectors: int, previous: Indexes | None, *, semantic: bool
+    session: Session,
+    revision: int,
+    vectors: int,
+    previous: Indexes | None,
+    *,
+    semantic: bool,
+    full_build: FullBuild | None = None,
 ) -> Indexes:
     """The indexes for catalog `revision`: the one place they are made. The lexical index is built from the talks
     unless `previous` is already at that revision (only vectors were added); the semantic one reads only the vectors
-    `previous` lacks."""
+    `previous` lacks. `full_build` makes a full build of the lexical index while searches answer from `previous`
+    (the first build in a process, with nothing to answer from, is made here)."""
     with patient(session):  # the whole catalog: at 1M talks, seconds (db/config.py)
         if previous is not None and previous.revision == revision:
             lexical = previous.lexical
         else:  # snapshot hook (db/search/snapshot.py): this revision's saved index when there is a good one
-            lexical = cached_index(
-                session, snapshot_directory(session.get_bind().url), revision,
-                lambda: CatalogIndex(load_talk_texts(session)),
-            )  # fmt: skip
+            build = functools.partial(build_lexical, session)
+            if full_build is not None and previous is not None:
+                build = functools.partial(full_build, session, revision, previous.lexical, build)
+            lexical = cached_index(session, snapshot_directory(session.get_bind().url), revision, build)
         vector_index = None
         if semantic:
             vector_index = load_semantic(session, lexical, previous.semantic if previous is not None else None)
     return Indexes(revision, vectors, lexical, vector_index)
+
+
+def build_lexical(session: Session) -> CatalogIndex:
+    """A full build of the lexical index from every talk `session` reads."""
+    return CatalogIndex(load_talk_texts(session))
 
 
 def load_semantic(session: Session, lexical: CatalogIndex, previous: SemanticIndex | None) -> SemanticIndex | None:

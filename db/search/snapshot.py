@@ -64,14 +64,15 @@ class Damaged(Exception):
 def snapshot_directory(url: str) -> Path | None:
     """Where a catalog's snapshots live; None for a catalog with no file of its own (an in-memory SQLite)."""
     parsed = make_url(url)
+    sqlite = parsed.get_backend_name() == "sqlite"
+    database = parsed.database or ""
+    if sqlite and (not database or database == ":memory:" or parsed.query.get("mode") == "memory"):
+        return None  # wherever TALKBOT_INDEX_DIR points: every such catalog would have the same URL
     key = hashlib.sha256(parsed._replace(password=None).render_as_string(hide_password=False).encode()).hexdigest()[:16]
     override = os.environ.get(INDEX_DIR_VARIABLE, "").strip()
     if override:
         return Path(override).expanduser() / key
-    if parsed.get_backend_name() == "sqlite":
-        database = parsed.database or ""
-        if not database or database == ":memory:" or parsed.query.get("mode") == "memory":
-            return None
+    if sqlite:
         return Path(database).with_name(Path(database).name + ".index")
     return user_data_path("talkbot") / "index" / key
 
