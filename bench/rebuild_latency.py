@@ -2,29 +2,39 @@
 
     python -m bench.rebuild_latency                 # 100k talks (the SQLite file is made once, ~2 minutes)
     python -m bench.rebuild_latency --talks 20000
+    python -m bench.rebuild_latency --build thread  # only the in-thread rebuild (worker: only the worker's)
 
 One SQLite catalog of pyvideo talks topped up with synthetic ones (bench/search.py's Catalog), searched through
-SearchEngine.search (a database session, the revision check, the cards) with the semantic layer off:
+SearchEngine.search (a database session, the revision check, the cards) with the semantic layer off, by two engines
+in this process that differ only in how a full rebuild is made: in a thread of this process (`build_indexes` as it
+was), or by a worker process whose snapshot this process loads (db/search/build_worker.py). In `--rounds` rounds,
+each engine in turn:
 - the query mix with no build running, then again from the moment the revision is bumped (a full rebuild of the same
-  talks starts in the background) until the new index is swapped in: p50, p99 and the slowest search of each;
-- a one-talk `talkbot import` in a process of its own, with the watcher running here and nobody searching: seconds
-  from the import's exit to the new index being in place, and to the talk being found.
+  talks starts in the background) until the new index is swapped in: p50, p99 and the slowest search of each, the
+  rebuild's seconds, and this process's resident memory before, at its highest during, and after the rebuild;
+then for each engine, a one-talk `talkbot import` in a process of its own, with the engine's watcher running and
+nobody searching: seconds from the import's exit to the new index being in place, and to the talk being found.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import gc
+import logging
 import statistics
 import sys
 import time
+from dataclasses import dataclass, field
 
 from bench.cached_catalog import FOLDER, cached_catalog
-from bench.search import ARCHIVE, QUERIES, Catalog, percentile
+from bench.search import ARCHIVE, QUERIES, Catalog, percentile, resident_mb
 from bench.synthetic import SyntheticCatalog
 from db.catalog import bump_revision, catalog_revision
 from db.config import sessions_for
 from db.importers import read_catalog_file
 from db.search.engine import SearchEngine
+from db.search.lifecycle import build_indexes
 from tests.talkbot_cli import talkbot
 
 
@@ -51,16 +61,33 @@ def timed_search(engine: SearchEngine, query: str) -> float:
     return (time.perf_counter() - start) * 1000
 
 
-def searches_during_rebuild(engine: SearchEngine, url: str) -> tuple[list[float], float]:
-    """Bump the revision and search without pause until the rebuilt index is in place; the build's seconds."""
+@dataclass
+class Rebuild:
+    """One rebuild, searched through: the searches' milliseconds, its seconds, and this process's resident MB."""
+
+    samples: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    before_mb: float = 0.0
+    peak_mb: float = 0.0
+    after_mb: float = 0.0
+
+
+def searches_during_rebuild(engine: SearchEngine, url: str) -> Rebuild:
+    """Bump the revision and search without pause until the rebuilt index is in place."""
+    gc.collect()
+    rebuild = Rebuild(before_mb=resident_mb())
+    rebuild.peak_mb = rebuild.before_mb
     with sessions_for(url).begin() as session:
         bump_revision(session)
         target = catalog_revision(session)
-    samples: list[float] = []
     start = time.perf_counter()
     while engine.revision != target:
-        samples.extend(timed_search(engine, query) for query in QUERIES)
-    return samples, time.perf_counter() - start
+        rebuild.samples.extend(timed_search(engine, query) for query in QUERIES)
+        rebuild.peak_mb = max(rebuild.peak_mb, resident_mb())
+    rebuild.seconds = time.perf_counter() - start
+    gc.collect()
+    rebuild.after_mb = resident_mb()
+    return rebuild
 
 
 def import_seen_elsewhere(engine: SearchEngine, url: str) -> tuple[float, float]:
@@ -80,23 +107,48 @@ def import_seen_elsewhere(engine: SearchEngine, url: str) -> tuple[float, float]
     return indexed, time.perf_counter() - imported
 
 
+def engines(url: str, builds: list[str]) -> dict[str, SearchEngine]:
+    """An engine for each way of rebuilding asked for, each warmed up (its first build blocks)."""
+    made = {}
+    for build in builds:
+        in_thread = functools.partial(build_indexes, semantic=False) if build == "thread" else None
+        engine = made[build] = SearchEngine(sessions_for(url), semantic=False, build=in_thread)
+        start = time.perf_counter()
+        engine.warm_up()
+        seconds = time.perf_counter() - start
+        print(f"{build}: first build (blocking; a snapshot's load, or the talks read and indexed): {seconds:.1f} s")
+    return made
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--talks", type=int, default=100_000)
+    parser.add_argument("--build", choices=["thread", "worker", "both"], default="both")
+    parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
+    logging.basicConfig(format="  %(message)s")
+    logging.getLogger("db.search.build_worker").setLevel(logging.INFO)  # the worker's seconds and peak memory
     url = catalog_file(args.talks)
-    engine = SearchEngine(sessions_for(url), semantic=False)
-    start = time.perf_counter()
-    engine.warm_up()
-    print(f"{args.talks:,} talks; first build (load + index, blocking): {time.perf_counter() - start:.1f} s")
-    idle = [timed_search(engine, query) for _ in range(5) for query in QUERIES]
-    print(f"no build running:    {spread(idle)}")
-    during, build = searches_during_rebuild(engine, url)
-    print(f"during a rebuild:    {spread(during)} (the background build took {build:.1f} s)")
-    engine.watch_catalog()
-    indexed, found = import_seen_elsewhere(engine, url)
-    engine.stop_watching()
-    print(f"one-talk import in another process: new index in place {indexed:.1f} s after it ended, found {found:.1f} s")
+    print(f"{args.talks:,} talks")
+    builds = ["thread", "worker"] if args.build == "both" else [args.build]
+    by_build = engines(url, builds)
+    for round_ in range(1, args.rounds + 1):
+        for build, engine in by_build.items():
+            idle = [timed_search(engine, query) for _ in range(5) for query in QUERIES]
+            rebuild = searches_during_rebuild(engine, url)
+            print(
+                f"round {round_}, {build}: no build running: {spread(idle)}\n"
+                f"  during a rebuild: {spread(rebuild.samples)}; the rebuild took {rebuild.seconds:.1f} s\n"
+                f"  resident MB: {rebuild.before_mb:.0f} before, {rebuild.peak_mb:.0f} at most during,"
+                f" {rebuild.after_mb:.0f} after",
+                flush=True,
+            )
+    for build, engine in by_build.items():
+        engine.watch_catalog()
+        indexed, found = import_seen_elsewhere(engine, url)
+        engine.stop_watching()
+        print(f"{build}: one-talk import in another process: new index in place {indexed:.1f} s after it ended,"
+              f" found {found:.1f} s")  # fmt: skip
     sys.stdout.flush()
 
 

@@ -75,6 +75,7 @@ class BuildReport:
     """What the worker prints when its snapshot is saved."""
 
     seconds: float  # from the request to the snapshot saved
+    cpu_seconds: float  # the worker's, its start included
     peak_mb: float  # the worker's peak resident memory
 
 
@@ -131,8 +132,9 @@ class BuildWorker:
             self._failed = True
             raise WorkerFailed(f"the snapshot the build worker saved for revision {revision} could not be loaded")
         log.info(
-            "search index of revision %d built by a worker process in %.1f s (its peak %.0f MB), loaded in %.0f ms",
-            revision, report.seconds, report.peak_mb, (time.perf_counter() - start) * 1000,
+            "search index of revision %d built by a worker process in %.1f s (%.1f CPU s, its peak %.0f MB), "
+            "loaded in %.0f ms", revision, report.seconds, report.cpu_seconds, report.peak_mb,
+            (time.perf_counter() - start) * 1000,
         )  # fmt: skip
         return loaded
 
@@ -218,8 +220,9 @@ def _build(request: BuildRequest) -> int:
             return MOVED_ON
     if save_snapshot(index, Path(request.directory), request.revision, request.state) is None:
         return 1  # save_snapshot logged why
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
-    print(json.dumps(asdict(BuildReport(time.perf_counter() - start, peak_mb))))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    report = BuildReport(time.perf_counter() - start, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)  # KB
+    print(json.dumps(asdict(report)))
     return 0
 
 
