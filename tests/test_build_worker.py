@@ -187,3 +187,14 @@ def test_a_catalog_with_no_file_of_its_own_is_rebuilt_in_the_thread(catalog):
 
     assert titles(engine, "zanzibarian") == ["The zanzibarian keynote"]
     assert worker.runs == 0
+
+
+def test_a_catalog_smaller_than_the_worker_pays_for_is_rebuilt_in_the_thread(catalog):
+    worker = BuildWorker()  # the seed catalog's 64 talks index in milliseconds, a worker starts in most of a second
+    engine = engine_with(catalog, worker)
+    import_here(catalog, ZANZIBARIAN)
+
+    engine.catch_up()
+
+    assert titles(engine, "zanzibarian") == ["The zanzibarian keynote"]
+    assert worker.runs == 0

@@ -38,9 +38,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from db.config import bulk_timeouts, sessions_for
+from db.models import Talk
 from db.search.index import CatalogIndex
 from db.search.lifecycle import build_lexical
 from db.search.snapshot import catalog_state, load_snapshot, save_snapshot, snapshot_directory
@@ -105,15 +107,13 @@ class BuildWorker:
         with self._state:
             return self._process.pid if self._process is not None else None
 
-    def __call__(
-        self, session: Session, revision: int, previous: CatalogIndex, here: Callable[[], CatalogIndex]
-    ) -> CatalogIndex:
-        """The lexical index of the catalog at `revision`, which `session` reads, while searches answer from
-        `previous`: the snapshot a worker saved, loaded, or `here()` where a worker cannot or need not make it."""
+    def __call__(self, session: Session, revision: int, here: Callable[[], CatalogIndex]) -> CatalogIndex:
+        """A full build of the lexical index of the catalog at `revision`, which `session` reads: the snapshot a worker
+        saved, loaded, or `here()` where a worker cannot or need not make it."""
         bind = session.get_bind()
         directory = snapshot_directory(bind.url)
         state = catalog_state(session) if directory is not None else None
-        if state is None or state.revision != revision or len(previous) < self.from_talks:
+        if state is None or state.revision != revision or _talks(session) < self.from_talks:
             return here()  # no file of its own (in-memory SQLite), no identity yet, moved on already, or small
         if self._failed:
             self._failed = False
@@ -182,6 +182,11 @@ class BuildWorker:
             why = f"it exited with status {process.returncode}"
         said = err.decode(errors="replace").strip()[-STDERR_KEPT:]
         raise WorkerFailed(f"the search index's build worker failed: {why}" + (f"; it said:\n{said}" if said else ""))
+
+
+def _talks(session: Session) -> int:
+    """How many talks the catalog holds now (not the previous index: a first import may bring a whole archive)."""
+    return session.scalar(select(func.count()).select_from(Talk)) or 0
 
 
 def _environment() -> dict[str, str]:

@@ -50,9 +50,8 @@ class Indexes:
 Builder = Callable[[Session, int, int, Indexes | None], Indexes]
 
 # Makes the lexical index of the catalog at a revision from scratch while searches answer from the previous one:
-# (session, revision, the previous lexical index, how to build it in this thread). db/search/build_worker.py builds
-# it in a process of its own.
-FullBuild = Callable[[Session, int, CatalogIndex, Callable[[], CatalogIndex]], CatalogIndex]
+# (session, revision, how to build it in this thread). db/search/build_worker.py builds it in a process of its own.
+FullBuild = Callable[[Session, int, Callable[[], CatalogIndex]], CatalogIndex]
 
 
 def catalog_stamp(session: Session) -> tuple[int, int]:
@@ -83,7 +82,7 @@ def build_indexes(
         else:  # snapshot hook (db/search/snapshot.py): this revision's saved index when there is a good one
             build = functools.partial(build_lexical, session)
             if full_build is not None and previous is not None:
-                build = functools.partial(full_build, session, revision, previous.lexical, build)
+                build = functools.partial(full_build, session, revision, build)
             lexical = cached_index(session, snapshot_directory(session.get_bind().url), revision, build)
         vector_index = None
         if semantic:
