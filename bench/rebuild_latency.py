@@ -3,6 +3,7 @@
     python -m bench.rebuild_latency                 # 100k talks (the SQLite file is made once, ~2 minutes)
     python -m bench.rebuild_latency --talks 20000
     python -m bench.rebuild_latency --build thread  # only the in-thread rebuild (worker: only the worker's)
+    python -m bench.rebuild_latency --database sqlite:///copy.sqlite3  # a catalog no other run bumps
 
 One SQLite catalog of pyvideo talks topped up with synthetic ones (bench/search.py's Catalog), searched through
 SearchEngine.search (a database session, the revision check, the cards) with the semantic layer off, by two engines
@@ -125,10 +126,14 @@ def main() -> None:
     parser.add_argument("--talks", type=int, default=100_000)
     parser.add_argument("--build", choices=["thread", "worker", "both"], default="both")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--database", help="a catalog of this run's own (e.g. a copy of the cached one), when other runs bump the "
+        "cached catalog's revision meanwhile: each would rebuild the other's indexes",
+    )  # fmt: skip
     args = parser.parse_args()
     logging.basicConfig(format="  %(message)s")
     logging.getLogger("db.search.build_worker").setLevel(logging.INFO)  # the worker's seconds and peak memory
-    url = catalog_file(args.talks)
+    url = args.database or catalog_file(args.talks)
     print(f"{args.talks:,} talks")
     builds = ["thread", "worker"] if args.build == "both" else [args.build]
     by_build = engines(url, builds)

@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 
 WORKER_FROM_TALKS = 5_000  # smaller catalogs build in a fraction of the worker's start-up, in the thread as before
 WORKER_TIMEOUT = 1800.0  # seconds: 1M talks built in 101 s on a quiet machine, 476 s on a loaded one; then it hangs
+NICENESS = 10  # the worker's CPU priority below its parent's: with the cores busy, searches go first
 PARENT_CHECK_EVERY = 0.5  # seconds between the worker's looks at whether its parent is still there
 MOVED_ON = 3  # the worker's exit status when the catalog changed before or during its build: nothing was saved
 STDERR_KEPT = 2000  # characters of a failed worker's stderr that go into the log
@@ -209,6 +210,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")  # stderr: the parent's log
     request = BuildRequest(**json.loads(sys.stdin.readline()))
     _exit_with_parent(request.parent)
+    os.nice(NICENESS)
     sys.exit(_build(request))
 
 
