@@ -2,7 +2,8 @@
 
 A search answers from the indexes at hand. When the catalog revision (or the stored vectors) has moved on, one
 background thread builds the next indexes in a database session of its own and swaps them in with a single assignment
-of an immutable `Indexes`; searches meanwhile answer from the previous ones. Only the first build in a process blocks,
+of an immutable `Indexes`; searches meanwhile answer from the previous ones. A full build of the lexical index is
+handed to `full_build` (the engine's: a worker process, db/search/build_worker.py), so the thread only loads it. Only the first build in a process blocks,
 as there is nothing to answer from yet. Whoever must see every talk of the catalog as it is now (the follow alerts'
 matching) asks for `fresh` indexes, which waits for, or does, the build.
 
