@@ -103,6 +103,21 @@ def test_a_worker_out_of_time_is_killed_and_the_retry_builds_in_the_thread(catal
 
 
 @SQLITE_ONLY
+def test_a_worker_that_cannot_be_started_fails_that_build_and_the_retry_builds_in_the_thread(
+    catalog, caplog, monkeypatch, tmp_path
+):
+    worker = BuildWorker(from_talks=0)
+    engine = engine_with(catalog, worker)
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "upgraded-away" / "python"))
+
+    import_here(catalog, ZANZIBARIAN)
+
+    assert wait_for(lambda: titles(engine, "zanzibarian")) == ["The zanzibarian keynote"]
+    assert "the search index's build worker could not be started" in caplog.text
+    assert worker.runs == 0
+
+
+@SQLITE_ONLY
 def test_after_a_failed_worker_the_next_full_build_is_tried_in_a_worker_again(catalog, caplog):
     worker = BuildWorker(from_talks=0)
     engine = engine_with(catalog, worker)

@@ -152,10 +152,14 @@ class BuildWorker:
         """Run a worker for `request`: its report, or None when the catalog moved on meanwhile."""
         with self._one_at_a_time:
             with self._state:
-                process = subprocess.Popen(
-                    [sys.executable, "-P", "-m", "db.search.build_worker"],
-                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_environment(),
-                )  # fmt: skip
+                try:
+                    process = subprocess.Popen(
+                        [sys.executable, "-P", "-m", "db.search.build_worker"],
+                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_environment(),
+                    )  # fmt: skip
+                except OSError as problem:  # no process can be started now (too many, no memory)
+                    self._failed = True
+                    raise WorkerFailed(f"the search index's build worker could not be started: {problem}") from None
                 self._process = process
                 self.runs += 1
             try:
@@ -171,7 +175,7 @@ class BuildWorker:
                     stopped, self._stopped = self._stopped is process, None
         if process.returncode == 0:
             self._failed = False
-            return BuildReport(**json.loads(out))
+            return BuildReport(**json.loads(out.splitlines()[-1]))  # its last line: a library may print before it
         if process.returncode == MOVED_ON:
             return None
         self._failed = not stopped
@@ -180,7 +184,7 @@ class BuildWorker:
         elif timed_out:
             why = f"it had not finished after {self.timeout:g} s and was killed"
         else:
-            why = f"it exited with status {process.returncode}"
+            why = f"it exited with status {process.returncode}"  # negative: killed by that signal
         said = err.decode(errors="replace").strip()[-STDERR_KEPT:]
         raise WorkerFailed(f"the search index's build worker failed: {why}" + (f"; it said:\n{said}" if said else ""))
 
