@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.cli.parser import build_parser
+from bot.cli.parser import IMPORT_FORMATS, build_parser
 from bot.cli.search import format_page
 from db.cards import TalkCard
+from db.importers import format_names
 from db.search.engine import ResultPage
 from tests.support.cli import talkbot
 from tests.talkbot_cli import TALKBOT
@@ -264,6 +265,10 @@ def test_a_misspelled_command_is_answered_with_the_closest_one(talkbot_here, arg
     status, _, err = talkbot_here(*args)
 
     assert status == 2 and err.splitlines()[-1] == expected
+
+
+def test_import_format_choices_are_the_importers_formats():
+    assert list(IMPORT_FORMATS) == format_names()
 
 
 def test_import_help_describes_path_as_files_or_folders_and_their_formats(talkbot_here):

@@ -19,8 +19,9 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
-from db.config import POOL_CAPACITY, DatabaseSettingError, DatabaseTimeouts, Unanswered, make_engine, patient
+from db.config import POOL_CAPACITY, DatabaseSettingError, DatabaseTimeouts, make_engine, patient
 from db.migrate import upgrade
+from db.postgres import Unanswered
 
 QUICK = DatabaseTimeouts(reply=1.0, statement=0.6, lock=0.3, sqlite_busy=0.3, bulk=5.0)
 
