@@ -11,6 +11,7 @@ import logging
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -181,6 +182,24 @@ def _warn_if_exhausted(pool: QueuePool, pool_timeout: float) -> None:
     """The last connection just went out: the next checkout waits for one, and fails after the pool timeout."""
     if pool.checkedout() >= POOL_CAPACITY:
         log.warning(POOL_EXHAUSTED + " (the next request waits up to %g s for one)", POOL_CAPACITY, pool_timeout)
+
+
+_probing_regardless: ContextVar[bool] = ContextVar("probing_regardless", default=False)
+
+
+@contextmanager
+def probing_regardless() -> Iterator[None]:
+    """Inside, a wait for a database that stopped answering is made even while another request is making one (which
+    would otherwise fail at once: db/postgres.py `Unanswered`). For the health check alone."""
+    token = _probing_regardless.set(True)
+    try:
+        yield
+    finally:
+        _probing_regardless.reset(token)
+
+
+def probes_regardless() -> bool:
+    return _probing_regardless.get()
 
 
 _engines: dict[str, Engine] = {}

@@ -13,7 +13,9 @@ import psycopg
 from psycopg.errors import _WaitTimeout
 from sqlalchemy import Engine, event
 
-if TYPE_CHECKING:  # db/config.py imports this module when it makes a PostgreSQL engine
+from db.config import probes_regardless
+
+if TYPE_CHECKING:
     from db.config import DatabaseTimeouts
 
 
@@ -21,20 +23,25 @@ class Unanswered:
     """Whether the database has failed to answer in time, and not answered since. While it has not, one request at a
     time probes it (and waits its timeouts); the others fail at once instead of each waiting out the same timeouts: a
     hang would otherwise hold every thread for seconds per request, and "try again" should come fast. The first
-    probe that gets an answer closes it again. Refused connections fail fast by themselves and do not trip it."""
+    probe that gets an answer closes it again. Refused connections fail fast by themselves and do not trip it.
+
+    The health check probes even while a request does (`probing_regardless` in db/config.py): turned away, it would
+    report the database down for as long as its answer is reused, though the request's probe had just been answered.
+    It runs in a thread of its own, one at a time, within its own deadline, so it holds no request's thread."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._tripped = self._probing = False
+        self._tripped = False
+        self._probes = 0  # waits in flight on a database that has not answered since it went silent
 
     @contextmanager
     def waiting(self) -> Iterator[None]:
         """Around one wait for the database: raises at once while another request is probing a silent database."""
         with self._lock:
             probe = self._tripped
-            if probe and self._probing:
+            if probe and self._probes and not probes_regardless():
                 raise psycopg.OperationalError("the database is not answering; not waiting for it twice at once")
-            self._probing = self._probing or probe
+            self._probes += probe
         try:
             yield
         except (_WaitTimeout, psycopg.errors.ConnectionTimeout):
@@ -48,7 +55,7 @@ class Unanswered:
         finally:
             if probe:
                 with self._lock:
-                    self._probing = False
+                    self._probes -= 1
 
 
 class AnsweringConnection(psycopg.Connection):
