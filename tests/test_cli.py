@@ -38,6 +38,25 @@ def test_first_search_on_a_fresh_machine_creates_seeds_and_answers(tmp_path):
     assert "created" not in again.stderr and again.stdout == result.stdout
 
 
+def test_a_search_of_a_ready_catalog_imports_nothing_it_does_not_use(tmp_path):
+    """Most of a search's start is imports (docs/benchmarks.md): one on an existing SQLite catalog with the semantic
+    layer off pays neither for migrating (Alembic) nor for Slack (slack_sdk), PostgreSQL (psycopg), the importers or
+    the model runtime (onnxruntime)."""
+    assert talkbot_process("search", "kafka", home=tmp_path).returncode == 0  # creates, migrates and seeds
+
+    result = talkbot_process(
+        "search", "kafka", home=tmp_path, env_extra={"TALKBOT_SEMANTIC": "off"}, python_options=("-X", "importtime")
+    )
+
+    assert result.returncode == 0 and result.stdout.startswith("1. Scaling Kafka")
+    imported = {
+        line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")
+    }
+    assert "sqlalchemy.orm" in imported and "db.search.engine" in imported  # the probe sees what was imported
+    unused = ("alembic", "slack_sdk", "psycopg", "db.importers", "onnxruntime")
+    assert sorted(name for name in imported if name.split(".")[0] in unused or name.startswith(unused)) == []
+
+
 def test_search_json_lists_the_fields_every_surface_needs_best_first(tmp_path):
     result = talkbot("search", "kafka", "--json", "--limit", "3", home=tmp_path)
 
