@@ -220,7 +220,8 @@ def hyphenated_words(fields: Iterable[str]) -> Iterator[tuple[str, str]]:
 
 def talk_mentions(talk: TalkText) -> tuple[Mention, ...]:
     """The abbreviations a talk's title and summary spell out, in the order written."""
-    return tuple(mention for text in (talk.title, talk.summary) if "(" in text for mention in abbreviation_mentions(text))
+    texts = [text for text in (talk.title, talk.summary) if "(" in text]
+    return tuple(mention for text in texts for mention in abbreviation_mentions(text))
 
 
 @dataclass(frozen=True)
@@ -483,7 +484,9 @@ def assembled(catalog: CatalogWords) -> dict:
     abbreviations = learned_abbreviations(mention for _, spelled_out in words.mentions for mention in spelled_out)
     docs = np.repeat(np.arange(count, dtype=np.int32), np.diff(words.starts))
     hyphenated = set(map(tuple, np.unique(words.hyphen_pairs, axis=0).tolist())) if len(words.hyphen_pairs) else set()
-    compounds, compound_surfaces = _compound_rows(names, catalog.first_codes, hyphenated, words.terms, words.codes, docs)
+    compounds, compound_surfaces = _compound_rows(
+        names, catalog.first_codes, hyphenated, words.terms, words.codes, docs
+    )
     # Static order among equally relevant talks: recommended, with video, newer, then lower talk id.
     order = np.lexsort((-catalog.talk_ids, catalog.years, catalog.has_video, catalog.recommended))
     prior = np.empty(count, dtype=np.int64)

@@ -125,9 +125,7 @@ Mention = tuple[str, Phrase]  # an abbreviation and the long form one text gives
 
 def abbreviation_mentions(text: str) -> list[Mention]:
     """The (short form, long form) pairs `text` writes, as index terms, in the order written."""
-    return [
-        (stem(fold(short)), tuple(stem(word) for word in surface_words(found))) for short, found in _pairs(text)
-    ]
+    return [(stem(fold(short)), tuple(stem(word) for word in surface_words(found))) for short, found in _pairs(text)]
 
 
 def learn_abbreviations(texts: Iterable[str]) -> dict[str, tuple[Phrase, ...]]:
