@@ -54,7 +54,7 @@ def timed_search(engine: SearchEngine, query: str) -> float:
 def searches_during_rebuild(engine: SearchEngine, url: str) -> tuple[list[float], float]:
     """Bump the revision and search without pause until the rebuilt index is in place; the build's seconds."""
     with sessions_for(url).begin() as session:
-        bump_revision(session)
+        bump_revision(session, None)  # any talk: a full rebuild
         target = catalog_revision(session)
     samples: list[float] = []
     start = time.perf_counter()

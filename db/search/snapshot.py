@@ -27,6 +27,7 @@ import mmap
 import os
 import shutil
 import tempfile
+import threading
 import time
 import zlib
 from collections.abc import Callable
@@ -197,6 +198,22 @@ def cached_index(
     if state is not None and catalog_state(session) == state:
         save_snapshot(index, directory, state.revision, state.key)
     return index
+
+
+def save_in_background(
+    session: Session, directory: Path | None, revision: int, index: CatalogIndex
+) -> threading.Thread | None:
+    """Save `index` (the catalog at `revision`, as read in `session`) as that revision's snapshot in a thread of its
+    own, so a process waiting for the index does not wait for the disk: only when the catalog is still at `revision`
+    now, so the snapshot holds exactly the state its manifest names."""
+    state = catalog_state(session) if directory is not None else None
+    if state is None or state.revision != revision:
+        return None
+    thread = threading.Thread(
+        target=save_snapshot, args=(index, directory, state.revision, state.key), name="talkbot-index-save", daemon=True
+    )
+    thread.start()
+    return thread
 
 
 # ------------------------------------------------------------------------------------------------ the talk vectors
