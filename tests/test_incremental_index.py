@@ -10,11 +10,18 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import func, select
 
+from db.catalog import CHANGE_LOG_REVISIONS, LOGGED_TALKS, bump_revision, catalog_revision, changed_talks
+from db.catalog_import import import_records
+from db.config import sessions_for
 from db.importers import read_catalog_file
+from db.models import RECOMMENDED, CatalogChange, TalkSource
+from db.records import EventRecord, LinkRecord, SpeakerRecord, TalkRecord
 from db.search.incremental import updated_index
-from db.search.index import CatalogIndex, TalkText
-from db.setup import SEED_FILE
+from db.search.index import CatalogIndex, TalkText, load_talk_texts
+from db.search.lifecycle import build_indexes, updated_lexical
+from db.setup import SEED_FILE, seed_catalog
 
 
 def seed_talks() -> list[TalkText]:
@@ -185,3 +192,122 @@ catalogs = st.lists(talk_texts, max_size=12, unique_by=lambda talk: talk.talk_id
 def test_any_change_of_a_catalog_updates_to_its_full_build(before, after):
     updated, built = update(before, after)
     assert_same_index(updated, built)
+
+
+# ------------------------------------------------------------------------------ the change log, and builds from it
+def record(external_id: str, title: str, source: str = "test", city: str = "Lyon", **fields) -> TalkRecord:
+    values = dict(speakers=(SpeakerRecord("Zoe Example"),), event=EventRecord("DemoConf", 2024, city=city))
+    return TalkRecord(source=source, external_id=external_id, title=title, **(values | fields))
+
+
+BASE = (record("a", "Kafka in anger"), record("b", "Queues at scale"), record("c", "Chaos for all"))
+
+
+def import_here(url: str, *records: TalkRecord, prune: bool = False) -> int:
+    """Import `records`; the catalog's revision after."""
+    with sessions_for(url).begin() as session:
+        import_records(session, records, prune=prune)
+        return catalog_revision(session)
+
+
+def ids_of(url: str, *external_ids: str) -> set[int]:
+    with sessions_for(url)() as session:
+        return set(session.scalars(select(TalkSource.talk_id).where(TalkSource.external_id.in_(external_ids))))
+
+
+def logged_since(url: str, revision: int) -> set[int] | None:
+    with sessions_for(url)() as session:
+        return changed_talks(session, revision, catalog_revision(session))
+
+
+def changed(external_id: str, **changes) -> TalkRecord:
+    base = next(talk for talk in BASE if talk.external_id == external_id)
+    return dataclasses.replace(base, **changes)
+
+
+@pytest.mark.parametrize(
+    ("again", "gone", "expected"),
+    [
+        ((record("d", "A new talk"),), set(), {"d"}),
+        ((changed("a", title="Kafka in peace"),), set(), {"a"}),
+        ((changed("a", tags=("streaming",)),), set(), {"a"}),
+        ((changed("a", speakers=(SpeakerRecord("Ryan Chao"),)),), set(), {"a"}),
+        ((changed("a", links=(LinkRecord("video", "https://example.org/v"),)),), set(), {"a"}),
+        ((changed("a", recommendation="Great.", verdict=RECOMMENDED),), set(), {"a"}),
+        ((changed("a", event=EventRecord("OtherConf", 2023)),), set(), {"a"}),
+        ((changed("a", event=EventRecord("DemoConf", 2024, city="Paris")),), set(), {"a", "b", "c"}),  # shared event
+        ((record("a2", "Kafka in anger", source="other", summary="Now with a summary"),), set(), {"a"}),  # linked
+        ((), {"c"}, {"c"}),  # pruned: deleted
+    ],
+    ids=["add", "title", "tag", "speaker", "video", "verdict", "event", "event-city", "link", "prune"],
+)
+def test_every_import_logs_the_talks_it_changed(migrated_database, again, gone, expected):
+    before = import_here(migrated_database, *BASE)
+    expected_ids = ids_of(migrated_database, *expected)  # a deleted talk's id is read before it goes
+    second = {talk.external_id: talk for talk in (*BASE, *again) if talk.external_id not in gone}
+    import_here(migrated_database, *second.values(), prune=bool(gone))
+    if "d" in expected:
+        expected_ids = ids_of(migrated_database, "d")
+
+    assert logged_since(migrated_database, before) == expected_ids
+
+
+def test_an_import_that_changes_nothing_logs_nothing(migrated_database):
+    before = import_here(migrated_database, *BASE)
+    assert import_here(migrated_database, *BASE) == before
+
+
+def test_the_log_keeps_only_the_newest_revisions(migrated_database):
+    with sessions_for(migrated_database).begin() as session:
+        for _ in range(CHANGE_LOG_REVISIONS + 5):
+            newest = bump_revision(session, {1})
+    with sessions_for(migrated_database)() as session:
+        assert session.scalar(select(func.min(CatalogChange.revision))) == newest - CHANGE_LOG_REVISIONS + 1
+        assert changed_talks(session, newest - CHANGE_LOG_REVISIONS, newest) == {1}
+        assert changed_talks(session, newest - CHANGE_LOG_REVISIONS - 1, newest) is None  # no longer reaches back
+
+
+def test_a_revision_of_any_talk_or_too_many_talks_says_the_log_cannot_tell(migrated_database):
+    with sessions_for(migrated_database).begin() as session:
+        start = catalog_revision(session)
+        bump_revision(session, {1, 2})
+        bump_revision(session, None)
+        assert changed_talks(session, start, start + 1) == {1, 2}
+        assert changed_talks(session, start, start + 2) is None
+        bump_revision(session, range(1, LOGGED_TALKS + 2))
+        assert changed_talks(session, start + 2, start + 3) is None
+
+
+def full_build(url: str) -> CatalogIndex:
+    with sessions_for(url)() as session:
+        return CatalogIndex(load_talk_texts(session))
+
+
+def test_a_build_after_a_small_change_updates_the_previous_index_to_the_full_build(migrated_database):
+    seed_catalog(migrated_database)
+    with sessions_for(migrated_database)() as session:
+        previous = build_indexes(session, catalog_revision(session), 0, None, semantic=False)
+    revision = import_here(migrated_database, *BASE)
+    revision = import_here(migrated_database, changed("a", title="Zyzzyva (ZQ) on-call"), BASE[1], prune=True)
+
+    with sessions_for(migrated_database)() as session:
+        updated = updated_lexical(session, previous.lexical, previous.revision, revision)
+        built = build_indexes(session, revision, 0, previous, semantic=False)
+    assert updated is not None
+    assert_same_index(updated, full_build(migrated_database))
+    assert_same_index(built.lexical, full_build(migrated_database))
+    assert built.revision == revision
+
+
+def test_a_build_the_log_cannot_bridge_reads_every_talk(migrated_database):
+    seed_catalog(migrated_database)
+    with sessions_for(migrated_database)() as session:
+        previous = build_indexes(session, catalog_revision(session), 0, None, semantic=False)
+    with sessions_for(migrated_database).begin() as session:
+        bump_revision(session, None)
+    revision = import_here(migrated_database, *BASE)
+
+    with sessions_for(migrated_database)() as session:
+        assert updated_lexical(session, previous.lexical, previous.revision, revision) is None
+        built = build_indexes(session, revision, 0, previous, semantic=False)
+    assert_same_index(built.lexical, full_build(migrated_database))
