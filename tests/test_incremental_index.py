@@ -311,3 +311,14 @@ def test_a_build_the_log_cannot_bridge_reads_every_talk(migrated_database):
         assert updated_lexical(session, previous.lexical, previous.revision, revision) is None
         built = build_indexes(session, revision, 0, previous, semantic=False)
     assert_same_index(built.lexical, full_build(migrated_database))
+
+
+def test_a_few_talks_read_alone_read_as_in_the_whole_catalog(migrated_database):
+    import_here(
+        migrated_database,
+        record("a", "One", tags=("zeta", "alpha")),
+        record("b", "Two", tags=("alpha", "zeta", "mu")),  # its tags stored in another order than their ids
+    )
+    with sessions_for(migrated_database)() as session:
+        everything = load_talk_texts(session)
+        assert [load_talk_texts(session, [talk.talk_id]) for talk in everything] == [[talk] for talk in everything]

@@ -682,7 +682,12 @@ def load_talk_texts(session: Session, talk_ids: list[int] | None = None) -> list
     ):
         speakers[talk_id].append(name)
     tags: dict[int, list[str]] = defaultdict(list)
-    for talk_id, name in connection.execute(only(select(talk_tags.c.talk_id, Tag.name).join(Tag), talk_tags.c.talk_id)):
+    # In one order whatever the query plan (a scan of all talks, or a lookup of a few, which an update reads alike).
+    for talk_id, name in connection.execute(
+        only(select(talk_tags.c.talk_id, Tag.name).join(Tag), talk_tags.c.talk_id).order_by(
+            talk_tags.c.talk_id, talk_tags.c.tag_id
+        )
+    ):
         tags[talk_id].append(name)
     with_video = set(connection.scalars(only(select(Link.talk_id).where(Link.kind == "video"), Link.talk_id)))
     rows = connection.execute(
