@@ -8,7 +8,10 @@ SearchEngine.search (a database session, the revision check, the cards) with the
 - the query mix with no build running, then again from the moment the revision is bumped (a full rebuild of the same
   talks starts in the background) until the new index is swapped in: p50, p99 and the slowest search of each;
 - a one-talk `talkbot import` in a process of its own, with the watcher running here and nobody searching: seconds
-  from the import's exit to the new index being in place, and to the talk being found.
+  from the import's exit to the new index being in place, and to the talk being found;
+- what an update of the index with 1, 100, 1,000 and 10,000 changed talks costs (db/search/incremental.py: reading
+  those talks, then the update), beside a full build (reading every talk, then the build), in wall and CPU seconds,
+  measured in turns (full, then each update, twice) and the faster of two kept.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import statistics
 import sys
 import time
 
+import numpy as np
+
 from bench.cached_catalog import FOLDER, cached_catalog
 from bench.search import ARCHIVE, QUERIES, Catalog, percentile
 from bench.synthetic import SyntheticCatalog
@@ -25,6 +30,8 @@ from db.catalog import bump_revision, catalog_revision
 from db.config import sessions_for
 from db.importers import read_catalog_file
 from db.search.engine import SearchEngine
+from db.search.incremental import updated_index
+from db.search.index import CatalogIndex, load_talk_texts
 from tests.talkbot_cli import talkbot
 
 
@@ -54,7 +61,7 @@ def timed_search(engine: SearchEngine, query: str) -> float:
 def searches_during_rebuild(engine: SearchEngine, url: str) -> tuple[list[float], float]:
     """Bump the revision and search without pause until the rebuilt index is in place; the build's seconds."""
     with sessions_for(url).begin() as session:
-        bump_revision(session)
+        bump_revision(session, None)  # any talk: a full rebuild
         target = catalog_revision(session)
     samples: list[float] = []
     start = time.perf_counter()
@@ -80,6 +87,40 @@ def import_seen_elsewhere(engine: SearchEngine, url: str) -> tuple[float, float]
     return indexed, time.perf_counter() - imported
 
 
+def timed(work, *arguments) -> tuple[object, float, float]:
+    """(what `work(*arguments)` returns, its wall seconds, its CPU seconds in this process)."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    done = work(*arguments)
+    return done, time.perf_counter() - wall, time.process_time() - cpu
+
+
+def update_costs(url: str, sizes: tuple[int, ...] = (1, 100, 1_000, 10_000)) -> None:
+    """Print the cost of an update with `sizes` changed talks beside a full build's. The changed talks are spread
+    over the catalog and read again as they are: an update does the same work whatever changed in them."""
+    best: dict[str, tuple[float, float, float]] = {}
+
+    def keep(name: str, load: float, work: float, cpu: float) -> None:
+        if name not in best or load + work < sum(best[name][:2]):
+            best[name] = (load, work, cpu)
+
+    with sessions_for(url)() as session:
+        for _ in range(2):
+            texts, load, load_cpu = timed(load_talk_texts, session)
+            index, build, build_cpu = timed(CatalogIndex, texts)
+            keep("full build", load, build, load_cpu + build_cpu)
+            del texts
+            for size in sizes:
+                ids = index.talk_ids[np.linspace(0, len(index) - 1, size).astype(int)].tolist()
+                changed, load, load_cpu = timed(load_talk_texts, session, ids)
+                updated, work, work_cpu = timed(updated_index, index, changed, ids)
+                assert np.array_equal(updated.posting_weights, index.posting_weights), "the update changed the index"
+                keep(f"{size:,} talks", load, work, load_cpu + work_cpu)
+                del updated
+    print("index update vs full build (read the talks + index them = wall; CPU of both):")
+    for name, (load, work, cpu) in best.items():
+        print(f"  {name:>14}: {load:5.2f} + {work:5.2f} = {load + work:5.2f} s wall, {cpu:5.2f} s CPU")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--talks", type=int, default=100_000)
@@ -98,6 +139,7 @@ def main() -> None:
     engine.stop_watching()
     print(f"one-talk import in another process: new index in place {indexed:.1f} s after it ended, found {found:.1f} s")
     sys.stdout.flush()
+    update_costs(url)
 
 
 if __name__ == "__main__":

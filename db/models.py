@@ -197,6 +197,18 @@ class CatalogRevision(Base):
     identity: Mapped[str | None] = mapped_column(String(32))
 
 
+class CatalogChange(Base):
+    """Which talks a catalog revision added, changed or deleted, written with the revision (db/catalog.py), so each
+    process's search index re-reads only those talks (db/search/lifecycle.py). `talk_id` is no foreign key (a deleted
+    talk is a change too); NULL means any talk may have changed. Only the newest revisions are kept."""
+
+    __tablename__ = "catalog_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer, index=True)
+    talk_id: Mapped[int | None] = mapped_column(Integer)
+
+
 class TalkEmbedding(Base):
     """A talk's vector from one embedding model, for the semantic search layer (db/search/semantic.py).
 
