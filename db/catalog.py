@@ -44,16 +44,22 @@ def bump_revision(session: Session, changed_talk_ids: Collection[int] | None) ->
 def changed_talks(session: Session, since: int, through: int) -> set[int] | None:
     """The talks revisions `since` + 1 to `through` changed; None when the log cannot tell (it no longer reaches back
     to `since` + 1, or a revision changed any talk)."""
-    oldest = session.scalar(select(func.min(CatalogChange.revision)))
-    if oldest is None or oldest > since + 1:
+
+    def reaches_back() -> bool:
+        oldest = session.scalar(select(func.min(CatalogChange.revision)))
+        return oldest is not None and oldest <= since + 1
+
+    if not reaches_back():
         return None
-    talk_ids: set[int] = set()
-    for talk_id in session.scalars(
-        select(CatalogChange.talk_id).where(CatalogChange.revision > since, CatalogChange.revision <= through)
-    ):
-        if talk_id is None:
-            return None
-        talk_ids.add(talk_id)
+    talk_ids = set(
+        session.scalars(
+            select(CatalogChange.talk_id).where(CatalogChange.revision > since, CatalogChange.revision <= through)
+        )
+    )
+    # Asked again: under READ COMMITTED an import may have trimmed the log between the two statements above. The log is
+    # trimmed from its oldest end only, so if it still reaches back now, it held every row when they were read.
+    if None in talk_ids or not reaches_back():
+        return None
     return talk_ids
 
 

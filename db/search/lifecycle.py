@@ -81,9 +81,7 @@ def build_indexes(
             lexical = updated_lexical(session, previous.lexical, previous.revision, revision)
             if lexical is not None:  # saved for processes that start later, while this one searches with it
                 save_in_background(session, directory, revision, lexical)
-        if (
-            lexical is None
-        ):  # snapshot hook (db/search/snapshot.py): this revision's saved index when there is a good one
+        if lexical is None:  # snapshot hook (db/search/snapshot.py): this revision's saved index when there is one
             lexical = cached_index(session, directory, revision, lambda: CatalogIndex(load_talk_texts(session)))
         vector_index = None
         if semantic:
