@@ -280,7 +280,7 @@ def searches_during_rebuild(url: str, build_seconds: float) -> dict[str, list[fl
 
     quiet = timed(time.perf_counter() + 3)
     with sessions_for(url).begin() as session:
-        bump_revision(session)
+        bump_revision(session, None)  # any talk: a full rebuild
     rebuilding = timed(time.perf_counter() + max(3.0, 1.5 * build_seconds))
     return {"quiet": quiet, "rebuilding": rebuilding}
 

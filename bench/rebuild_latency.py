@@ -14,7 +14,10 @@ each engine in turn:
   talks starts in the background) until the new index is swapped in: p50, p99 and the slowest search of each, the
   rebuild's seconds, and this process's resident memory before, at its highest during, and after the rebuild;
 then for each engine, a one-talk `talkbot import` in a process of its own, with the engine's watcher running and
-nobody searching: seconds from the import's exit to the new index being in place, and to the talk being found.
+nobody searching: seconds from the import's exit to the new index being in place, and to the talk being found;
+then what an update of the index with 1, 100, 1,000 and 10,000 changed talks costs (db/search/incremental.py: reading
+those talks, then the update), beside a full build (reading every talk, then the build), in wall and CPU seconds,
+measured in turns (full, then each update, twice) and the faster of two kept (`--no-update-costs` leaves it out).
 """
 
 from __future__ import annotations
@@ -28,13 +31,18 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from bench.cached_catalog import FOLDER, cached_catalog
 from bench.search import ARCHIVE, QUERIES, Catalog, percentile, resident_mb
 from bench.synthetic import SyntheticCatalog
 from db.catalog import bump_revision, catalog_revision
 from db.config import sessions_for
 from db.importers import read_catalog_file
+from db.migrate import upgrade
 from db.search.engine import SearchEngine
+from db.search.incremental import updated_index
+from db.search.index import CatalogIndex, load_talk_texts
 from db.search.lifecycle import build_indexes
 from tests.talkbot_cli import talkbot
 
@@ -79,7 +87,7 @@ def searches_during_rebuild(engine: SearchEngine, url: str) -> Rebuild:
     rebuild = Rebuild(before_mb=resident_mb())
     rebuild.peak_mb = rebuild.before_mb
     with sessions_for(url).begin() as session:
-        bump_revision(session)
+        bump_revision(session, None)  # any talk: a full rebuild
         target = catalog_revision(session)
     start = time.perf_counter()
     while (engine.revision or 0) < target:  # or beyond, should another process bump it too
@@ -121,6 +129,40 @@ def engines(url: str, builds: list[str]) -> dict[str, SearchEngine]:
     return made
 
 
+def timed(work, *arguments) -> tuple[object, float, float]:
+    """(what `work(*arguments)` returns, its wall seconds, its CPU seconds in this process)."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    done = work(*arguments)
+    return done, time.perf_counter() - wall, time.process_time() - cpu
+
+
+def update_costs(url: str, sizes: tuple[int, ...] = (1, 100, 1_000, 10_000)) -> None:
+    """Print the cost of an update with `sizes` changed talks beside a full build's. The changed talks are spread
+    over the catalog and read again as they are: an update does the same work whatever changed in them."""
+    best: dict[str, tuple[float, float, float]] = {}
+
+    def keep(name: str, load: float, work: float, cpu: float) -> None:
+        if name not in best or load + work < sum(best[name][:2]):
+            best[name] = (load, work, cpu)
+
+    with sessions_for(url)() as session:
+        for _ in range(2):
+            texts, load, load_cpu = timed(load_talk_texts, session)
+            index, build, build_cpu = timed(CatalogIndex, texts)
+            keep("full build", load, build, load_cpu + build_cpu)
+            del texts
+            for size in sizes:
+                ids = index.talk_ids[np.linspace(0, len(index) - 1, size).astype(int)].tolist()
+                changed, load, load_cpu = timed(load_talk_texts, session, ids)
+                updated, work, work_cpu = timed(updated_index, index, changed, ids)
+                assert np.array_equal(updated.posting_weights, index.posting_weights), "the update changed the index"
+                keep(f"{size:,} talks", load, work, load_cpu + work_cpu)
+                del updated
+    print("index update vs full build (read the talks + index them = wall; CPU of both):")
+    for name, (load, work, cpu) in best.items():
+        print(f"  {name:>14}: {load:5.2f} + {work:5.2f} = {load + work:5.2f} s wall, {cpu:5.2f} s CPU")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--talks", type=int, default=100_000)
@@ -130,9 +172,12 @@ def main() -> None:
         "--database", help="a catalog of this run's own (e.g. a copy of the cached one), when other runs bump the "
         "cached catalog's revision meanwhile: each would rebuild the other's indexes",
     )  # fmt: skip
+    parser.add_argument("--no-update-costs", action="store_true", help="leave out the index updates' costs")
     args = parser.parse_args()
     logging.basicConfig(format="  %(message)s")
     logging.getLogger("db.search.build_worker").setLevel(logging.INFO)  # the worker's seconds and peak memory
+    if args.database:
+        upgrade(args.database)  # as cached_catalog does: a copy made by an older version still serves
     url = args.database or catalog_file(args.talks)
     print(f"{args.talks:,} talks")
     builds = ["thread", "worker"] if args.build == "both" else [args.build]
@@ -152,9 +197,13 @@ def main() -> None:
         engine.watch_catalog()
         indexed, found = import_seen_elsewhere(engine, url)
         engine.stop_watching()
-        print(f"{build}: one-talk import in another process: new index in place {indexed:.1f} s after it ended,"
-              f" found {found:.1f} s")  # fmt: skip
+        print(
+            f"{build}: one-talk import in another process (an update, not a full build): new index in place"
+            f" {indexed:.1f} s after it ended, found {found:.1f} s"
+        )
     sys.stdout.flush()
+    if not args.no_update_costs:
+        update_costs(url)
 
 
 if __name__ == "__main__":

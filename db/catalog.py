@@ -1,24 +1,66 @@
 """Reading the catalog: talks by id, records for export, counts and stats, and the revision every changing import
-bumps (db/catalog_import.py writes the catalog)."""
+bumps, with its log of the talks each revision changed (db/catalog_import.py writes the catalog)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from db.models import CatalogRevision, Event, Speaker, Tag, Talk, talk_tags
+from db.models import CatalogChange, CatalogRevision, Event, Speaker, Tag, Talk, talk_tags
 from db.records import EventRecord, LinkRecord, SpeakerRecord, TalkRecord
 
+# The change log keeps the talks changed by the newest CHANGE_LOG_REVISIONS revisions: a process whose search index
+# is older than that reads the whole catalog again (db/search/lifecycle.py), as it would with no log at all.
+CHANGE_LOG_REVISIONS = 50
+# A revision changing more talks than this logs "any talk" in one row: a reader would build its index afresh anyway
+# (db/search/lifecycle.py INCREMENTAL_TALKS), and a big import need not write a row per talk.
+LOGGED_TALKS = 10_000
 
-def bump_revision(session: Session) -> None:
-    session.execute(
+
+def bump_revision(session: Session, changed_talk_ids: Collection[int] | None) -> int:
+    """Move the catalog to its next revision and log which talks it added, changed or deleted (None: any talk may
+    have changed), in the caller's transaction, so a reader sees the revision and its log together. Every writer of
+    catalog data a search reads (talks, their speakers, tags, links, event, verdict) calls this. Returns the
+    revision."""
+    revision = session.execute(
         update(CatalogRevision)
         .where(CatalogRevision.id == 1)
         .values(revision=CatalogRevision.revision + 1, changed_at=func.now())
+        .returning(CatalogRevision.revision)
+    ).scalar_one()
+    if changed_talk_ids is None or len(changed_talk_ids) > LOGGED_TALKS:
+        logged: list[int | None] = [None]
+    else:
+        logged = sorted(set(changed_talk_ids))
+    if logged:
+        session.execute(insert(CatalogChange), [{"revision": revision, "talk_id": talk_id} for talk_id in logged])
+    session.execute(delete(CatalogChange).where(CatalogChange.revision <= revision - CHANGE_LOG_REVISIONS))
+    return revision
+
+
+def changed_talks(session: Session, since: int, through: int) -> set[int] | None:
+    """The talks revisions `since` + 1 to `through` changed; None when the log cannot tell (it no longer reaches back
+    to `since` + 1, or a revision changed any talk)."""
+
+    def reaches_back() -> bool:
+        oldest = session.scalar(select(func.min(CatalogChange.revision)))
+        return oldest is not None and oldest <= since + 1
+
+    if not reaches_back():
+        return None
+    talk_ids = set(
+        session.scalars(
+            select(CatalogChange.talk_id).where(CatalogChange.revision > since, CatalogChange.revision <= through)
+        )
     )
+    # Asked again: under READ COMMITTED an import may have trimmed the log between the two statements above. The log is
+    # trimmed from its oldest end only, so if it still reaches back now, it held every row when they were read.
+    if None in talk_ids or not reaches_back():
+        return None
+    return talk_ids
 
 
 def catalog_revision(session: Session) -> int:

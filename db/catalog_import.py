@@ -70,7 +70,7 @@ def import_records(
     writer.report.similar_speakers = writer.similar_new_speakers()
     writer.report.alert_batch = record_batch(session, writer.added_ids)
     if writer.report.changed:
-        bump_revision(session)
+        bump_revision(session, writer.changed_talk_ids())
     return writer.report
 
 
@@ -137,6 +137,8 @@ class _CatalogWriter:
         self._by_title: dict[tuple[str, int | None], list[_Known]] | None = None
         self._new: list[_NewTalk] = []
         self.added_ids: list[int] = []  # talks this import inserted, for the follow alerts' outbox
+        self.changed_ids: set[int] = set()  # talks it changed, linked or removed, for the catalog's change log
+        self.changed_events: set[Event] = set()  # events whose own fields it changed: their talks changed too
         self._new_known: list[_Known] = []
         # Set when a write changes a shared row the talk points to (say, an event's city).
         self._related_changed = False
@@ -159,6 +161,7 @@ class _CatalogWriter:
             changed = self._apply(talk, record) if is_primary else self._merge(talk, record)
             self._remember_fingerprint(talk, identity, fingerprint)
             if changed:
+                self.changed_ids.add(talk.id)
                 self.report.updated += 1
             else:
                 self.report.unchanged += 1
@@ -169,6 +172,7 @@ class _CatalogWriter:
             talk.sources.append(TalkSource(importer=record.source, external_id=record.external_id,
                                            record_hash=fingerprint))  # fmt: skip
             self._merge(talk, record)
+            self.changed_ids.add(talk.id)
             self.sources[identity] = (talk, fingerprint)
             self.report.linked += 1
             return
@@ -355,11 +359,20 @@ class _CatalogWriter:
                 select(TalkSource).where(TalkSource.importer == importer, TalkSource.external_id == external_id)
             )
             talk = source.talk
+            self.changed_ids.add(talk.id)
             talk.sources.remove(source)
             if not talk.sources:
                 self.session.delete(talk)
             self.report.removed += 1
         self.session.flush()
+
+    def changed_talk_ids(self) -> set[int]:
+        """Every talk this import added, changed, linked or removed, and those of the events whose fields it changed
+        (a city is part of every talk's event text)."""
+        self.session.flush()
+        event_ids = [event.id for event in self.changed_events]
+        of_events = self.session.scalars(select(Talk.id).where(Talk.event_id.in_(event_ids))) if event_ids else []
+        return self.changed_ids | set(self.added_ids) | set(of_events)
 
     def similar_new_speakers(self) -> list[tuple[str, str]]:
         """Speakers this import added whose names are nearly those of other speakers: reported, never merged."""
@@ -388,6 +401,7 @@ class _CatalogWriter:
             if value is not None and getattr(event, attribute) != value:
                 setattr(event, attribute, value)
                 self._related_changed = True
+                self.changed_events.add(event)
         return event
 
     def _speaker(self, record: SpeakerRecord) -> Speaker:

@@ -7,18 +7,15 @@ Slack surface turns into "try again"."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-import psycopg
 from platformdirs import user_data_path
-from psycopg.errors import _WaitTimeout
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -108,68 +105,6 @@ def current_timeouts() -> DatabaseTimeouts:
     return timeouts.for_bulk_work() if _bulk_process else timeouts
 
 
-class Unanswered:
-    """Whether the database has failed to answer in time, and not answered since. While it has not, one request at a
-    time probes it (and waits its timeouts); the others fail at once instead of each waiting out the same timeouts: a
-    hang would otherwise hold every thread for seconds per request, and "try again" should come fast. The first
-    probe that gets an answer closes it again. Refused connections fail fast by themselves and do not trip it."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._tripped = self._probing = False
-
-    @contextmanager
-    def waiting(self) -> Iterator[None]:
-        """Around one wait for the database: raises at once while another request is probing a silent database."""
-        with self._lock:
-            probe = self._tripped
-            if probe and self._probing:
-                raise psycopg.OperationalError("the database is not answering; not waiting for it twice at once")
-            self._probing = self._probing or probe
-        try:
-            yield
-        except (_WaitTimeout, psycopg.errors.ConnectionTimeout):
-            with self._lock:
-                self._tripped = True
-            raise
-        else:
-            if probe:
-                with self._lock:
-                    self._tripped = False
-        finally:
-            if probe:
-                with self._lock:
-                    self._probing = False
-
-
-class AnsweringConnection(psycopg.Connection):
-    """A psycopg connection that gives up on a server that does not answer.
-
-    Server-side timeouts need a server that runs them, and TCP keepalives need a peer that stops acknowledging; a
-    server (or a proxy) that accepts a query and never replies defeats both. psycopg waits for every reply through
-    `Connection.wait(gen, interval, timeout)`, which raises `errors._WaitTimeout` when `timeout` passes (psycopg >=
-    3.2); a wait without a timeout of its own gets `reply_timeout` here. Out of time, the connection is closed (its
-    state is unknown) and `OperationalError` raised: SQLAlchemy sees a closed connection, counts it as a disconnect
-    and replaces the pool's connections. Waits that bring their own timeout (notifies, cancel) are left alone."""
-
-    reply_timeout: float | None = None
-    unanswered: Unanswered | None = None
-
-    def wait(self, gen, interval: float = 0.1, timeout: float | None = None):
-        deadline = self.reply_timeout
-        if timeout is not None or deadline is None:
-            return super().wait(gen, interval, timeout)
-        try:
-            with self.unanswered.waiting() if self.unanswered else contextlib.nullcontext():
-                return super().wait(gen, interval, deadline)
-        except _WaitTimeout:
-            self.close()
-            raise psycopg.OperationalError(f"the database did not answer within {deadline:g} s") from None
-        except psycopg.OperationalError:
-            self.close()  # refused before anything was sent: closed, the pool replaces it when the database is back
-            raise
-
-
 @contextmanager
 def patient(session: Session, seconds: float | None = None) -> Iterator[None]:
     """Let the work inside the block, in `session`'s transaction, take up to `seconds` (default: the bulk timeout)
@@ -177,7 +112,7 @@ def patient(session: Session, seconds: float | None = None) -> Iterator[None]:
     seconds = seconds or current_timeouts().bulk
     connection = session.connection()
     driver = connection.connection.driver_connection
-    if not isinstance(driver, AnsweringConnection):
+    if not hasattr(driver, "reply_timeout"):  # not a PostgreSQL connection of db/postgres.py: nothing to extend
         yield
         return
     previous = driver.reply_timeout
@@ -235,43 +170,36 @@ def make_engine(url: str, timeouts: DatabaseTimeouts | None = None) -> Engine:
     else:
         engine = create_engine(url, pool_pre_ping=True, **pool)
         if make_url(url).get_driver_name() == "psycopg":
-            _bound_postgresql_waits(engine, timeouts)
+            from db.postgres import bound_postgresql_waits  # psycopg only for PostgreSQL: SQLite processes start faster
+
+            bound_postgresql_waits(engine, timeouts)
     if isinstance(engine.pool, QueuePool):
         event.listen(engine, "checkout", lambda *_: _warn_if_exhausted(engine.pool, timeouts.pool))
     return engine
-
-
-def _bound_postgresql_waits(engine: Engine, timeouts: DatabaseTimeouts) -> None:
-    """Connect with `connect_timeout`, through `AnsweringConnection` (every reply, the pool's pre-ping included, within
-    `reply`), and set statement_timeout and lock_timeout for the session before the pool hands the connection out."""
-
-    unanswered = Unanswered()
-
-    @event.listens_for(engine, "do_connect")
-    def connect(_dialect, _record, cargs, cparams):
-        cparams.setdefault("connect_timeout", timeouts.connect)
-        with unanswered.waiting():
-            connection = AnsweringConnection.connect(*cargs, **cparams)
-        connection.reply_timeout, connection.unanswered = timeouts.reply, unanswered
-        return connection
-
-    @event.listens_for(engine, "connect")
-    def set_server_timeouts(dbapi_connection, _record):
-        # Outside a transaction, so that a rollback cannot undo it; one round trip per new connection.
-        autocommit, dbapi_connection.autocommit = dbapi_connection.autocommit, True
-        try:
-            dbapi_connection.execute(
-                "SELECT set_config('statement_timeout', %s, false), set_config('lock_timeout', %s, false)",
-                (f"{round(timeouts.statement * 1000)}ms", f"{round(timeouts.lock * 1000)}ms"),
-            )
-        finally:
-            dbapi_connection.autocommit = autocommit
 
 
 def _warn_if_exhausted(pool: QueuePool, pool_timeout: float) -> None:
     """The last connection just went out: the next checkout waits for one, and fails after the pool timeout."""
     if pool.checkedout() >= POOL_CAPACITY:
         log.warning(POOL_EXHAUSTED + " (the next request waits up to %g s for one)", POOL_CAPACITY, pool_timeout)
+
+
+_probing_regardless: ContextVar[bool] = ContextVar("probing_regardless", default=False)
+
+
+@contextmanager
+def probing_regardless() -> Iterator[None]:
+    """Inside, a wait for a database that stopped answering is made even while another request is making one (which
+    would otherwise fail at once: db/postgres.py `Unanswered`). For the health check alone."""
+    token = _probing_regardless.set(True)
+    try:
+        yield
+    finally:
+        _probing_regardless.reset(token)
+
+
+def probes_regardless() -> bool:
+    return _probing_regardless.get()
 
 
 _engines: dict[str, Engine] = {}

@@ -6,11 +6,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 
 import migrations
-from db.config import engine_for
 
 MIGRATIONS_DIR = Path(migrations.__file__).parent
 
@@ -29,14 +26,3 @@ def upgrade(url: str, revision: str = "head") -> None:
 
 def downgrade(url: str, revision: str) -> None:
     command.downgrade(alembic_config(url), revision)
-
-
-def current_revision(url: str) -> str | None:
-    with engine_for(url).connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
-
-
-def head_revision() -> str:
-    head = ScriptDirectory.from_config(alembic_config("")).get_current_head()
-    assert head is not None, "migrations/versions holds no revision"
-    return head

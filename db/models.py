@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
-from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy import (
     CheckConstraint,
     Column,
@@ -23,9 +21,6 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
-from sqlalchemy.types import TypeEngine
-
-from db.token_cipher import ENCRYPTED_LENGTH
 
 TALK_TYPES = ("talk", "keynote", "tutorial", "lightning", "workshop")
 LINK_KINDS = ("video", "slides", "schedule", "article")
@@ -200,6 +195,18 @@ class CatalogRevision(Base):
     changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     # A random id written once (migration 0012): what tells this catalog's saved search indexes from another's.
     identity: Mapped[str | None] = mapped_column(String(32))
+
+
+class CatalogChange(Base):
+    """Which talks a catalog revision added, changed or deleted, written with the revision (db/catalog.py), so each
+    process's search index re-reads only those talks (db/search/lifecycle.py). `talk_id` is no foreign key (a deleted
+    talk is a change too); NULL means any talk may have changed. Only the newest revisions are kept."""
+
+    __tablename__ = "catalog_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer, index=True)
+    talk_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class TalkEmbedding(Base):
@@ -419,32 +426,3 @@ class AlertedTalk(Base):
     team_id: Mapped[str] = mapped_column(String(32))
     user_id: Mapped[str] = mapped_column(String(32))
     talk_id: Mapped[int] = mapped_column(ForeignKey("talks.id", ondelete="CASCADE"), index=True)
-
-
-# Slack's OAuth tables, in slack_sdk's own layout so its SQLAlchemy stores can read them. Declared here so that our
-# migrations create them and `alembic check` watches them, instead of the stores' create_tables(). One change: the
-# secret columns are wider, because talkbot stores them encrypted (db/token_cipher.py) and ciphertext is longer.
-SLACK_INSTALLATIONS = "slack_installations"
-SLACK_BOTS = "slack_bots"
-SLACK_OAUTH_STATES = "slack_oauth_states"
-# Every column of slack_sdk's tables that lets its holder act as talkbot in a workspace (an incoming webhook URL
-# posts to a channel). The OAuth state table holds only ten-minute nonces: not secrets worth encrypting.
-SLACK_SECRET_COLUMNS = {
-    SLACK_INSTALLATIONS: ("bot_token", "bot_refresh_token", "user_token", "user_refresh_token", "incoming_webhook_url"),
-    SLACK_BOTS: ("bot_token", "bot_refresh_token"),
-}
-
-
-def with_secret_columns(table: Table, column_type: TypeEngine) -> Table:
-    """slack_sdk's `table` with every secret column of `column_type`: String(ENCRYPTED_LENGTH) in the schema,
-    EncryptedString in the installation store (bot/installations/store.py), which encrypts and decrypts them."""
-    for name in SLACK_SECRET_COLUMNS[table.name]:
-        table.c[name].type = column_type
-    return table
-
-
-with_secret_columns(
-    SQLAlchemyInstallationStore.build_installations_table(Base.metadata, SLACK_INSTALLATIONS), String(ENCRYPTED_LENGTH)
-)
-with_secret_columns(SQLAlchemyInstallationStore.build_bots_table(Base.metadata, SLACK_BOTS), String(ENCRYPTED_LENGTH))
-SQLAlchemyOAuthStateStore.build_oauth_states_table(Base.metadata, SLACK_OAUTH_STATES)

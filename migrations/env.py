@@ -5,13 +5,13 @@ from logging.config import fileConfig
 from alembic import context
 
 from db.config import database_url, is_sqlite, make_engine
-from db.models import Base
+from db.slack_tables import METADATA
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logging", True):
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
-target_metadata = Base.metadata
+target_metadata = METADATA
 
 
 def run_migrations_offline() -> None:

@@ -9,7 +9,9 @@ from pathlib import Path
 TALKBOT = [sys.executable, "-m", "bot.cli"]
 
 
-def talkbot(*args, database_url=None, home=None, stdin=None, env_extra=None) -> subprocess.CompletedProcess:
+def talkbot(
+    *args, database_url=None, home=None, stdin=None, env_extra=None, python_options=()
+) -> subprocess.CompletedProcess:
     env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "XDG_DATA_HOME")}
     env = {key: value for key, value in env.items() if not key.startswith("SLACK_")} | (env_extra or {})
     if database_url:
@@ -18,6 +20,6 @@ def talkbot(*args, database_url=None, home=None, stdin=None, env_extra=None) -> 
         env["HOME"] = str(home)
         env["XDG_DATA_HOME"] = str(home / ".local" / "share")
     return subprocess.run(
-        [*TALKBOT, *args], capture_output=True, text=True, env=env, input=stdin, timeout=120,
-        cwd=Path(__file__).resolve().parents[1],
+        [sys.executable, *python_options, *TALKBOT[1:], *args], capture_output=True, text=True, env=env,
+        input=stdin, timeout=120, cwd=Path(__file__).resolve().parents[1],
     )  # fmt: skip

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.cli.parser import build_parser
+from bot.cli.parser import IMPORT_FORMATS, build_parser
 from bot.cli.search import format_page
 from db.cards import TalkCard
+from db.importers import format_names
 from db.search.engine import ResultPage
 from tests.support.cli import talkbot
 from tests.talkbot_cli import TALKBOT
@@ -35,6 +36,25 @@ def test_first_search_on_a_fresh_machine_creates_seeds_and_answers(tmp_path):
 
     again = talkbot("search", "kafka", home=tmp_path)
     assert "created" not in again.stderr and again.stdout == result.stdout
+
+
+def test_a_search_of_a_ready_catalog_imports_nothing_it_does_not_use(tmp_path):
+    """Most of a search's start is imports (docs/benchmarks.md): one on an existing SQLite catalog with the semantic
+    layer off pays neither for migrating (Alembic) nor for Slack (slack_sdk), PostgreSQL (psycopg), the importers or
+    the model runtime (onnxruntime)."""
+    assert talkbot_process("search", "kafka", home=tmp_path).returncode == 0  # creates, migrates and seeds
+
+    result = talkbot_process(
+        "search", "kafka", home=tmp_path, env_extra={"TALKBOT_SEMANTIC": "off"}, python_options=("-X", "importtime")
+    )
+
+    assert result.returncode == 0 and result.stdout.startswith("1. Scaling Kafka")
+    imported = {
+        line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")
+    }
+    assert "sqlalchemy.orm" in imported and "db.search.engine" in imported  # the probe sees what was imported
+    unused = ("alembic", "slack_sdk", "psycopg", "db.importers", "onnxruntime")
+    assert sorted(name for name in imported if name.split(".")[0] in unused or name.startswith(unused)) == []
 
 
 def test_search_json_lists_the_fields_every_surface_needs_best_first(tmp_path):
@@ -264,6 +284,10 @@ def test_a_misspelled_command_is_answered_with_the_closest_one(talkbot_here, arg
     status, _, err = talkbot_here(*args)
 
     assert status == 2 and err.splitlines()[-1] == expected
+
+
+def test_import_format_choices_are_the_importers_formats():
+    assert list(IMPORT_FORMATS) == format_names()
 
 
 def test_import_help_describes_path_as_files_or_folders_and_their_formats(talkbot_here):

@@ -19,8 +19,9 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
-from db.config import POOL_CAPACITY, DatabaseSettingError, DatabaseTimeouts, Unanswered, make_engine, patient
+from db.config import POOL_CAPACITY, DatabaseSettingError, DatabaseTimeouts, make_engine, patient, probing_regardless
 from db.migrate import upgrade
+from db.postgres import Unanswered
 
 QUICK = DatabaseTimeouts(reply=1.0, statement=0.6, lock=0.3, sqlite_busy=0.3, bulk=5.0)
 
@@ -155,3 +156,18 @@ def test_while_the_database_is_silent_one_request_waits_for_it_and_the_others_fa
     for _ in range(2):  # answered: nobody is turned away any more, however many wait at once
         with unanswered.waiting(), unanswered.waiting():
             pass
+
+
+def test_the_health_check_probes_a_silent_database_even_while_a_request_does():
+    """Turned away like a request, /healthz would say "unavailable" for its whole reuse period although the database
+    had answered the request's probe meanwhile."""
+    unanswered = Unanswered()
+    with pytest.raises(_WaitTimeout), unanswered.waiting():
+        raise _WaitTimeout()
+    with unanswered.waiting():  # a request's probe, in flight
+        with pytest.raises(psycopg.OperationalError, match="not answering"), unanswered.waiting():
+            pass
+        with probing_regardless(), unanswered.waiting():
+            pass  # the health check's own probe, answered
+    with unanswered.waiting(), unanswered.waiting():  # answered: closed again for everyone
+        pass

@@ -1,16 +1,30 @@
 """The Alembic migrations build exactly the models' schema, and tear it down again, on both databases."""
 
+from pathlib import Path
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from db.config import engine_for, is_sqlite
-from db.migrate import current_revision, downgrade, head_revision, upgrade
-from db.models import Base
+from db.migrate import alembic_config, downgrade, upgrade
+from db.schema_version import MIGRATION_FILES, current_revision, head_revision
+from db.slack_tables import METADATA
 
 CATALOG_TABLES = {"talks", "speakers", "talk_speakers", "events", "tags", "talk_tags", "links", "talk_sources"}
+
+
+def test_the_head_revision_read_from_the_file_names_is_alembics_head():
+    scripts = ScriptDirectory.from_config(alembic_config(""))
+    revisions = list(scripts.walk_revisions())  # newest first, each the one before the last's down_revision
+
+    assert head_revision() == scripts.get_current_head() == Path(revisions[0].path).stem
+    assert [Path(revision.path).name for revision in revisions] == sorted(
+        (path.name for path in MIGRATION_FILES.glob("*.py")), reverse=True
+    )  # one line of history, in file-name order
 
 
 def test_upgrade_from_empty_creates_the_catalog_tables_at_head(empty_database):
@@ -28,7 +42,7 @@ def test_migrated_schema_matches_the_models_with_no_drift(empty_database):
         context = MigrationContext.configure(
             connection, opts={"compare_type": True, "render_as_batch": is_sqlite(empty_database)}
         )
-        assert compare_metadata(context, Base.metadata) == []
+        assert compare_metadata(context, METADATA) == []
 
 
 def test_downgrade_to_base_removes_every_table_and_upgrade_works_again(empty_database):

@@ -19,9 +19,10 @@ from bot.digest.channel_subject import DigestTopic
 from bot.digest.picker import pick_talk
 from db.catalog_import import import_records
 from db.config import dispose_engine, engine_for, sessions_for
-from db.migrate import current_revision, downgrade, head_revision, upgrade
+from db.migrate import downgrade, upgrade
 from db.models import Talk, TalkEmbedding, TalkSource
 from db.records import EventRecord, TalkRecord
+from db.schema_version import current_revision, head_revision
 from db.search.embeddings import embed_catalog, embed_text, from_bytes, pending, talk_texts, vectors_version
 from db.search.encoder import DIMENSIONS, MODEL_ID, Encoder, ModelFileError, installed_model_file
 from db.search.engine import SearchEngine

@@ -18,7 +18,8 @@ from bot.devtools.fake_slack import FakeSlack
 from bot.installations import Installations
 from bot.services import build_services
 from db.config import engine_for
-from db.migrate import current_revision, downgrade, head_revision, upgrade
+from db.migrate import downgrade, upgrade
+from db.schema_version import current_revision, head_revision
 from db.token_cipher import ENCRYPTION_KEY_VARIABLE, TokenCipher, UndecryptableToken
 from tests.support.slack_server import CLIENT_ID, CLIENT_SECRET, answers_to, install, texts
 from tests.support.talkbot_app import talkbot_in_process

@@ -30,7 +30,7 @@ from bot.digest.schedule import schedule_of
 from bot.installations.clients import WEB_API_LOG, WorkspaceClient, retry_handlers, slack_error_code, web_client
 from bot.installations.rotation import GRANT_GONE, REFRESH_MINUTES_BEFORE_EXPIRY, TokenRefresher
 from bot.installations.store import EncryptedInstallationStore
-from db.models import SLACK_BOTS, SLACK_INSTALLATIONS, SLACK_OAUTH_STATES
+from db.slack_tables import SLACK_BOTS, SLACK_INSTALLATIONS, SLACK_OAUTH_STATES
 from db.workspaces import resume_workspace_digests
 
 log = logging.getLogger(__name__)

@@ -11,11 +11,7 @@ from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallation
 from sqlalchemy import Connection, Engine, Table, and_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from db.models import (
-    SLACK_SECRET_COLUMNS,
-    Base,
-    with_secret_columns,
-)
+from db.slack_tables import METADATA, SLACK_SECRET_COLUMNS, with_secret_columns
 from db.token_cipher import EncryptedString, TokenCipher
 
 log = logging.getLogger(__name__)
@@ -97,6 +93,6 @@ def reencrypt_stored_tokens(database: Engine, cipher: TokenCipher) -> KeyRotatio
 def _stored_secrets(connection: Connection) -> Iterator[tuple[Table, int, str, str]]:
     """(table, row id, column, ciphertext as stored) for every secret in the Slack installation tables."""
     for name, columns in SLACK_SECRET_COLUMNS.items():
-        table = Base.metadata.tables[name]  # the schema's plain string columns: values as stored
+        table = METADATA.tables[name]  # the schema's plain string columns: values as stored
         for row in connection.execute(select(table.c.id, *(table.c[column] for column in columns))).mappings():
             yield from ((table, row["id"], column, row[column]) for column in columns if row[column] is not None)

@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from db.config import probing_regardless
 from db.models import SlackEventReceipt
 
 log = logging.getLogger(__name__)
@@ -24,10 +25,12 @@ WRITE_PROBE = text(f"UPDATE {SlackEventReceipt.__tablename__} SET team_id = team
 def database_health(sessions: sessionmaker[Session]) -> tuple[bool, str]:
     """(healthy, "ok" | "unavailable" | "writes failing"): nothing else, so the endpoint tells no one about versions,
     hosts or errors. "unavailable": no answer to a read; "writes failing": reads work, a write does not. Bounded by
-    the database timeouts (db/config.py); `HealthCheck` bounds it again, by its own deadline."""
+    the database timeouts (db/config.py); `HealthCheck` bounds it again, by its own deadline. It asks the database
+    itself even while a request is probing one that stopped answering (`probing_regardless`), so that its answer
+    turns healthy as soon as the database answers again, not a reuse period later."""
     failure = "unavailable"
     try:
-        with sessions() as session:
+        with probing_regardless(), sessions() as session:
             session.execute(text("SELECT 1"))
             failure = "writes failing"
             session.execute(WRITE_PROBE)

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from db.models import RECOMMENDED, Event, Link, Speaker, Tag, Talk, TalkSpeaker, talk_tags
 from db.records import TalkRecord
 from db.search.text import FIELD_END, fields_words, fold, stem
-from db.search.vocabulary import Vocabulary, learn_abbreviations
+from db.search.vocabulary import Mention, Vocabulary, abbreviation_mentions, learned_abbreviations
 
 # Fields are bits, so one byte per posting says every field a term appears in for that talk.
 TITLE, TAGS, SPEAKERS, EVENT, SUMMARY = 1, 2, 4, 8, 16
@@ -41,6 +41,10 @@ ANY_FIELD = TITLE | TAGS | SPEAKERS | EVENT | SUMMARY
 # Beside the fields, a posting says how the talk writes the term: as the term itself ("chao") or inflected ("chaos"),
 # so a query for "chaos" can tell a talk about chaos from one by Ryan Chao although both index the term "chao".
 BARE_FORM, INFLECTED_FORM = 32, 64
+# Kept with a talk's words (never in a posting): an inflected word written with -ies for its term's -y ("libraries",
+# term "library"). With the form, it gives the word back from its term (`written_word`).
+IES_PLURAL = 128
+POSTED = ANY_FIELD | BARE_FORM | INFLECTED_FORM  # what of a written word's code a posting's mask holds
 # BM25F: a word's count in each field, weighted by the field, normalised by the field's length against the average.
 BM25_K1, BM25_B = 1.2, 0.75
 FIELD_COLUMN = np.zeros(SUMMARY + 1, dtype=np.intp)  # field bit -> its column in a talk's field lengths
@@ -191,99 +195,70 @@ class Surfaces(Mapping[str, str]):
 LETTERS = 0x110000
 
 
+def word_code(word: str, term: str) -> int:
+    """How `word` writes its term `term` (= stem(word)): BARE_FORM, or INFLECTED_FORM with IES_PLURAL for -ies."""
+    if word == term:
+        return BARE_FORM
+    return INFLECTED_FORM | (IES_PLURAL if len(word) - len(term) == 2 else 0)
+
+
+def written_word(term: str, code: int) -> str:
+    """The word a code of `word_code` says writes `term`: the inverse of stem() for that form."""
+    if code & IES_PLURAL:
+        return term[:-1] + "ies"
+    return term + "s" if code & INFLECTED_FORM else term
+
+
+def hyphenated_words(fields: Iterable[str]) -> Iterator[tuple[str, str]]:
+    """(word, next word) pairs the fields join with a hyphen: "on-call" gives ("on", "call")."""
+    for text in fields:
+        if "-" in text:
+            for compound in HYPHENATED.findall(fold(text)):
+                parts = compound.split("-")
+                yield from zip(parts, parts[1:], strict=False)
+
+
+def talk_mentions(talk: TalkText) -> tuple[Mention, ...]:
+    """The abbreviations a talk's title and summary spell out, in the order written."""
+    texts = [text for text in (talk.title, talk.summary) if "(" in text]
+    return tuple(mention for text in texts for mention in abbreviation_mentions(text))
+
+
+@dataclass(frozen=True)
+class TalkWords:
+    """What each talk writes, the input of an index's assembly, kept in the index so that an update re-reads only
+    the talks a change touched (db/search/incremental.py). Words are rows in talk order, then as written; `terms`
+    are term ids (vocabulary positions, in an index)."""
+
+    terms: np.ndarray  # int32 per word written: its term
+    codes: np.ndarray  # uint8 per word written: its field bit | word_code
+    starts: np.ndarray  # int64 per talk, and one past the last: where its words start
+    field_lengths: np.ndarray  # uint16 (talks, 5): each field's length in words (at most 65535)
+    hyphen_talks: np.ndarray  # int64: a talk joining two words with a hyphen...
+    hyphen_pairs: np.ndarray  # int32 (pairs, 2): ...and the terms it joins (each pair once a talk)
+    mentions: tuple[tuple[int, tuple[Mention, ...]], ...]  # (talk id, what it spells out), talks in index order
+
+
+@dataclass(frozen=True)
+class CatalogWords:
+    """Everything an index is assembled from. Terms are numbered in the order the catalog first writes them, talk
+    after talk, as a full build meets them and as an update renumbers them: a term's surface (how it is first
+    written) and the order hyphenated compounds are made in follow that numbering, so an index updated with a few
+    talks is the same as one built afresh."""
+
+    names: list[str]  # the term of each term id
+    first_codes: np.ndarray  # uint8 per term id: the word_code of its first writing (its surface)
+    words: TalkWords
+    talk_ids: np.ndarray  # int64
+    years: np.ndarray  # int32
+    recommended: np.ndarray  # bool
+    has_video: np.ndarray  # bool
+
+
 class CatalogIndex:
     def __init__(self, talks: Iterable[TalkText]) -> None:
-        term_ids: dict[str, int] = {}
-        # Each surface word is stemmed once: its term, and whether it is written as that term or inflected.
-        word_ids: dict[str, int] = {}
-        word_terms, word_forms = array("i"), array("B")
-        self.surfaces: dict[str, str] = {}
-
-        def word_id_of(word: str) -> int:
-            term = stem(word)
-            if term not in term_ids:
-                term_ids[term] = len(term_ids)
-                self.surfaces[term] = word
-            word_ids[word] = len(word_terms)
-            word_terms.append(term_ids[term])
-            word_forms.append(BARE_FORM if term == word else INFLECTED_FORM)
-            return word_ids[word]
-
-        # Compact machine arrays, not lists of Python ints: a million talks make ~60 million rows here, one per word
-        # in the order written (repeats count towards a term's frequency; neighbours make compounds, below), and
-        # FIELD_END (-1) after each of a talk's five fields. Which talk and field a row belongs to is worked out
-        # from those ends afterwards, in numpy: the loop below is the build's only work per word in Python.
-        word_ids[FIELD_END] = -1
-        word_column = array("i")
-        talk_ids, years, flags = array("q"), array("i"), array("B")
-        hyphenated: set[tuple[int, int]] = set()  # (word, next word) written with a hyphen somewhere: "on-call"
-        parenthesised: list[str] = []  # text that may spell out an abbreviation: "Neural Networks (NN)"
-        known = word_ids.__getitem__
-        for talk in talks:
-            talk_ids.append(talk.talk_id)
-            years.append(talk.year)
-            flags.append(2 * talk.recommended + talk.has_video)
-            fields = (talk.title, " ".join(talk.tags), " ".join(talk.speakers), talk.event, talk.summary)
-            words = fields_words(fields)
-            written = len(word_column)
-            try:
-                word_column.extend(map(known, words))
-            except KeyError:  # words met for the first time: numbered in the order written, then the talk again
-                del word_column[written:]
-                for word in sorted(set(words).difference(word_ids), key=words.index):
-                    word_id_of(word)
-                word_column.extend(map(known, words))
-            for text in fields:
-                if "-" in text:
-                    for compound in HYPHENATED.findall(fold(text)):
-                        parts = [word_terms[word_ids[part]] for part in compound.split("-")]
-                        hyphenated.update(zip(parts, parts[1:], strict=False))
-            if "(" in talk.title:
-                parenthesised.append(talk.title)
-            if "(" in talk.summary:
-                parenthesised.append(talk.summary)
-        word_column, doc_column, field_column, lengths = _rows_of_fields(word_column, len(talk_ids))
-        # Abbreviations the catalog spells out, merged with the hand-written table by `with_learned`.
-        abbreviations = learn_abbreviations(parenthesised)
-        del parenthesised
-        word_term_ids = np.frombuffer(word_terms, dtype=np.int32)
-        forms = np.frombuffer(word_forms, dtype=np.uint8)
-        compounds = _compound_rows(
-            term_ids, self.surfaces, hyphenated, word_term_ids, forms, word_column, doc_column, field_column
-        )
-        names = list(term_ids)  # by term id
-        for done in (term_ids, word_ids, hyphenated):  # the build's tables of words: millions of entries at 1M talks
-            done.clear()
-        flag_array = np.frombuffer(flags, dtype=np.uint8)
-        talk_id_array = np.frombuffer(talk_ids, dtype=np.int64).copy()
-        year_array = np.frombuffer(years, dtype=np.int32).copy()
-        recommended, has_video = (flag_array & 2) > 0, (flag_array & 1) > 0
-        # Static order among equally relevant talks: recommended, with video, newer, then lower talk id.
-        order = np.lexsort((-talk_id_array, year_array, has_video, recommended))
-        prior = np.empty(len(talk_ids), dtype=np.int64)
-        prior[order] = np.arange(len(talk_ids))
-        # How long each field of each talk is, in words, for BM25's length normalisation.
-        field_lengths = np.frombuffer(lengths, dtype=np.uint16).reshape(-1, len(FIELD_NAMES))
-        # The word rows go to _postings alone, which lets them go once read.
-        rows = [word_column, doc_column, field_column]
-        del word_column, doc_column, field_column
-        vocabulary, offsets, docs, masks, weights = _postings(
-            names, word_term_ids, forms, rows, compounds, len(talk_ids), field_lengths
-        )
-        # The fields each term appears in anywhere, so a filter skips terms that never occur in its field.
-        term_fields = (
-            (np.bitwise_or.reduceat(masks, offsets[:-1]) & ANY_FIELD).astype(np.uint8)
-            if len(vocabulary)
-            else np.zeros(0, dtype=np.uint8)
-        )
-        differing = {term: word for term in vocabulary if (word := self.surfaces[term]) != term}
-        self._assemble(
-            vocabulary=vocabulary, offsets=offsets, docs=docs, masks=masks, weights=weights, term_fields=term_fields,
-            talk_ids=talk_id_array, years=year_array, recommended=recommended, has_video=has_video, prior=prior,
-            by_talk_id=np.argsort(talk_id_array, kind="stable"), surfaces=differing, abbreviations=abbreviations,
-            typo_buckets=_typo_buckets(vocabulary, np.diff(offsets), term_fields),
-        )  # fmt: skip
-        _release_free_memory()
+        self._assemble(**assembled(_read_words(talks)))
+        release_free_memory()
 
     @classmethod
     def from_parts(cls, **parts) -> CatalogIndex:
@@ -310,6 +285,7 @@ class CatalogIndex:
         surfaces: dict[str, str],
         abbreviations: dict[str, tuple[tuple[str, ...], ...]],
         typo_buckets: dict[str, np.ndarray],
+        words: TalkWords,
     ) -> None:
         self.vocabulary = vocabulary  # every term, sorted
         # The CSR layout: the posting of vocabulary[i] is docs/masks/weights[offsets[i]:offsets[i + 1]].
@@ -324,6 +300,7 @@ class CatalogIndex:
         # How many talks use each vocabulary term, in vocabulary order: prefix lookups rank a range of it at once.
         self._vocabulary_doc_freq = np.diff(offsets)
         self.typo_buckets = typo_buckets
+        self.words = words  # what each talk writes, terms as vocabulary positions: what an update starts from
         self._buckets: dict[tuple[str, int], list[str]] = {}
         self._merged: tuple[Vocabulary, Vocabulary] | None = None
 
@@ -412,11 +389,135 @@ class CatalogIndex:
         return self._merged[1]
 
 
-def _release_free_memory() -> None:
+def release_free_memory() -> None:
     """Hand the build's freed working arrays back to the operating system. glibc keeps large freed blocks in the
     process for reuse; after a build they would stay resident (at 100k talks, about 230 MB beside a 130 MB index)."""
     with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
         ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def _read_words(talks: Iterable[TalkText]) -> CatalogWords:
+    """Every word of every talk, terms numbered as first met: the full build's only work per word in Python."""
+    term_ids: dict[str, int] = {}
+    # Each surface word is stemmed once: its term, and how it writes that term.
+    word_ids: dict[str, int] = {}
+    word_terms, word_codes, first_codes = array("i"), array("B"), array("B")
+
+    def word_id_of(word: str) -> int:
+        term = stem(word)
+        code = word_code(word, term)
+        if term not in term_ids:
+            term_ids[term] = len(term_ids)
+            first_codes.append(code)
+        word_ids[word] = len(word_terms)
+        word_terms.append(term_ids[term])
+        word_codes.append(code)
+        return word_ids[word]
+
+    # Compact machine arrays, not lists of Python ints: a million talks make ~60 million rows here, one per word
+    # in the order written (repeats count towards a term's frequency; neighbours make compounds), and FIELD_END (-1)
+    # after each of a talk's five fields. Which talk and field a row belongs to is worked out from those ends
+    # afterwards, in numpy.
+    word_ids[FIELD_END] = -1
+    word_column = array("i")
+    talk_ids, years, flags = array("q"), array("i"), array("B")
+    hyphen_talks, hyphen_terms = array("q"), array("i")  # (word, next word) joined with a hyphen: "on-call"
+    mentions: list[tuple[int, tuple[Mention, ...]]] = []  # abbreviations spelled out: "Neural Networks (NN)"
+    known = word_ids.__getitem__
+    for talk in talks:
+        talk_ids.append(talk.talk_id)
+        years.append(talk.year)
+        flags.append(2 * talk.recommended + talk.has_video)
+        fields = (talk.title, " ".join(talk.tags), " ".join(talk.speakers), talk.event, talk.summary)
+        words = fields_words(fields)
+        written = len(word_column)
+        try:
+            word_column.extend(map(known, words))
+        except KeyError:  # words met for the first time: numbered in the order written, then the talk again
+            del word_column[written:]
+            for word in sorted(set(words).difference(word_ids), key=words.index):
+                word_id_of(word)
+            word_column.extend(map(known, words))
+        pairs = {(word_terms[known(first)], word_terms[known(second)]) for first, second in hyphenated_words(fields)}
+        for pair in pairs:
+            hyphen_talks.append(talk.talk_id)
+            hyphen_terms.extend(pair)
+        if "(" in talk.title or "(" in talk.summary:
+            spelled_out = talk_mentions(talk)
+            if spelled_out:
+                mentions.append((talk.talk_id, spelled_out))
+    count = len(talk_ids)
+    word_rows, doc_column, field_column, lengths = _rows_of_fields(word_column, count)
+    del word_column
+    starts = np.zeros(count + 1, dtype=np.int64)
+    np.cumsum(np.bincount(doc_column, minlength=count), out=starts[1:])
+    del doc_column
+    terms = np.frombuffer(word_terms, dtype=np.int32)[word_rows]
+    codes = field_column | np.frombuffer(word_codes, dtype=np.uint8)[word_rows]
+    del word_rows, field_column
+    flag_array = np.frombuffer(flags, dtype=np.uint8)
+    names = list(term_ids)  # by term id
+    for done in (term_ids, word_ids):  # the build's tables of words: millions of entries at 1M talks
+        done.clear()
+    return CatalogWords(
+        names=names,
+        first_codes=np.frombuffer(first_codes, dtype=np.uint8),
+        words=TalkWords(
+            terms=terms, codes=codes, starts=starts,
+            field_lengths=np.frombuffer(lengths, dtype=np.uint16).reshape(-1, len(FIELD_NAMES)),
+            hyphen_talks=np.frombuffer(hyphen_talks, dtype=np.int64),
+            hyphen_pairs=np.frombuffer(hyphen_terms, dtype=np.int32).reshape(-1, 2), mentions=tuple(mentions),
+        ),
+        talk_ids=np.frombuffer(talk_ids, dtype=np.int64).copy(),
+        years=np.frombuffer(years, dtype=np.int32).copy(),
+        recommended=(flag_array & 2) > 0,
+        has_video=(flag_array & 1) > 0,
+    )  # fmt: skip
+
+
+def assembled(catalog: CatalogWords) -> dict:
+    """The parts of the index (`CatalogIndex._assemble`'s arguments) of the catalog's words: everything that depends
+    on the whole catalog (postings with BM25's average field lengths, compounds, learned abbreviations, the static
+    order of talks, typo buckets) is worked out here, in numpy, from the talks' words."""
+    words, names = catalog.words, list(catalog.names)  # `names` grows by the compounds' terms
+    count = len(catalog.talk_ids)
+    abbreviations = learned_abbreviations(mention for _, spelled_out in words.mentions for mention in spelled_out)
+    docs = np.repeat(np.arange(count, dtype=np.int32), np.diff(words.starts))
+    hyphenated = set(map(tuple, np.unique(words.hyphen_pairs, axis=0).tolist())) if len(words.hyphen_pairs) else set()
+    compounds, compound_surfaces = _compound_rows(
+        names, catalog.first_codes, hyphenated, words.terms, words.codes, docs
+    )
+    # Static order among equally relevant talks: recommended, with video, newer, then lower talk id.
+    order = np.lexsort((-catalog.talk_ids, catalog.years, catalog.has_video, catalog.recommended))
+    prior = np.empty(count, dtype=np.int64)
+    prior[order] = np.arange(count)
+    vocabulary, offsets, posting_docs, masks, weights, position_of = _postings(
+        names, words.terms, words.codes, docs, compounds, count, words.field_lengths
+    )
+    del docs
+    # The fields each term appears in anywhere, so a filter skips terms that never occur in its field.
+    term_fields = (
+        (np.bitwise_or.reduceat(masks, offsets[:-1]) & ANY_FIELD).astype(np.uint8)
+        if len(vocabulary)
+        else np.zeros(0, dtype=np.uint8)
+    )
+    # Terms first written otherwise than themselves ("chaos" for "chao"), and compounds ("on-call" for "oncall").
+    inflected = np.flatnonzero(catalog.first_codes != BARE_FORM).tolist()
+    differing = {names[term]: written_word(names[term], int(catalog.first_codes[term])) for term in inflected}
+    differing |= {names[term]: surface for term, surface in compound_surfaces.items() if position_of[term] >= 0}
+    hyphen_order = np.lexsort((words.hyphen_pairs[:, 1], words.hyphen_pairs[:, 0], words.hyphen_talks))
+    return dict(
+        vocabulary=vocabulary, offsets=offsets, docs=posting_docs, masks=masks, weights=weights,
+        term_fields=term_fields, talk_ids=catalog.talk_ids, years=catalog.years, recommended=catalog.recommended,
+        has_video=catalog.has_video, prior=prior, by_talk_id=np.argsort(catalog.talk_ids, kind="stable"),
+        surfaces=dict(sorted(differing.items())), abbreviations=abbreviations,
+        typo_buckets=_typo_buckets(vocabulary, np.diff(offsets), term_fields),
+        words=TalkWords(
+            terms=position_of[words.terms], codes=words.codes, starts=words.starts,
+            field_lengths=words.field_lengths, hyphen_talks=words.hyphen_talks[hyphen_order],
+            hyphen_pairs=position_of[words.hyphen_pairs[hyphen_order]], mentions=words.mentions,
+        ),
+    )  # fmt: skip
 
 
 def _rows_of_fields(column: array, talks: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -449,73 +550,73 @@ def _typo_buckets(vocabulary: list[str], doc_freq: np.ndarray, term_fields: np.n
     return buckets
 
 
-def _compound_rows(term_ids, surfaces, hyphenated, word_terms, forms, word_column, doc_column, field_column):
+def _compound_rows(names, first_codes, hyphenated, terms, codes, docs):
     """Extra (term, doc, field) rows for compounds: wherever two words that the catalog somewhere joins with a hyphen
     stand side by side in a field, with a hyphen or a space, the talk also holds their joined term ("on-call",
     "on call" and "oncall" all give "oncall"), so a hyphenated query can ask for them side by side. Pairs never
-    hyphenated anywhere make no compound, which keeps this to a few extra rows, in document order."""
+    hyphenated anywhere make no compound, which keeps this to a few extra rows, in document order. Joined terms new
+    to `names` are added to it; returns the rows, and the surfaces of those new terms ("on-call")."""
     if not hyphenated:
-        return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.uint8)
-    words = np.frombuffer(word_column, dtype=np.int32)
-    docs = np.frombuffer(doc_column, dtype=np.int32)
-    fields = np.frombuffer(field_column, dtype=np.uint8)
-    names, count = list(term_ids), len(term_ids)  # term ids are insertion order
+        return (np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.uint8)), {}
+    count = len(names)  # term ids are in the order first written
     pairs = sorted(hyphenated)
     keys = np.array([first * count + second for first, second in pairs], dtype=np.int64)
+    joined_names = [names[first] + names[second] for first, second in pairs]
+    wanted = set(joined_names)
+    known = {name: term for term, name in enumerate(names) if name in wanted}
+    surfaces: dict[int, str] = {}
     compounds = []
-    for first, second in pairs:
-        joined = names[first] + names[second]
-        if joined not in term_ids:
-            term_ids[joined] = len(term_ids)
-            surfaces[joined] = f"{surfaces[names[first]]}-{surfaces[names[second]]}"
-        compounds.append(term_ids[joined])
+    for (first, second), joined in zip(pairs, joined_names, strict=True):
+        if joined not in known:
+            known[joined] = len(names)
+            names.append(joined)
+            surfaces[known[joined]] = "-".join(
+                written_word(names[part], int(first_codes[part])) for part in (first, second)
+            )
+        compounds.append(known[joined])
     compound_ids = np.array(compounds, dtype=np.int32)
     starts_a_pair = np.zeros(count, dtype=bool)
     starts_a_pair[[first for first, _ in pairs]] = True
     # Only rows whose word starts some hyphenated pair, and whose next row is the next word of the same field.
-    rows = np.flatnonzero(starts_a_pair[word_terms][words[:-1]])
+    rows = np.flatnonzero(starts_a_pair[terms[:-1]])
     rows = rows[docs[rows] == docs[rows + 1]]
-    written = fields[rows] | forms[words[rows]]  # the field, and the form the word is written in
-    same = written == (fields[rows + 1] | forms[words[rows + 1]])
+    written = codes[rows] & POSTED  # the field, and the form the word is written in
+    same = written == (codes[rows + 1] & POSTED)
     rows, written = rows[same], written[same]
-    pair_keys = word_terms[words[rows]].astype(np.int64) * count + word_terms[words[rows + 1]]
+    pair_keys = terms[rows].astype(np.int64) * count + terms[rows + 1]
     found = np.minimum(keys.searchsorted(pair_keys), len(keys) - 1)
     hit = keys[found] == pair_keys
     rows, found = rows[hit], found[hit]
-    return compound_ids[found], docs[rows], written[hit]
+    return (compound_ids[found], docs[rows], written[hit]), surfaces
 
 
 CHUNK_ROWS = 1 << 21  # word rows grouped at a time by _postings: a chunk's working arrays stay a few tens of MB
 
 
-def _postings(names, word_terms, forms, rows, compounds, doc_count, field_lengths):
-    """Group the (word, doc, field) rows, one per word written (`rows`: word ids, documents, fields, emptied once
-    read), and the compound rows into one posting per term, laid out CSR in vocabulary order: per (term, doc) the
-    fields (and forms) OR-ed, and BM25F's saturated term frequency (each field's count weighted by the field and
-    normalised by its length, then tf / (k1 + tf)) in a byte. Returns (vocabulary, offsets, docs, masks, weights).
+def _postings(names, terms, codes, docs, compounds, doc_count, field_lengths):
+    """Group the (term, doc, code) rows, one per word written, and the compound rows into one posting per term, laid
+    out CSR in vocabulary order: per (term, doc) the fields (and forms) OR-ed, and BM25F's saturated term frequency
+    (each field's count weighted by the field and normalised by its length, then tf / (k1 + tf)) in a byte. Returns
+    (vocabulary, offsets, docs, masks, weights, the vocabulary position of each term id or -1).
 
     Rows come in document order, so they are grouped a range of documents at a time: each chunk's (term, doc) pairs
     are complete within it, and a term's documents stay ascending chunk after chunk. No array of the whole catalog's
     rows is sorted or copied."""
     compound_terms, compound_docs, compound_fields = compounds
     used = np.zeros(len(names), dtype=bool)
-    used[word_terms] = True
+    used[terms] = True
     used[compound_terms] = True
     by_name = sorted(np.flatnonzero(used).tolist(), key=names.__getitem__)
     vocabulary = [names[term_id] for term_id in by_name]
     position_of = np.full(len(names), -1, dtype=np.int32)  # term id -> vocabulary position
     position_of[by_name] = np.arange(len(by_name), dtype=np.int32)
-    word_positions = position_of[word_terms]
     compound_positions = position_of[compound_terms]
-    del position_of, used, by_name
+    del used, by_name
     lengths = field_lengths.astype(np.float32)
     average = np.maximum(lengths.mean(axis=0), 1) if len(lengths) else np.ones(len(FIELD_NAMES), dtype=np.float32)
     # Each field's BM25F weight over its length normalisation, per talk and field (what a word written there adds).
     share = BM25_WEIGHT / ((1 - BM25_B) + BM25_B * lengths / average)
     del lengths
-    words = np.frombuffer(rows[0], dtype=np.int32)
-    docs = np.frombuffer(rows[1], dtype=np.int32)
-    fields = np.frombuffer(rows[2], dtype=np.uint8)
     counts = np.zeros(len(vocabulary), dtype=np.int64)
     chunks = []
     docs_per_chunk = max(1, doc_count * CHUNK_ROWS // max(len(docs), 1))
@@ -523,17 +624,16 @@ def _postings(names, word_terms, forms, rows, compounds, doc_count, field_length
         last_doc = min(first_doc + docs_per_chunk, doc_count)
         begin, end = docs.searchsorted([first_doc, last_doc]).tolist()
         extra_begin, extra_end = compound_docs.searchsorted([first_doc, last_doc]).tolist()
-        chunk_words = words[begin:end]
-        terms = np.concatenate([word_positions[chunk_words], compound_positions[extra_begin:extra_end]])
+        chunk_terms = np.concatenate([position_of[terms[begin:end]], compound_positions[extra_begin:extra_end]])
         chunk_docs = np.concatenate([docs[begin:end], compound_docs[extra_begin:extra_end]])
-        chunk_fields = np.concatenate([fields[begin:end] | forms[chunk_words], compound_fields[extra_begin:extra_end]])
-        if not len(terms):
+        chunk_fields = np.concatenate([codes[begin:end] & POSTED, compound_fields[extra_begin:extra_end]])
+        if not len(chunk_terms):
             continue
         span = last_doc - first_doc
-        keys = terms.astype(np.int64) * span + (chunk_docs - first_doc)
+        keys = chunk_terms.astype(np.int64) * span + (chunk_docs - first_doc)
         order = np.argsort(keys, kind="stable")  # stable: a pair's rows are summed in the order they were written
         keys, chunk_docs, chunk_fields = keys[order], chunk_docs[order], chunk_fields[order]
-        del order, terms, chunk_words
+        del order, chunk_terms
         contribution = share[chunk_docs, FIELD_COLUMN[chunk_fields & ANY_FIELD]]
         starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
         masks = np.bitwise_or.reduceat(chunk_fields, starts)
@@ -547,8 +647,7 @@ def _postings(names, word_terms, forms, rows, compounds, doc_count, field_length
         spans = np.diff(np.r_[term_starts, len(pair_terms)])
         counts[chunk_terms] += spans
         chunks.append((chunk_terms, spans, pair_docs, masks, weights))
-    del words, docs, fields, word_positions, share
-    rows.clear()  # the caller's word rows: their memory goes before the postings are laid out
+    del share
     offsets = np.zeros(len(vocabulary) + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
     total = int(offsets[-1])
@@ -563,7 +662,7 @@ def _postings(names, word_terms, forms, rows, compounds, doc_count, field_length
         to = np.repeat(cursor[chunk_terms], spans) + within
         posting_docs[to], posting_masks[to], posting_weights[to] = pair_docs, masks, weights
         cursor[chunk_terms] += spans
-    return vocabulary, offsets, posting_docs, posting_masks, posting_weights
+    return vocabulary, offsets, posting_docs, posting_masks, posting_weights, position_of
 
 
 def load_talk_texts(session: Session, talk_ids: list[int] | None = None) -> list[TalkText]:
@@ -583,7 +682,12 @@ def load_talk_texts(session: Session, talk_ids: list[int] | None = None) -> list
     ):
         speakers[talk_id].append(name)
     tags: dict[int, list[str]] = defaultdict(list)
-    for talk_id, name in connection.execute(only(select(talk_tags.c.talk_id, Tag.name).join(Tag), talk_tags.c.talk_id)):
+    # In one order whatever the query plan (a scan of all talks, or a lookup of a few, which an update reads alike).
+    for talk_id, name in connection.execute(
+        only(select(talk_tags.c.talk_id, Tag.name).join(Tag), talk_tags.c.talk_id).order_by(
+            talk_tags.c.talk_id, talk_tags.c.tag_id
+        )
+    ):
         tags[talk_id].append(name)
     with_video = set(connection.scalars(only(select(Link.talk_id).where(Link.kind == "video"), Link.talk_id)))
     rows = connection.execute(

@@ -2,13 +2,15 @@
 
 A search answers from the indexes at hand. When the catalog revision (or the stored vectors) has moved on, one
 background thread builds the next indexes in a database session of its own and swaps them in with a single assignment
-of an immutable `Indexes`; searches meanwhile answer from the previous ones. A full build of the lexical index is
-handed to `full_build` (the engine's: a worker process, db/search/build_worker.py), so the thread only loads it. Only the first build in a process blocks,
+of an immutable `Indexes`; searches meanwhile answer from the previous ones. Only the first build in a process blocks,
 as there is nothing to answer from yet. Whoever must see every talk of the catalog as it is now (the follow alerts'
 matching) asks for `fresh` indexes, which waits for, or does, the build.
 
 A catalog change made by another process is noticed by the next search, or within POLL_EVERY by the watcher thread
-(`watch`, started by the server) when nobody searches; it is searchable once the build ends (docs/search.md).
+(`watch`, started by the server) when nobody searches; it is searchable once the build ends (docs/search.md). A
+build after a change of a few talks re-reads only those, as the catalog's change log names them
+(db/search/incremental.py); a full build reads every talk, in a worker process of its own when the engine has one
+(`full_build`, db/search/build_worker.py), so that this thread only loads what it saved.
 """
 
 from __future__ import annotations
@@ -26,17 +28,23 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from db.catalog import changed_talks
 from db.config import patient
 from db.models import CatalogRevision
 from db.search.embeddings import NEWEST_VECTOR, stored_rows, stored_vectors
+from db.search.incremental import updated_index
 from db.search.index import CatalogIndex, load_talk_texts
 from db.search.semantic import SemanticIndex
-from db.search.snapshot import StoredVectors, cached_index, cached_semantic, snapshot_directory
+from db.search.snapshot import StoredVectors, cached_index, cached_semantic, save_in_background, snapshot_directory
 
 log = logging.getLogger(__name__)
 
 POLL_EVERY = 1.0  # seconds between two looks at the catalog revision by the watcher (one tiny query)
 BUILD_SWITCH_INTERVAL = 0.0005  # seconds: how long a search may wait for the interpreter lock while a build runs
+# An update re-reads the changed talks and assembles the index again (db/search/incremental.py); past this many
+# changed talks, or this share of the catalog, a full build costs about as much (docs/search.md has the numbers).
+INCREMENTAL_TALKS = 10_000
+INCREMENTAL_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -73,18 +81,25 @@ def build_indexes(
     semantic: bool,
     full_build: FullBuild | None = None,
 ) -> Indexes:
-    """The indexes for catalog `revision`: the one place they are made. The lexical index is built from the talks
-    unless `previous` is already at that revision (only vectors were added); the semantic one reads only the vectors
-    `previous` lacks. `full_build` makes a full build of the lexical index while searches answer from `previous`
-    (the first build in a process, with nothing to answer from, is made here)."""
+    """The indexes for catalog `revision`: the one place they are made. The lexical index is `previous`'s when it is
+    already at that revision (only vectors were added), `previous`'s updated with the talks changed since when the
+    change log names few, else built from every talk, by `full_build` when searches answer from `previous` meanwhile
+    (the first build in a process, with nothing to answer from, is made here); the semantic one reads only the
+    vectors `previous` lacks."""
     with patient(session):  # the whole catalog: at 1M talks, seconds (db/config.py)
+        directory = snapshot_directory(session.get_bind().url)
+        lexical = None
         if previous is not None and previous.revision == revision:
             lexical = previous.lexical
-        else:  # snapshot hook (db/search/snapshot.py): this revision's saved index when there is a good one
+        elif previous is not None and previous.revision < revision:
+            lexical = updated_lexical(session, previous.lexical, previous.revision, revision)
+            if lexical is not None:  # saved for processes that start later, while this one searches with it
+                save_in_background(session, directory, revision, lexical)
+        if lexical is None:  # snapshot hook (db/search/snapshot.py): this revision's saved index when there is one
             build = functools.partial(build_lexical, session)
             if full_build is not None and previous is not None:
                 build = functools.partial(full_build, session, revision, build)
-            lexical = cached_index(session, snapshot_directory(session.get_bind().url), revision, build)
+            lexical = cached_index(session, directory, revision, build)
         vector_index = None
         if semantic:
             vector_index = load_semantic(session, lexical, previous.semantic if previous is not None else None)
@@ -94,6 +109,19 @@ def build_indexes(
 def build_lexical(session: Session) -> CatalogIndex:
     """A full build of the lexical index from every talk `session` reads."""
     return CatalogIndex(load_talk_texts(session))
+
+
+def updated_lexical(session: Session, lexical: CatalogIndex, since: int, revision: int) -> CatalogIndex | None:
+    """`lexical` (the index at revision `since`) updated to `revision` with the talks the change log says changed in
+    between; None when a full build is due: the log does not reach back so far, or names too many talks."""
+    changed = changed_talks(session, since, revision)
+    if changed is not None and not changed:  # revisions that changed no talk
+        return lexical
+    if changed is None or len(changed) > min(INCREMENTAL_TALKS, INCREMENTAL_SHARE * len(lexical)):
+        return None
+    if len(lexical) > 1 and not (np.diff(lexical.talk_ids) > 0).all():  # not built in talk id order, as here
+        return None
+    return updated_index(lexical, load_talk_texts(session, sorted(changed)), changed)
 
 
 def load_semantic(session: Session, lexical: CatalogIndex, previous: SemanticIndex | None) -> SemanticIndex | None:

@@ -27,6 +27,7 @@ import mmap
 import os
 import shutil
 import tempfile
+import threading
 import time
 import zlib
 from collections.abc import Callable
@@ -41,12 +42,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from db.models import CatalogRevision
-from db.search.index import CatalogIndex
+from db.search.index import CatalogIndex, TalkWords
 
 log = logging.getLogger(__name__)
 
 MAGIC = "talkbot-search-snapshot"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: each talk's words (TalkWords), which an update of the index starts from
 INDEX_DIR_VARIABLE = "TALKBOT_INDEX_DIR"
 KEEP = 2  # snapshots of each kind kept: the newest, and the one before for processes still on it
 STALE_TEMPORARY_SECONDS = 3600  # a temporary directory this old belongs to a writer that died
@@ -127,6 +128,13 @@ def save_snapshot(index: CatalogIndex, directory: Path, revision: int, identity:
         "surface_words": _strings(index.surfaces.differing.values()),
         "abbreviations": np.frombuffer(json.dumps(index.abbreviations).encode(), dtype=np.uint8),
         **{f"typo_{name}": array for name, array in index.typo_buckets.items()},
+        "word_terms": index.words.terms,
+        "word_codes": index.words.codes,
+        "word_starts": index.words.starts,
+        "field_lengths": index.words.field_lengths,
+        "hyphen_talks": index.words.hyphen_talks,
+        "hyphen_pairs": index.words.hyphen_pairs,
+        "mentions": np.frombuffer(json.dumps(index.words.mentions).encode(), dtype=np.uint8),
     }
     return _write(directory, LEXICAL, revision, identity, arrays)
 
@@ -147,14 +155,27 @@ def load_snapshot(directory: Path, revision: int, identity: str) -> CatalogIndex
         }
         if len(arrays["offsets"]) != len(vocabulary) + 1 or int(arrays["offsets"][-1]) != len(arrays["docs"]):
             raise Damaged("the offsets do not fit the vocabulary and postings")
+        if len(arrays["word_starts"]) != len(arrays["talk_ids"]) + 1 or int(arrays["word_starts"][-1]) != len(
+            arrays["word_terms"]
+        ):
+            raise Damaged("the talks' words do not fit the talks")
+        mentions = tuple(
+            (talk_id, tuple((short, tuple(phrase)) for short, phrase in spelled_out))
+            for talk_id, spelled_out in json.loads(bytes(arrays["mentions"]).decode())
+        )
+        words = TalkWords(
+            terms=arrays["word_terms"], codes=arrays["word_codes"], starts=arrays["word_starts"],
+            field_lengths=arrays["field_lengths"], hyphen_talks=arrays["hyphen_talks"],
+            hyphen_pairs=arrays["hyphen_pairs"], mentions=mentions,
+        )  # fmt: skip
         return CatalogIndex.from_parts(
             vocabulary=vocabulary, offsets=arrays["offsets"], docs=arrays["docs"], masks=arrays["masks"],
             weights=arrays["weights"], term_fields=arrays["term_fields"], talk_ids=arrays["talk_ids"],
             years=arrays["years"], recommended=arrays["recommended"], has_video=arrays["has_video"],
             prior=arrays["prior"], by_talk_id=arrays["by_talk_id"], surfaces=surfaces, abbreviations=abbreviations,
-            typo_buckets={name[5:]: array for name, array in arrays.items() if name.startswith("typo_")},
+            typo_buckets={name[5:]: array for name, array in arrays.items() if name.startswith("typo_")}, words=words,
         )  # fmt: skip
-    except (Damaged, KeyError, ValueError, UnicodeDecodeError) as problem:
+    except (Damaged, KeyError, ValueError, TypeError, UnicodeDecodeError) as problem:
         _discard(directory / _name(LEXICAL, revision), f"unusable: {problem}")
         return None
 
@@ -178,6 +199,22 @@ def cached_index(
     if state is not None and catalog_state(session) == state:
         save_snapshot(index, directory, state.revision, state.key)
     return index
+
+
+def save_in_background(
+    session: Session, directory: Path | None, revision: int, index: CatalogIndex
+) -> threading.Thread | None:
+    """Save `index` (the catalog at `revision`, as read in `session`) as that revision's snapshot in a thread of its
+    own, so a process waiting for the index does not wait for the disk: only when the catalog is still at `revision`
+    now, so the snapshot holds exactly the state its manifest names."""
+    state = catalog_state(session) if directory is not None else None
+    if state is None or state.revision != revision:
+        return None
+    thread = threading.Thread(
+        target=save_snapshot, args=(index, directory, state.revision, state.key), name="talkbot-index-save", daemon=True
+    )
+    thread.start()
+    return thread
 
 
 # ------------------------------------------------------------------------------------------------ the talk vectors
@@ -254,6 +291,8 @@ def _from_strings(array: np.ndarray) -> list[str]:
 
 
 def _checksum(array: np.ndarray) -> int:
+    if not array.size:  # memoryview cannot cast an empty view of several dimensions
+        return zlib.crc32(b"")
     return zlib.crc32(memoryview(np.ascontiguousarray(array)).cast("B"))
 
 

@@ -120,13 +120,26 @@ def _pairs(text: str) -> Iterable[tuple[str, str]]:
             yield short, found
 
 
+Mention = tuple[str, Phrase]  # an abbreviation and the long form one text gives it, as index terms
+
+
+def abbreviation_mentions(text: str) -> list[Mention]:
+    """The (short form, long form) pairs `text` writes, as index terms, in the order written."""
+    return [(stem(fold(short)), tuple(stem(word) for word in surface_words(found))) for short, found in _pairs(text)]
+
+
 def learn_abbreviations(texts: Iterable[str]) -> dict[str, tuple[Phrase, ...]]:
+    """What a catalog of `texts` teaches: see `learned_abbreviations`."""
+    return learned_abbreviations(mention for text in texts for mention in abbreviation_mentions(text))
+
+
+def learned_abbreviations(mentions: Iterable[Mention]) -> dict[str, tuple[Phrase, ...]]:
     """Short form -> the long forms a catalog gives it, most used first; a long form used less than a third as often as
-    the short form's usual one is left out ("CI" is continuous integration, not the one conditional independence)."""
+    the short form's usual one is left out ("CI" is continuous integration, not the one conditional independence).
+    Ties go to the form mentioned first, so `mentions` come in catalog order (the index keeps each talk's)."""
     counts: dict[str, Counter[Phrase]] = defaultdict(Counter)
-    for text in texts:
-        for short, found in _pairs(text):
-            counts[stem(fold(short))][tuple(stem(word) for word in surface_words(found))] += 1
+    for short, phrase in mentions:
+        counts[short][phrase] += 1
     learned = {}
     for short, forms in counts.items():
         ranked = forms.most_common(3)
