@@ -28,7 +28,7 @@ from db.search.engine import SearchEngine
 from db.search.lifecycle import build_lexical
 from db.setup import seed_catalog
 from tests.support.slack_server import wait_for
-from tests.test_index_lifecycle import talk, titles
+from tests.test_index_lifecycle import import_here, talk, titles
 from tests.test_snapshots import answers, memory_mapped
 
 ZANZIBARIAN = talk("z", "The zanzibarian keynote")
@@ -79,6 +79,20 @@ def test_a_rebuild_made_by_the_worker_is_swapped_in_and_answers_as_one_made_in_t
         built_here = build_lexical(session)
     assert memory_mapped(from_the_worker.posting_docs)  # the snapshot the worker saved, not a build in this process
     assert answers(from_the_worker) == answers(built_here)
+
+
+@SQLITE_ONLY
+def test_an_index_the_worker_built_is_updated_in_the_thread_by_a_small_import(catalog):
+    worker = BuildWorker(from_talks=0)
+    engine = engine_with(catalog, worker)
+    import_in_bulk(catalog, ZANZIBARIAN)
+    wait_for(lambda: titles(engine, "zanzibarian"))
+
+    import_here(catalog, talk("q", "Quokka pipelines"))  # the change log names it: an update, no worker
+
+    assert wait_for(lambda: titles(engine, "quokka")) == ["Quokka pipelines"]
+    assert titles(engine, "zanzibarian") == ["The zanzibarian keynote"]
+    assert worker.runs == 1
 
 
 @SQLITE_ONLY
