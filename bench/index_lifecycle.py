@@ -341,7 +341,8 @@ def main() -> None:
     synthetic = SyntheticCatalog(real)
     sizes = [10_000, 100_000] if args.quick else [100_000, 1_000_000]
     print(f"catalog: {len(real):,} pyvideo talks, topped up with synthetic talks", flush=True)
-    with tempfile.TemporaryDirectory(prefix="talkbot-lifecycle-") as temporary:
+    # ignore_cleanup_errors: a warm engine may still be saving a snapshot in a daemon thread as the run ends
+    with tempfile.TemporaryDirectory(prefix="talkbot-lifecycle-", ignore_cleanup_errors=True) as temporary:
         work = Path(temporary)
         builds = {size: measure_builds(Catalog(real, synthetic, size), work) for size in sizes}
         print_builds(builds)
