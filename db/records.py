@@ -7,6 +7,7 @@ import functools
 import re
 import unicodedata
 from dataclasses import dataclass, replace
+from urllib.parse import urlsplit
 
 from db.models import LINK_KINDS, TALK_TYPES, VERDICTS
 
@@ -140,10 +141,15 @@ def http_url(value: object) -> str | None:
 
 
 def https_url(value: object) -> str | None:
-    """An absolute https URL without spaces that fits the catalog, else None: what the catalog keeps as a thumbnail.
-    Only https: Slack fetches the image for whoever looks at the card, and an http one is mixed content."""
+    """An absolute https URL with a host, without spaces, that fits the catalog, else None: what the catalog keeps as
+    a thumbnail. Only https: Slack shows the image to whoever reads the card, and an http one is mixed content."""
     url = http_url(value)
-    return url if url is not None and url.startswith("https://") and len(url) > len("https://") else None
+    if url is None or not url.startswith("https://"):
+        return None
+    try:
+        return url if urlsplit(url).hostname else None
+    except ValueError:  # an unclosed IPv6 bracket: 'https://[x/'
+        return None
 
 
 def checked(record: TalkRecord) -> TalkRecord:
