@@ -24,6 +24,7 @@ class TalkCard:
     score: float
     reasons: list[str]
     verdict: str | None = None  # what the recommendation amounts to (db.models.VERDICTS); None: unjudged
+    thumbnail_url: str | None = None  # an https image of the talk; None: the card is text only
 
     @classmethod
     def of(cls, talk: Talk, score: float = 0.0, reasons: tuple[str, ...] = ()) -> TalkCard:
@@ -44,6 +45,7 @@ class TalkCard:
             score=score,
             reasons=list(reasons),
             verdict=talk.verdict,
+            thumbnail_url=talk.thumbnail_url,
         )
 
     @property

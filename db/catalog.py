@@ -97,6 +97,7 @@ def talk_record(talk: Talk) -> TalkRecord:
         duration_minutes=talk.duration_minutes,
         language=talk.language,
         recorded_on=talk.recorded_on,
+        thumbnail_url=talk.thumbnail_url,
     )
 
 

@@ -78,7 +78,13 @@ PROGRESS_EVERY = 500
 
 
 def record_hash(record: TalkRecord) -> str:
-    return hashlib.sha256(repr(record).encode()).hexdigest()
+    """The record's fingerprint: a re-import skips a talk whose fingerprint is unchanged. A record without a
+    thumbnail hashes as it did before the field existed, so the first re-import after the upgrade does not rewrite
+    every talk; one with a thumbnail hashes differently, so a thumbnail added or changed at the source is seen."""
+    text = repr(record)
+    if record.thumbnail_url is None:
+        text = text.removesuffix(", thumbnail_url=None)") + ")"
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def title_key(title: str) -> str:
@@ -206,7 +212,8 @@ class _CatalogWriter:
         rows = [
             {"title": r.title, "descriptive_title": r.descriptive_title, "talk_type": r.talk_type, "summary": r.summary,
              "recommendation": r.recommendation, "verdict": r.verdict, "duration_minutes": r.duration_minutes,
-             "language": r.language, "recorded_on": r.recorded_on, "event_id": new.event.id if new.event else None}
+             "language": r.language, "recorded_on": r.recorded_on, "thumbnail_url": r.thumbnail_url,
+             "event_id": new.event.id if new.event else None}
             for new in self._new for r in (new.record,)
         ]  # fmt: skip
         talks = Talk.__table__
@@ -255,6 +262,7 @@ class _CatalogWriter:
             ("duration_minutes", record.duration_minutes),
             ("language", record.language),
             ("recorded_on", record.recorded_on),
+            ("thumbnail_url", record.thumbnail_url),
         ):
             if getattr(talk, attribute) != value:
                 setattr(talk, attribute, value)
@@ -283,10 +291,10 @@ class _CatalogWriter:
         return changed or self._related_changed
 
     def _merge(self, talk: Talk, record: TalkRecord) -> bool:
-        """A second source only adds what the talk lacks: a summary, links, tags, a duration, a date, a note (with
-        its verdict: a verdict belongs to its note, so it never joins another source's note)."""
+        """A second source only adds what the talk lacks: a summary, links, tags, a duration, a date, a thumbnail, a
+        note (with its verdict: a verdict belongs to its note, so it never joins another source's note)."""
         changed = False
-        for attribute in ("summary", "duration_minutes", "recorded_on", "recommendation"):
+        for attribute in ("summary", "duration_minutes", "recorded_on", "recommendation", "thumbnail_url"):
             value = getattr(record, attribute)
             if value and not getattr(talk, attribute):
                 setattr(talk, attribute, value)

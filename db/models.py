@@ -123,6 +123,8 @@ class Talk(Base):
     duration_minutes: Mapped[int | None] = mapped_column(Integer)
     language: Mapped[str] = mapped_column(String(16), default="en")
     recorded_on: Mapped[dt.date | None] = mapped_column(Date)
+    # An https image of the talk (pyvideo's video still, a schedule's logo); None: the card shows text only.
+    thumbnail_url: Mapped[str | None] = mapped_column(String(2000))
     event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(

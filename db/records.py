@@ -7,6 +7,7 @@ import functools
 import re
 import unicodedata
 from dataclasses import dataclass, replace
+from urllib.parse import urlsplit
 
 from db.models import LINK_KINDS, TALK_TYPES, VERDICTS
 
@@ -57,6 +58,7 @@ class TalkRecord:
     language: str = "en"
     recorded_on: dt.date | None = None
     verdict: str | None = None  # what `recommendation` amounts to (VERDICTS); None: unjudged
+    thumbnail_url: str | None = None  # an https image of the talk (a video's still), shown on its card
 
 
 # Latin letters that Unicode does not decompose into a base letter and an accent.
@@ -138,12 +140,24 @@ def http_url(value: object) -> str | None:
     return None
 
 
+def https_url(value: object) -> str | None:
+    """An absolute https URL with a host, without spaces, that fits the catalog, else None: what the catalog keeps as
+    a thumbnail. Only https: Slack shows the image to whoever reads the card, and an http one is mixed content."""
+    url = http_url(value)
+    if url is None or not url.startswith("https://"):
+        return None
+    try:
+        return url if urlsplit(url).hostname else None
+    except ValueError:  # an unclosed IPv6 bracket: 'https://[x/'
+        return None
+
+
 def checked(record: TalkRecord) -> TalkRecord:
     """The record with its text normalised (`single_line`), or a RecordError naming the first field that breaks a
     rule: required text missing, text too long, a NUL, an unknown type or link kind, a URL that is not http(s), a
     year outside 1900-2100, a duration outside 1-1440 minutes, a tag not in its normal form ('incident-response'), a
-    verdict other than VERDICTS or without a recommendation beside it. A record that needs no change is returned as
-    it is (imports of a hundred thousand talks check every one)."""
+    verdict other than VERDICTS or without a recommendation beside it, a thumbnail that is not an https URL. A record
+    that needs no change is returned as it is (imports of a hundred thousand talks check every one)."""
     event = record.event
     if event is not None:
         if type(event.year) is not int or not YEARS[0] <= event.year <= YEARS[1]:
@@ -182,6 +196,7 @@ def checked(record: TalkRecord) -> TalkRecord:
         "links": links,
         "language": _text("language", record.language, "language", required=True),
         "recorded_on": _day("recorded_on", record.recorded_on),
+        "thumbnail_url": _thumbnail(record.thumbnail_url),
     }
     if record.verdict is not None:
         if type(record.verdict) is not str or record.verdict not in VERDICTS:
@@ -229,6 +244,15 @@ def _link(index: int, link: LinkRecord) -> LinkRecord:
     if url is None:
         raise RecordError(f"links[{index}].url", "expected an http(s) URL without spaces")
     return link if url == link.url else LinkRecord(link.kind, url)
+
+
+def _thumbnail(value: str | None) -> str | None:
+    if value is None:
+        return None
+    url = https_url(_text("thumbnail_url", value, "url", required=True))
+    if url is None:
+        raise RecordError("thumbnail_url", "expected an https URL without spaces")
+    return url
 
 
 def _day(field: str, value: dt.date | None) -> dt.date | None:

@@ -1,20 +1,28 @@
 """Block Kit payloads: inside Slack's limits whatever the catalog holds, catalog text inert, button values safe."""
 
 import json
+from dataclasses import replace
 
 import pytest
+from slack_sdk.models.blocks import Block, ImageBlock, ImageElement, SectionBlock
 
 from bot.blocks.base import (
+    MAX_ALT_TEXT,
     MAX_BLOCKS,
     MAX_BUTTON_TEXT,
     MAX_BUTTON_VALUE,
     MAX_HOME_BLOCKS,
+    MAX_IMAGE_URL,
     MAX_TEXT,
     ButtonValue,
     Screen,
+    card_blocks,
+    card_section,
     card_text,
     escape,
+    section,
 )
+from bot.blocks.digest import digest_message, digest_preview_message
 from bot.blocks.home import home_view
 from bot.blocks.messages import (
     help_message,
@@ -23,6 +31,7 @@ from bot.blocks.messages import (
     results_message,
     saved_message,
     shared_message,
+    unfurl_blocks,
 )
 from db.cards import TalkCard
 from db.search.engine import ResultPage
@@ -155,3 +164,69 @@ def test_the_help_card_in_a_conversation_does_not_promise_privacy():
 
     assert "Only you see the results" in private
     assert "Only you see" not in public and "posted in the conversation" in public
+
+
+THUMBNAIL = "https://i.ytimg.com/vi/abc/hqdefault.jpg"
+
+
+def test_a_card_with_a_thumbnail_shows_it_as_the_sections_image_accessory_with_alt_text():
+    [talk, actions] = card_blocks(card(thumbnail_url=THUMBNAIL), None, saved=False, shareable=True)
+
+    assert talk["accessory"] == {
+        "type": "image", "image_url": THUMBNAIL, "alt_text": "Thumbnail of “Scaling Kafka”",
+    }  # fmt: skip
+    parsed = Block.parse(talk)
+    assert isinstance(parsed, SectionBlock) and isinstance(parsed.accessory, ImageElement)
+    assert parsed.to_dict() == talk  # slack_sdk's models accept it as it is
+    assert actions["type"] == "actions"
+
+
+def test_a_card_without_a_thumbnail_looks_as_it_did_before():
+    plain = card()
+
+    assert card_blocks(plain, None, saved=False, shareable=True)[0] == section(card_text(plain))
+    assert "image" not in json.dumps(results_message(Screen("search", "kafka"), ResultPage([plain], 1), set()))
+    assert "image" not in json.dumps(digest_message(plain, ["on “kafka”"], "weekly"))
+    assert "image" not in json.dumps(unfurl_blocks(plain))
+
+
+def test_a_thumbnail_stays_inside_block_kits_limits_whatever_the_title_and_one_past_them_is_left_out():
+    longest = "https://i.ytimg.com/" + "v" * (MAX_IMAGE_URL - len("https://i.ytimg.com/"))
+    hostile = replace(HOSTILE, title="<!channel> " + "x" * 3000, thumbnail_url=longest)
+
+    image = card_section(hostile)["accessory"]
+    assert (len(image["image_url"]), len(image["alt_text"])) == (MAX_IMAGE_URL, MAX_ALT_TEXT)
+    assert image["alt_text"].startswith("Thumbnail of “<!channel> xxx")  # plain text: Slack shows it, never parses
+    Block.parse(card_section(hostile)).to_dict()
+    assert "accessory" not in card_section(replace(hostile, thumbnail_url=longest + "v"))
+    assert "accessory" not in card_section(replace(hostile, thumbnail_url="http://i.ytimg.com/x.jpg"))
+
+
+def test_the_digest_shows_the_thumbnail_large_in_an_image_block_titled_with_the_talk():
+    pictured = card(thumbnail_url=THUMBNAIL)
+
+    post = digest_message(pictured, ["on “kafka”"], "weekly")
+
+    plain = digest_message(card(), ["on “kafka”"], "weekly")
+    assert [block["type"] for block in post["blocks"]] == ["header", "section", "image", "context", "actions"]
+    assert post["blocks"][1] == plain["blocks"][1]  # no accessory too: the picture is shown once, large
+    image = post["blocks"][2]
+    assert image == {
+        "type": "image", "image_url": THUMBNAIL, "alt_text": "Thumbnail of “Scaling Kafka”",
+        "title": {"type": "plain_text", "text": "Scaling Kafka", "emoji": True},
+    }  # fmt: skip
+    assert isinstance(Block.parse(image), ImageBlock) and Block.parse(image).to_dict() == image
+    preview = digest_preview_message(pictured, ["on “kafka”"], "weekly", "Monday")
+    assert [block["type"] for block in preview["blocks"]][2:4] == ["section", "image"]
+
+
+def test_thumbnails_add_no_blocks_to_lists_so_every_surface_keeps_its_block_limit():
+    cards = [card(n) for n in range(1, 6)]
+    pictured = [replace(c, thumbnail_url=THUMBNAIL) for c in cards]
+    page, screen = ResultPage(cards=cards, total=40, offset=5), Screen("search", "kafka", 5)
+
+    plain = results_message(screen, page, set())
+    with_thumbnails = results_message(screen, replace(page, cards=pictured), set())
+
+    assert len(with_thumbnails["blocks"]) == len(plain["blocks"]) <= MAX_BLOCKS
+    assert sum("accessory" in block for block in with_thumbnails["blocks"]) == 5

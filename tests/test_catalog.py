@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from db.cards import TalkCard
 from db.catalog import all_talks, catalog_revision, talk_count, talk_record
-from db.catalog_import import import_records
+from db.catalog_import import import_records, record_hash
 from db.config import sessions_for
 from db.importers import ImportFileError, read_catalog_file
 from db.importers.talkbot_format import catalog_document
@@ -113,6 +113,10 @@ MALFORMED = [
     ("source: s\ntalks:\n  - {id: a, title: T, event: {series: X, year: 20}}", "talk #1 (a)", "event.year", "1900"),
     ("source: s\ntalks:\n  - {id: a, title: T, links: [{kind: video, url: ftp://x}]}", "talk #1 (a)",
      "links[0].url", "http(s) URL"),
+    ("source: s\ntalks:\n  - {id: a, title: T, thumbnail_url: 'http://x.org/t.jpg'}", "talk #1 (a)",
+     "thumbnail_url", "expected an https URL"),
+    ("source: s\ntalks:\n  - {id: a, title: T, thumbnail_url: [https://x.org/t.jpg]}", "talk #1 (a)",
+     "thumbnail_url", "expected text"),
     ("source: s\ntalks:\n  - {id: a, title: T}\n  - {id: a, title: U}", "talk #2", "id", "appears twice"),
     ("talks:\n  - {id: a, title: T}", "talk #1 (a)", "source", "is required"),
     ("source: s\ntalks:\n  - {id: a, title: T, speaker: Ada}", "talk #1 (a)", "speaker", "not a field"),
@@ -206,6 +210,61 @@ def test_a_verdict_round_trips_through_export_and_import_and_reaches_the_card(mi
         read_back = read_catalog_file(tmp_path / name).records
         assert catalog_document(read_back) == exported
         assert write(migrated_database, read_back).unchanged == len(records)
+
+
+def test_a_thumbnail_round_trips_through_export_and_import_in_either_syntax(migrated_database, tmp_path):
+    pictured = record("t1", "Pictured", thumbnail_url="https://i.ytimg.com/vi/abc/hqdefault.jpg")
+    records = [pictured, record("t2", "Plain")]
+    write(migrated_database, records)
+    with sessions_for(migrated_database)() as session:
+        talks = all_talks(session)
+        exported = catalog_document([talk_record(talk) for talk in talks])
+        assert [TalkCard.of(talk).thumbnail_url for talk in talks] == ["https://i.ytimg.com/vi/abc/hqdefault.jpg", None]
+    assert [entry.get("thumbnail_url") for entry in exported["talks"]] == [
+        "https://i.ytimg.com/vi/abc/hqdefault.jpg", None
+    ]  # fmt: skip
+
+    for name, text in (("export.json", json.dumps(exported)), ("export.yaml", yaml.safe_dump(exported))):
+        (tmp_path / name).write_text(text)
+        read_back = read_catalog_file(tmp_path / name).records
+        assert [r.thumbnail_url for r in read_back] == [r.thumbnail_url for r in records]
+        assert write(migrated_database, read_back).unchanged == len(records)
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [(None, "https://example.org/t.jpg"), ("https://example.org/t.jpg", "https://example.org/u.jpg"),
+     ("https://example.org/t.jpg", None)],
+)  # fmt: skip
+def test_a_reimport_sees_a_thumbnail_added_changed_or_removed(migrated_database, before, after):
+    write(migrated_database, [record(thumbnail_url=before)])
+    report = write(migrated_database, [record(thumbnail_url=after)])
+
+    assert (report.updated, report.unchanged) == (1, 0)
+    with sessions_for(migrated_database)() as session:
+        [talk] = all_talks(session)
+        assert talk.thumbnail_url == after
+
+
+def test_a_talk_without_a_thumbnail_keeps_the_fingerprint_it_had_before_thumbnails_existed():
+    """Fingerprints stored before 0014 must still match, or the first re-import after it rewrites every talk."""
+    plain = record(links=(LinkRecord("video", "https://example.org/v"),), duration_minutes=45,
+                   recorded_on=dt.date(2020, 5, 1))  # fmt: skip
+    stored_before_0014 = "f73205d0bd0e40775d76ecd8ef6152250fa3f401f42a700c94535edbd3b3a935"  # main at 7563516
+
+    assert record_hash(plain) == stored_before_0014
+    assert record_hash(replace(plain, thumbnail_url="https://example.org/t.jpg")) != stored_before_0014
+
+
+def test_a_second_source_adds_a_thumbnail_the_talk_lacks_but_never_replaces_one(migrated_database):
+    video = (LinkRecord("video", "https://example.org/v"),)
+    write(migrated_database, [record("a", links=video)])
+    write(migrated_database, [replace(record("b", links=video), source="other", thumbnail_url="https://o.org/1.jpg")])
+    write(migrated_database, [replace(record("c", links=video), source="third", thumbnail_url="https://o.org/2.jpg")])
+
+    with sessions_for(migrated_database)() as session:
+        [talk] = all_talks(session)
+        assert talk.thumbnail_url == "https://o.org/1.jpg"
 
 
 def test_a_reimport_with_a_changed_verdict_updates_the_talk(migrated_database):

@@ -8,6 +8,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import replace
 from http.client import RemoteDisconnected
 from urllib.parse import parse_qs, urlencode
 
@@ -23,6 +24,7 @@ from slack_sdk.oauth.token_rotation import TokenRotator
 
 from bot.blocks.base import Screen
 from bot.blocks.digest import digest_message, digest_usage_message
+from bot.blocks.for_you import for_you_message
 from bot.blocks.home import home_problem_view, home_view
 from bot.blocks.messages import (
     help_message,
@@ -34,6 +36,7 @@ from bot.blocks.messages import (
     saved_message,
     shared_message,
     similar_message,
+    unfurl_blocks,
 )
 from bot.devtools.fake_slack import MAX_MESSAGE_TEXT, FakeSlack, SlackCall, Workspace, block_kit_problems
 from bot.devtools.slack_payloads import (
@@ -83,6 +86,11 @@ def button(action_id: str, text: str = "Go", value: str = "v", **extra) -> dict:
 
 def section(text: str, **extra) -> dict:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}, **extra}
+
+
+def image(url: str = "https://example.org/a.png", alt: str = "A talk", **extra) -> dict:
+    """An image block, or an image element (a section's accessory, in a context block): the same shape."""
+    return {"type": "image", "image_url": url, "alt_text": alt, **extra}
 
 
 def refusal(call) -> SlackApiError:
@@ -374,6 +382,18 @@ LIMITS = {
         lambda n: section("x", fields=[{"type": "mrkdwn", "text": "f" * n}]), 2000,
         "must be less than 2001 characters [json-pointer:/blocks/0/fields/0/text]",
     ),
+    "image block image_url 3000": (
+        lambda n: image(url="https://x.example/" + "x" * (n - 18)), 3000,
+        "must be less than 3001 characters [json-pointer:/blocks/0/image_url]",
+    ),
+    "image accessory alt_text 2000": (
+        lambda n: section("x", accessory=image(alt="a" * n)), 2000,
+        "must be less than 2001 characters [json-pointer:/blocks/0/accessory/alt_text]",
+    ),
+    "image block title 2000": (
+        lambda n: image(title={"type": "plain_text", "text": "t" * n}), 2000,
+        "must be less than 2001 characters [json-pointer:/blocks/0/title/text]",
+    ),
     "context elements 10": (
         lambda n: {"type": "context", "elements": [{"type": "mrkdwn", "text": "c"}] * n}, 10,
         "no more than 10 items allowed [json-pointer:/blocks/0/elements]",
@@ -425,9 +445,35 @@ MALFORMED = {
     "a block type that does not exist": (
         {"type": "sectoin"}, "unsupported type: sectoin [json-pointer:/blocks/0/type]",
     ),
-    "an image without alt_text (judged by slack_sdk's models)": (
-        {"type": "image", "image_url": "https://example.org/a.png", "alt_text": "x" * 2001},
-        "alt_text attribute cannot exceed 2000 characters [json-pointer:/blocks/0]",
+    "an image block without alt_text": (
+        {"type": "image", "image_url": "https://example.org/a.png"},
+        "missing required field: alt_text [json-pointer:/blocks/0]",
+    ),
+    "an image block with an empty alt_text": (
+        image(alt=""), "must be more than 0 characters [json-pointer:/blocks/0/alt_text]",
+    ),
+    "an image accessory without image_url": (
+        section("x", accessory={"type": "image", "alt_text": "A talk"}),
+        "missing required field: image_url [json-pointer:/blocks/0/accessory]",
+    ),
+    "an image accessory with a javascript: URL": (
+        section("x", accessory=image(url="javascript:alert(1)")),
+        "must be an http(s) URL [json-pointer:/blocks/0/accessory/image_url]",
+    ),
+    "an image block with an ftp URL": (
+        image(url="ftp://example.org/a.png"), "must be an http(s) URL [json-pointer:/blocks/0/image_url]",
+    ),
+    "an image element in a context block with a malformed URL": (
+        {"type": "context", "elements": [image(url="https://[example.org/a.png")]},
+        "must be an http(s) URL [json-pointer:/blocks/0/elements/0/image_url]",
+    ),
+    "an image block with a mrkdwn title": (
+        image(title={"type": "mrkdwn", "text": "*Talk*"}),
+        "must be one of plain_text [json-pointer:/blocks/0/title/type]",
+    ),
+    "an image element with a property Slack does not know": (
+        section("x", accessory={**image(), "title": {"type": "plain_text", "text": "T"}}),
+        "invalid additional property: title [json-pointer:/blocks/0/accessory]",
     ),
 }  # fmt: skip
 
@@ -1044,6 +1090,9 @@ def talkbot_messages() -> dict[str, dict]:
                      summary="words " * 3000)  # fmt: skip
     middle = ResultPage(cards=cards, total=40, offset=10, notes=["note"], dropped_words=["zzz"])
     search = Screen("search", "kafka", 10)
+    longest = "https://i.ytimg.com/" + "v" * (3000 - len("https://i.ytimg.com/"))  # Slack's limit, past the catalog's
+    pictured = replace(middle, cards=[replace(c, thumbnail_url=f"https://i.ytimg.com/vi/{c.id}/hq.jpg") for c in cards])
+    hostile_pictured = replace(hostile, thumbnail_url=longest)
     return {
         "results": results_message(search, middle, {2}, note="Saved."),
         "results, hostile": results_message(search, ResultPage(cards=[hostile], total=1), set()),
@@ -1059,6 +1108,11 @@ def talkbot_messages() -> dict[str, dict]:
         "digest usage": digest_usage_message("bad time"),
         "home": home_view(cards * 5, [("C1", "every Monday", "kafka", None)]),
         "home problem": home_problem_view("The database is down"),
+        "results with thumbnails": results_message(search, pictured, {2}),
+        "digest with a thumbnail": digest_message(pictured.cards[0], ["on “kafka”"], "weekly"),
+        "digest with a thumbnail, hostile": digest_message(hostile_pictured, ["on “kafka”"], "weekly"),
+        "for you with thumbnails": for_you_message(Screen("foryou"), pictured, {1: "You liked “Kafka”"}, set(), None),
+        "unfurl with a thumbnail": {**unfurl_blocks(hostile_pictured), "text": "unfurl"},
     }
 
 

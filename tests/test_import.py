@@ -313,6 +313,7 @@ def test_the_real_pyvideo_archive_and_schedules_load_cleanly_and_again_without_c
     assert archive_line.startswith(f"{PYVIDEO_ARCHIVE}: pyvideo format, 21713 talks, ")
     assert "2 skipped (listed in NO_PUBLISH.json)" in archive_line
     assert "59 skipped (durations over 24 hours, imported as unknown)" in archive_line  # days-long "videos"
+    assert "62 skipped (thumbnails that are not https URLs, left out)" in archive_line  # old blip.tv stills
     assert f"{SCHEDULES / 'frab-camp2019.json'}: frab format, 79 talks" in first.stdout
 
     again = run_import(catalog, *files)
@@ -320,6 +321,7 @@ def test_the_real_pyvideo_archive_and_schedules_load_cleanly_and_again_without_c
 
     with sessions_for(catalog)() as session:
         assert session.scalar(select(func.count(TalkSource.id)).where(TalkSource.importer.like("pyvideo:%"))) == 21713
+        assert session.scalar(select(func.count(Talk.id)).where(Talk.thumbnail_url.is_not(None))) == 21502 + 28
     found = talkbot("search", 'event:"chaos communication camp" opening', database_url=catalog)
     assert found.stdout.startswith("1. Opening Ceremony — jinxx, smtw")
     assert "Lessons learned with asyncio" in talkbot("search", "lessons learned asyncio", database_url=catalog).stdout

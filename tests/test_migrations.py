@@ -105,3 +105,27 @@ def test_0007_reads_existing_notes_as_recommendations_except_the_seeds_that_are_
     with engine.connect() as connection:  # dropping the column must not copy `talks` and cascade to its rows
         assert connection.execute(text("SELECT count(*) FROM links")).scalar() == 1
         assert connection.execute(text("SELECT count(*) FROM talk_sources")).scalar() == 5
+
+
+def test_0014_adds_an_empty_thumbnail_to_existing_talks_and_its_downgrade_keeps_their_rows(empty_database):
+    upgrade(empty_database, "0013_catalog_changes")
+    engine = engine_for(empty_database)
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO talks (id, title, descriptive_title, talk_type, summary, language) "
+                 "VALUES (1, 'Talk 1', false, 'talk', '', 'en')"),
+        )  # fmt: skip
+        connection.execute(text("INSERT INTO links (talk_id, kind, url) VALUES (1, 'video', 'https://example.org/v')"))
+
+    upgrade(empty_database, "0014_talk_thumbnails")
+
+    with engine.begin() as connection:
+        assert connection.execute(text("SELECT thumbnail_url FROM talks")).scalar_one() is None
+        connection.execute(text("UPDATE talks SET thumbnail_url = 'https://example.org/t.jpg'"))
+
+    downgrade(empty_database, "0013_catalog_changes")
+
+    assert "thumbnail_url" not in {column["name"] for column in inspect(engine).get_columns("talks")}
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT title FROM talks")).scalar_one() == "Talk 1"
+        assert connection.execute(text("SELECT count(*) FROM links")).scalar() == 1

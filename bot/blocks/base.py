@@ -28,6 +28,12 @@ MAX_BUTTON_TEXT = 75
 MAX_BUTTON_VALUE = 2000
 
 
+MAX_IMAGE_URL = 3000
+
+
+MAX_ALT_TEXT = 2000  # an image's alt_text, and an image block's title
+
+
 MAX_SAVED_SHOWN = 20
 
 
@@ -199,6 +205,23 @@ def card_text(card: TalkCard, summary_limit: int = 200) -> str:
     return "\n".join(lines)
 
 
+def thumbnail(card: TalkCard) -> dict | None:
+    """The card's picture as an image element, or None: the card is text only. The catalog keeps https URLs only
+    (db/records.py); one that is not, or is longer than Slack takes, is left out here too rather than refused."""
+    url = card.thumbnail_url
+    if not url or not url.startswith("https://") or len(url) > MAX_IMAGE_URL:
+        return None
+    return {"type": "image", "image_url": url, "alt_text": fit(f"Thumbnail of “{card.title}”", MAX_ALT_TEXT)}
+
+
+def card_section(card: TalkCard) -> dict:
+    """The talk's text, with its thumbnail as the section's accessory when it has one."""
+    block = section(card_text(card))
+    if image := thumbnail(card):
+        block["accessory"] = image
+    return block
+
+
 def card_blocks(
     card: TalkCard, screen: Screen | None, saved: bool, shareable: bool, watched: bool = False,
     because: str | None = None,
@@ -212,7 +235,7 @@ def card_blocks(
     buttons.append(button("More like this", MORE_LIKE_THIS, talk))
     buttons.append(button("Watched ✓", UNWATCH, talk) if watched else button("Watched", WATCH, talk))
     why = [context(escape(because))] if because else []
-    return [section(card_text(card)), *why, {"type": "actions", "block_id": f"talk-{card.id}", "elements": buttons}]
+    return [card_section(card), *why, {"type": "actions", "block_id": f"talk-{card.id}", "elements": buttons}]
 
 
 def message(text: str, blocks: list[dict]) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.blocks.base import (
+    MAX_ALT_TEXT,
     MORE_LIKE_THIS,
     SAVE,
     VOTE_DOWN,
@@ -13,8 +14,10 @@ from bot.blocks.base import (
     card_text,
     context,
     escape,
+    fit,
     message,
     section,
+    thumbnail,
 )
 from db.cards import TalkCard
 
@@ -27,13 +30,15 @@ DIGEST_USAGE = (
 
 
 def digest_message(card: TalkCard, reasons: list[str], cadence: str, title: str | None = None) -> dict:
-    """The digest post: the talk, why it was picked, and buttons to save it, find more, mark it watched or vote on
-    it. `title`: a person's For you DM names itself; a channel's digest is Talk of the week (or day)."""
+    """The digest post: the talk (its thumbnail large beneath it, when it has one), why it was picked, and buttons to
+    save it, find more, mark it watched or vote on it. `title`: a person's For you DM names itself; a channel's
+    digest is Talk of the week (or day)."""
     title = title or digest_title(cadence)
     talk = ButtonValue(None, card.id)
     blocks = [
         {"type": "header", "text": {"type": "plain_text", "text": f"🎤 {title}"}},
         section(card_text(card)),
+        *_picture(card),
         context("Why this one: " + " ".join(escape(reason) for reason in reasons)),
         {
             "type": "actions",
@@ -48,6 +53,15 @@ def digest_message(card: TalkCard, reasons: list[str], cadence: str, title: str 
         },
     ]
     return message(f"{title}: {card.title}", blocks)
+
+
+def _picture(card: TalkCard) -> list[dict]:
+    """The thumbnail shown large, under the talk: an image block, titled with the talk's title."""
+    image = thumbnail(card)
+    if image is None:
+        return []
+    title = {"type": "plain_text", "text": fit(card.title, MAX_ALT_TEXT), "emoji": True}
+    return [{"type": "image", "image_url": image["image_url"], "alt_text": image["alt_text"], "title": title}]
 
 
 def digest_preview_message(card: TalkCard, reasons: list[str], cadence: str, when: str) -> dict:

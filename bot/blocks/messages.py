@@ -14,7 +14,7 @@ from bot.blocks.base import (
     Screen,
     button,
     card_blocks,
-    card_text,
+    card_section,
     context,
     escape,
     message,
@@ -162,7 +162,7 @@ def shared_message(card: TalkCard, user_id: str) -> dict:
 def unfurl_blocks(card: TalkCard) -> dict:
     """A catalog talk's preview under a message that links to it (chat.unfurl): the card, without buttons (a click
     on an unfurl is not tied to a search this bot could page or redraw)."""
-    return {"blocks": [section(card_text(card)), context("🎤 talkbot · `/talk` finds more talks like this")]}
+    return {"blocks": [card_section(card), context("🎤 talkbot · `/talk` finds more talks like this")]}
 
 
 def help_message(public: bool = False) -> dict:

@@ -18,6 +18,7 @@ not listed here is an error, so a typo never drops data silently. Rows are numbe
     summary         plain text or simple HTML; cut to 5000 characters
     video, slides   http(s) links
     url             http(s) link to the talk's schedule or page
+    thumbnail       optional https link to an image of the talk, shown on its card
     duration        minutes, e.g. 45 (or a length like 1:15)
     language        e.g. en, de, English (default en)
     date            when the talk was given: YYYY-MM-DD
@@ -55,12 +56,13 @@ from db.records import (
     TalkRecord,
     clean_tags,
     http_url,
+    https_url,
 )
 
 FORMAT = "csv"
 COLUMNS = (
     "id", "title", "speakers", "affiliations", "event", "edition", "year", "city", "type", "tags", "summary",
-    "video", "slides", "url", "duration", "language", "date", "recommendation", "source",
+    "video", "slides", "url", "thumbnail", "duration", "language", "date", "recommendation", "source",
 )  # fmt: skip
 _REQUIRED = ("id", "title")
 _LINK_KINDS = {"video": "video", "slides": "slides", "url": "schedule"}
@@ -108,7 +110,7 @@ def read(path: Path, skipped: Counter | None = None) -> list[TalkRecord]:
     return records
 
 
-MAX_LINE = 4 * 1024 * 1024  # characters in one line of the file: a row's 19 cells at csv's own limit fit in 2.5 M
+MAX_LINE = 4 * 1024 * 1024  # characters in one line of the file: a row's 20 cells at csv's own limit fit in 2.7 M
 
 
 def _lines(path: Path, lines: Iterator[str]) -> Iterator[str]:
@@ -186,6 +188,7 @@ class _RowReader:
             duration_minutes=self.duration(),
             language=language_code(self.value("language")),
             recorded_on=self.date(),
+            thumbnail_url=self.thumbnail(),
         )
 
     def event(self) -> EventRecord | None:
@@ -229,6 +232,13 @@ class _RowReader:
             if url:
                 links.append(LinkRecord(kind, url))
         return tuple(links)
+
+    def thumbnail(self) -> str | None:
+        """Refused unless https, as a link that is not http(s) is: a spreadsheet's author can correct it."""
+        url = self.value("thumbnail")
+        if url and https_url(url) is None:
+            self.fail("thumbnail", f"expected an https URL without spaces, at most {LIMITS['url']} characters")
+        return url or None
 
     def duration(self) -> int | None:
         text = self.value("duration")

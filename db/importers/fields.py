@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 from db.importers.errors import ImportFileError
-from db.records import LIMITS, MAX_DURATION, TALK_TYPES, EventRecord, TalkRecord
+from db.records import LIMITS, MAX_DURATION, TALK_TYPES, EventRecord, TalkRecord, https_url
 
 # Words that say which kind of talk something is, in the vocabularies conference tools use.
 _TYPE_WORDS = {
@@ -96,6 +96,7 @@ def language_code(value: Any) -> str:
 
 NOT_A_TALK = "breaks and other slots that are not talks"
 LONG_DURATION = "durations over 24 hours, imported as unknown"
+NOT_HTTPS_THUMBNAIL = "thumbnails that are not https URLs, left out"
 SUMMARY_LIMIT = LIMITS["summary"]  # the catalog keeps summaries to this many characters
 SOURCE_LIMIT = LIMITS["source"]  # talk_sources.importer
 _VIDEO_HINTS = ("youtube.com", "youtu.be", "vimeo.com", "media.ccc.de", "archive.org")
@@ -183,6 +184,18 @@ def plausible_minutes(minutes: int | None, skipped: Counter) -> int | None:
         skipped[LONG_DURATION] += 1
         return None
     return minutes
+
+
+def thumbnail_from(value: Any, skipped: Counter) -> str | None:
+    """A source's image for a talk if it is an https URL the catalog keeps; one that is given but is not (http,
+    another scheme, malformed, too long) is left out and counted in `skipped`: a card without a picture beats a
+    refused file, and the link rules (`http_url`) leave bad URLs out of these formats the same way."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    url = https_url(value)
+    if url is None:
+        skipped[NOT_HTTPS_THUMBNAIL] += 1
+    return url
 
 
 def with_schedule_event(

@@ -5,7 +5,9 @@ validates, so an XML file yields exactly the records of its JSON twin. Field nam
 (https://c3voc.de/schedule/schema.json). Each conference edition is its own source, `frab:<acronym>`.
 
 Entries that are schedule furniture rather than talks are skipped; `is_break` says which. Relative link and
-attachment URLs (frab writes `/system/event_attachments/…`) are resolved against the schedule's `base_url`.
+attachment URLs (frab writes `/system/event_attachments/…`) are resolved against the schedule's `base_url`. An
+event's `logo` becomes the talk's thumbnail when it is https, or relative to an https `base_url`; otherwise it is left
+out and counted in `skipped`. (The conference's own logo is not used: every talk would show the same picture.)
 
 XML is parsed by `defusedxml`, which refuses entity declarations (a "billion laughs" file grows a few hundred bytes
 into gigabytes) and references to outside resources (an external entity reads local files or URLs).
@@ -42,6 +44,7 @@ from db.importers.fields import (
     source_name,
     summary_from,
     talk_type_from,
+    thumbnail_from,
 )
 from db.records import LIMITS, EventRecord, LinkRecord, SpeakerRecord, TalkRecord, clean_tags, http_url
 
@@ -225,7 +228,17 @@ class _ScheduleReader(FieldReader):
             duration_minutes=self.duration(where, raw.get("duration")),
             language=language_code(self.text(where, "language", raw.get("language"))),
             recorded_on=self.date(where, "date", raw.get("date"), _EVENT_DATE_EXAMPLE) or day_date,
+            thumbnail_url=self.thumbnail(raw.get("logo")),
         )
+
+    def thumbnail(self, logo: Any) -> str | None:
+        """frab writes `/system/events/logos/…`, relative to the schedule's base: resolved like the links, so only a
+        logo on an https base (or an absolute https one) is kept."""
+        try:
+            url = urljoin(self.base_url, logo.strip()) if isinstance(logo, str) and logo.strip() else logo
+        except ValueError:  # an unclosed IPv6 bracket: kept as it is, so left out and counted
+            url = logo
+        return thumbnail_from(url, self.skipped)
 
     def duration(self, where: str, value: Any) -> int | None:
         minutes = minutes_from_clock(value)

@@ -6,7 +6,8 @@ Each event folder is its own source (`pyvideo:<folder>`), so importing one event
 The data is read as untrusted: an archive or folder holding a link, a device or a FIFO is refused (a link could
 point at /dev/zero or at a file outside the data), and so is one whose files are larger than pyvideo's data could
 be (see `DataLimits`): sizes are checked before anything is read, and every read is bounded.
-A video's duration longer than 24 hours (pyvideo has some) is imported as unknown and counted in `skipped`.
+A video's duration longer than 24 hours (pyvideo has some) is imported as unknown and counted in `skipped`, and so
+is a `thumbnail_url` that is not https (a few old blip.tv ones are http).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from db.importers.fields import (
     series_name,
     summary_from,
     talk_type_from,
+    thumbnail_from,
 )
 from db.records import LIMITS, EventRecord, LinkRecord, SpeakerRecord, TalkRecord, clean_tags, http_url
 
@@ -222,6 +224,7 @@ def _record(path: Path, folder: str, category: dict, name: str, video: dict, ski
         duration_minutes=minutes,
         language=language_code(video.get("language")),
         recorded_on=recorded_on,
+        thumbnail_url=thumbnail_from(video.get("thumbnail_url"), skipped),
     )
 
 

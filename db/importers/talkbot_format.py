@@ -14,6 +14,7 @@ talks:
     recommendation: ...   # optional: what a reporter thought of the talk
     verdict: recommended  # optional, only beside a recommendation: recommended | mixed | not_recommended
     links: [{kind: video, url: https://...}]
+    thumbnail_url: https://...  # optional: the image the talk's card shows; https only
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from db.records import (
     SpeakerRecord,
     TalkRecord,
     http_url,
+    https_url,
     tag_name,
 )
 
@@ -152,7 +154,7 @@ class _TalkReader:
         raw = self.raw
         unknown = set(raw) - {
             "id", "source", "title", "descriptive_title", "type", "event", "speakers", "tags", "summary",
-            "recommendation", "verdict", "links", "duration_minutes", "language", "recorded_on",
+            "recommendation", "verdict", "links", "duration_minutes", "language", "recorded_on", "thumbnail_url",
         }  # fmt: skip
         if unknown:
             self.fail(sorted(unknown, key=str)[0], "is not a field of the talkbot catalog format")  # keys of any type
@@ -175,7 +177,18 @@ class _TalkReader:
             duration_minutes=self.duration(raw.get("duration_minutes")),
             language=self.text("language", raw.get("language"), limit=LIMITS["language"]) or "en",
             recorded_on=self.date("recorded_on", raw.get("recorded_on")),
+            thumbnail_url=self.thumbnail(raw.get("thumbnail_url")),
         )
+
+    def thumbnail(self, raw: Any) -> str | None:
+        """Refused unless https, like a link that is not http(s): our own format says exactly what the card gets."""
+        text = self.text("thumbnail_url", raw, limit=LIMITS["url"])
+        if text is None:
+            return None
+        url = https_url(text)
+        if url is None:
+            self.fail("thumbnail_url", "expected an https URL without spaces")
+        return url
 
     def event(self, raw: Any) -> EventRecord | None:
         if raw is None:
@@ -251,6 +264,7 @@ def talk_to_dict(record: TalkRecord) -> dict[str, Any]:
         "duration_minutes": record.duration_minutes,
         "language": record.language if record.language != "en" else None,
         "recorded_on": record.recorded_on.isoformat() if record.recorded_on else None,
+        "thumbnail_url": record.thumbnail_url,
     }
     entry.update({key: value for key, value in optional.items() if value})
     return entry

@@ -52,6 +52,14 @@ def test_optional_columns_and_blank_rows():
     assert (lightning.talk_type, lightning.language, lightning.duration_minutes) == ("lightning", "de", 5)
 
 
+def test_a_thumbnail_column_gives_the_card_its_picture(tmp_path):
+    text = "id,title,thumbnail\nt-1,Pictured,https://i.ytimg.com/vi/abc/hqdefault.jpg\nt-2,Plain,\n"
+
+    pictured, plain = csv_format.read(csv_file(tmp_path, text))
+
+    assert (pictured.thumbnail_url, plain.thumbnail_url) == ("https://i.ytimg.com/vi/abc/hqdefault.jpg", None)
+
+
 def test_semicolons_a_byte_order_mark_and_any_column_order():
     records = csv_format.read(SEMICOLON_TALKS)
 
@@ -122,6 +130,10 @@ HEADER = "id,title,speakers,affiliations,event,year,type,video,duration,date\n"
         (
             HEADER + "t-1,A talk,,,,,,,,,surplus\n", "row 2 (id t-1)", None,
             "has 11 cells but the header names 10 columns",
+        ),
+        (
+            "id,title,thumbnail\nt-1,A talk,http://example.org/t.jpg\n", "row 2 (id t-1)", "thumbnail",
+            "expected an https URL without spaces, at most 2000 characters",
         ),
         ("id,title,source\nt-1,A talk," + "x" * 51 + "\n", "row 2 (id t-1)", "source", "is longer than 50 characters"),
         (

@@ -27,6 +27,14 @@ def test_a_record_that_keeps_every_rule_is_returned_as_it_is():
     assert checked(GOOD) is GOOD
 
 
+def test_a_thumbnail_keeps_its_https_url_and_is_single_spaced():
+    thumbnail = replace(GOOD, thumbnail_url="https://i.ytimg.com/vi/abc/hqdefault.jpg")
+
+    assert checked(thumbnail) is thumbnail
+    padded = replace(GOOD, thumbnail_url=" https://i.ytimg.com/x.jpg\n")
+    assert checked(padded).thumbnail_url == "https://i.ytimg.com/x.jpg"
+
+
 def test_control_characters_are_removed_from_every_text_field_and_whitespace_collapsed():
     noisy = replace(
         GOOD,
@@ -67,6 +75,12 @@ def test_control_characters_are_removed_from_every_text_field_and_whitespace_col
         ({"links": (LinkRecord("video", "https://example.org/a b"),)}, "links[0].url", "without spaces"),
         ({"links": (LinkRecord("video", "https://x.org/" + "v" * 2000),)}, "links[0].url", "longer than 2000"),
         ({"links": (LinkRecord("podcast", "https://example.org/v"),)}, "links[0].kind", "expected one of video"),
+        ({"thumbnail_url": "http://example.org/t.jpg"}, "thumbnail_url", "expected an https URL"),
+        ({"thumbnail_url": "javascript:alert(1)"}, "thumbnail_url", "expected an https URL"),
+        ({"thumbnail_url": "https://example.org/a b.jpg"}, "thumbnail_url", "without spaces"),
+        ({"thumbnail_url": "https://"}, "thumbnail_url", "expected an https URL"),
+        ({"thumbnail_url": ""}, "thumbnail_url", "is required"),
+        ({"thumbnail_url": "https://x.org/" + "t" * 2000}, "thumbnail_url", "longer than 2000"),
     ],
 )
 def test_a_record_breaking_a_rule_names_the_field_and_what_is_wrong(change, field, problem):

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from db.importers import detect_format, frab
 from db.importers.errors import ImportFileError
-from db.importers.fields import SUMMARY_LIMIT
+from db.importers.fields import NOT_HTTPS_THUMBNAIL, SUMMARY_LIMIT
 from db.records import EventRecord, LinkRecord, SpeakerRecord
 from tests.support import shared_data
 
@@ -69,6 +70,28 @@ def test_json_fixture_maps_every_field():
     # No guid: the id identifies it. 'English' is a language name, not a code.
     assert (keynote.external_id, keynote.talk_type, keynote.language) == ("106", "keynote", "en")
     assert (keynote.tags, keynote.recorded_on) == ((), dt.date(2024, 5, 11))
+
+
+def test_an_event_logo_becomes_the_thumbnail_resolved_against_an_https_base_and_an_http_one_is_counted():
+    skipped = Counter()
+    first, rust, kubernetes, keynote = frab.read(FIXTURES / "frab-minicon.json", skipped)
+
+    assert first.thumbnail_url == "https://minicon.example.org/system/events/logos/101/large/tracing.png?1715"
+    assert (rust.thumbnail_url, kubernetes.thumbnail_url, keynote.thumbnail_url) == (None, None, None)
+    assert skipped[NOT_HTTPS_THUMBNAIL] == 1  # Rust's http logo; Kubernetes' empty one is no logo at all
+
+
+@pytest.mark.parametrize("base_url", ["http://minicon.example.org/schedule/", "", None])
+def test_a_relative_logo_without_an_https_base_is_left_out_and_counted(tmp_path, base_url):
+    data = json.loads((FIXTURES / "frab-minicon.json").read_text(encoding="utf-8"))
+    data["schedule"]["base_url"] = base_url
+    (tmp_path / "minicon.json").write_text(json.dumps(data), encoding="utf-8")
+    skipped = Counter()
+
+    records = frab.read(tmp_path / "minicon.json", skipped)
+
+    assert [record.thumbnail_url for record in records] == [None] * 4
+    assert skipped[NOT_HTTPS_THUMBNAIL] == 2
 
 
 def test_xml_fixture_gives_the_same_records_as_its_json_twin():
@@ -249,6 +272,9 @@ def test_real_camp2019_reads_completely():
     assert sum(record.language == "de" for record in records) == sum(e["language"] == "de" for e in events)
     slides = [link.url for record in records for link in record.links if link.kind == "slides"]
     assert any(url.startswith("https://fahrplan.events.ccc.de/system/event_attachments/") for url in slides)
+    thumbnails = [record.thumbnail_url for record in records if record.thumbnail_url]
+    assert len(thumbnails) == sum(bool(e.get("logo")) for e in events) == 28  # base_url is https: all kept
+    assert all(url.startswith("https://fahrplan.events.ccc.de/system/events/logos/") for url in thumbnails)
 
 
 def test_real_pretalx_schedule_json_is_frab():
@@ -260,6 +286,7 @@ def test_real_pretalx_schedule_json_is_frab():
     assert detect_format(path) == "frab"
     assert len(records) == len(events) == 36
     assert {record.source for record in records} == {"frab:democon"}
+    assert {record.thumbnail_url for record in records} == {None}  # every logo is ""
     assert sum(record.talk_type == "workshop" for record in records) == sum(e["type"] == "Workshop" for e in events)
     first = next(record for record in records if record.external_id == "8079583e-8321-506c-95af-fd2903a5f075")
     assert first.title == "Focused 5thgeneration hardware"

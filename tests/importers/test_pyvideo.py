@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 
 from db.importers import ImportFileError, pyvideo, read_catalog_file
+from db.importers.fields import NOT_HTTPS_THUMBNAIL
 from db.importers.pyvideo import DataLimits
+from tests.support.shared_data import pyvideo_archive
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CATEGORY = b'{"title": "DemoCon 2024"}'
@@ -191,3 +193,25 @@ def test_a_duration_of_days_is_imported_as_unknown_and_counted(folder):
     [typing] = [record for record in parsed.records if record.title == "Typing in practice"]
     assert typing.duration_minutes is None
     assert parsed.skipped["durations over 24 hours, imported as unknown"] == 1
+
+
+def test_an_https_thumbnail_is_kept_an_http_one_left_out_and_counted_and_an_empty_one_is_none(folder):
+    parsed = read_catalog_file(folder)
+
+    thumbnails = {record.title: record.thumbnail_url for record in parsed.records}
+    assert thumbnails == {
+        "Streaming with Kafka from Python": "https://i.ytimg.com/vi/demo-kafka/hqdefault.jpg",
+        "Async everything": None,  # http://a.images.blip.tv/…
+        "Typing in practice": None,  # ""
+    }
+    assert parsed.skipped[NOT_HTTPS_THUMBNAIL] == 1
+
+
+def test_the_real_archive_keeps_every_https_thumbnail_and_counts_the_old_http_ones():
+    skipped = Counter()
+
+    records = pyvideo.read(pyvideo_archive(), skipped)
+
+    # 21,504 videos have an https thumbnail_url, 2 of them withdrawn; 62 are http (blip.tv), 8 are "".
+    assert sum(record.thumbnail_url is not None for record in records) == 21502
+    assert skipped[NOT_HTTPS_THUMBNAIL] == 62

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
@@ -10,6 +11,7 @@ from slack_sdk.models.views import View
 
 from bot.devtools.fake_slack.records import (
     MAX_ACTIONS_ELEMENTS,
+    MAX_ALT_TEXT,
     MAX_BUTTON_TEXT,
     MAX_BUTTON_URL,
     MAX_BUTTON_VALUE,
@@ -18,6 +20,7 @@ from bot.devtools.fake_slack.records import (
     MAX_FIELD_TEXT,
     MAX_HEADER_TEXT,
     MAX_ID_LENGTH,
+    MAX_IMAGE_URL,
     MAX_MESSAGE_BLOCKS,
     MAX_MESSAGE_TEXT,
     MAX_MODAL_TITLE,
@@ -137,7 +140,8 @@ def _unfurl_refusal(unfurls: object) -> dict | None:
 def block_kit_problems(blocks: list[dict], *, pointer: str, most: int) -> list[str]:
     """Everything Slack would object to in `blocks`, each reason in Slack's words with a JSON pointer.
 
-    Checked here, for the blocks talkbot builds (section, context, actions, header, divider, buttons): required
+    Checked here, for the blocks talkbot builds (section, context, actions, header, divider, image; buttons and
+    images as elements): required
     fields, additional properties, text types, lengths and counts, and id lengths; for every block, duplicate
     block_ids in the message and duplicate action_ids within a block ("`action_id` "x" already exists", as Slack
     answers). Every other block type, and any block the checks above pass, is judged by slack_sdk's own Block Kit
@@ -165,7 +169,9 @@ _BLOCK_KEYS = {
     "actions": {"type", "block_id", "elements"},
     "header": {"type", "block_id", "text"},
     "divider": {"type", "block_id"},
+    "image": {"type", "block_id", "image_url", "alt_text", "title", "slack_file"},
 }
+_IMAGE_ELEMENT_KEYS = {"type", "image_url", "alt_text", "slack_file"}
 _BUTTON_KEYS = {"type", "text", "action_id", "value", "url", "style", "confirm", "accessibility_label"}
 _TEXT_KEYS = {"plain_text": {"type", "text", "emoji"}, "mrkdwn": {"type", "text", "verbatim"}}
 
@@ -182,6 +188,10 @@ def _block_shape_problems(block: dict, here: str) -> list[str]:
         problems += _list_problems(block, "elements", here, MAX_CONTEXT_ELEMENTS, _context_element_problems)
     elif kind == "actions":
         problems += _list_problems(block, "elements", here, MAX_ACTIONS_ELEMENTS, _element_problems)
+    elif kind == "image":
+        problems += _image_problems(block, here)
+        if "title" in block:
+            problems += _text_problems(block["title"], f"{here}/title", MAX_ALT_TEXT, plain_only=True)
     elif kind == "header":
         if "text" not in block:
             problems.append(f"missing required field: text [json-pointer:{here}]")
@@ -219,13 +229,52 @@ def _list_problems(block: dict, key: str, here: str, most: int, check: Callable[
 
 def _context_element_problems(element: object, here: str) -> list[str]:
     if isinstance(element, dict) and element.get("type") == "image":
-        return []  # slack_sdk's ImageElement judges it
+        return _image_element_problems(element, here)
     return _text_problems(element, here, MAX_CONTEXT_TEXT)
+
+
+def _image_element_problems(element: dict, here: str) -> list[str]:
+    return _additional_properties(element, _IMAGE_ELEMENT_KEYS, here) + _image_problems(element, here)
+
+
+def _image_problems(image: dict, here: str) -> list[str]:
+    """An image element or block: alt_text (1-2000 characters) and an image_url (an http(s) URL with a host, up to
+    3000 characters) are required; slack_sdk's models require neither a URL nor a non-empty alt_text, and accept any
+    scheme. Slack takes a `slack_file` instead of the URL; talkbot never sends one, so only its presence is judged.
+    The wording for a URL that is not http(s) is ours: Slack's answer to it is not documented."""
+    problems = []
+    alt_text = image.get("alt_text")
+    if not isinstance(alt_text, str):
+        problems.append(f"missing required field: alt_text [json-pointer:{here}]")
+    elif not alt_text:
+        problems.append(f"must be more than 0 characters [json-pointer:{here}/alt_text]")
+    elif len(alt_text) > MAX_ALT_TEXT:
+        problems.append(f"must be less than {MAX_ALT_TEXT + 1} characters [json-pointer:{here}/alt_text]")
+    if "slack_file" in image and "image_url" not in image:
+        return problems
+    url = image.get("image_url")
+    if not isinstance(url, str):
+        problems.append(f"missing required field: image_url [json-pointer:{here}]")
+    elif len(url) > MAX_IMAGE_URL:
+        problems.append(f"must be less than {MAX_IMAGE_URL + 1} characters [json-pointer:{here}/image_url]")
+    elif not _web_url(url):
+        problems.append(f"must be an http(s) URL [json-pointer:{here}/image_url]")
+    return problems
+
+
+def _web_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unclosed IPv6 bracket
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and not any(ch.isspace() for ch in url)
 
 
 def _element_problems(element: object, here: str) -> list[str]:
     if not isinstance(element, dict):
         return [f"must be an object [json-pointer:{here}]"]
+    if element.get("type") == "image":
+        return _image_element_problems(element, here)
     if element.get("type") != "button":
         return []  # other interactive elements: slack_sdk's models judge them
     problems = _additional_properties(element, _BUTTON_KEYS, here)

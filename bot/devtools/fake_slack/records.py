@@ -49,6 +49,8 @@ MAX_HEADER_TEXT = 150
 MAX_BUTTON_TEXT = 75
 MAX_BUTTON_VALUE = 2000
 MAX_BUTTON_URL = 3000
+MAX_IMAGE_URL = 3000  # an image element's or block's image_url
+MAX_ALT_TEXT = 2000  # an image's alt_text, and an image block's title
 MAX_ID_LENGTH = 255  # action_id and block_id
 MAX_MODAL_TITLE = 24
 
