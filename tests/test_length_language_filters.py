@@ -128,3 +128,9 @@ def test_talks_found_by_meaning_pass_the_length_and_language_filters_too(migrate
         assert len(found) == 2 and all(any(r.startswith("close in meaning") for r in c.reasons) for c in found), query
     newest = engine.search(f"{need} sort:newest", limit=50).cards  # a date order of the talks with the words
     assert newest and not any(reason.startswith("close in meaning") for card in newest for reason in card.reasons)
+
+
+def test_a_found_talks_card_carries_its_length_and_language(engine):
+    (found,) = engine.search("kafka lang:de").cards
+
+    assert (found.duration_minutes, found.language, found.length_and_language) == (20, "de", ["20 min", "German"])
