@@ -4,14 +4,19 @@ in which order, and that the semantic layer and the index's updates keep them.""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from sqlalchemy import select, update
 
+from bot.digest.channel_subject import DigestTopic
+from bot.digest.commands import ChannelAccess, DigestCommands
+from bot.digest.picker import pick_talk
 from db.catalog_import import import_records
 from db.config import sessions_for
+from db.digests import subscription_for
 from db.models import Talk, TalkSource
-from db.records import EventRecord, TalkRecord
+from db.records import EventRecord, LinkRecord, TalkRecord
 from db.search.encoder import Encoder
 from db.search.engine import SearchEngine
 from db.search.index import TalkText, day_number, load_talk_texts
@@ -134,3 +139,41 @@ def test_a_found_talks_card_carries_its_length_and_language(engine):
     (found,) = engine.search("kafka lang:de").cards
 
     assert (found.duration_minutes, found.language, found.length_and_language) == (20, "de", ["20 min", "German"])
+
+
+# --------------------------------------------------------------------------------------------------------- digests
+def subscribe_here(engine: SearchEngine, text: str) -> dict:
+    return DigestCommands(engine.sessions, engine).handle(
+        text.split(), team_id="T1", enterprise_id=None, channel_id="C1", user_id="U1", user_timezone=lambda: "UTC",
+        access=lambda: ChannelAccess("channel", bot_is_member=True, user_is_member=True), about=lambda: None,
+        now=dt.datetime(2026, 11, 23, 12, tzinfo=dt.UTC),
+    )  # fmt: skip
+
+
+def test_a_digest_topic_with_length_and_video_filters_picks_only_talks_that_pass_them(migrated_database):
+    video = (LinkRecord("video", "https://example.org/v"),)
+    with sessions_for(migrated_database).begin() as session:
+        filmed = talk("filmed", "Kafka on film", duration_minutes=35, links=video)
+        import_records(
+            session, [*CATALOG, filmed, talk("long-film", "Kafka at length", duration_minutes=50, links=video)]
+        )
+    engine = SearchEngine(sessions_for(migrated_database))
+    subscribe_here(engine, "subscribe weekly kafka length:<40 has:video")
+    with engine.sessions() as session:
+        assert subscription_for(session, "T1", "C1").topic == "kafka length:<40 has:video"
+
+    topic = DigestTopic("kafka length:<40 has:video")
+    picks = {
+        pick_talk(engine, engine.sessions, topic, "T1/C1", f"2026-W{week}", [], {}).card.title for week in range(20)
+    }
+    assert picks == {"Kafka on film"}
+    preview = subscribe_here(engine, "preview")
+    assert "Kafka on film" in json.dumps(preview, ensure_ascii=False)
+
+
+def test_a_digest_topic_with_a_bad_length_is_refused_with_what_to_write(engine):
+    answer = subscribe_here(engine, "subscribe weekly kafka length:short")
+
+    assert "`length:short` is not a length in minutes. Write length:&lt;30" in json.dumps(answer, ensure_ascii=False)
+    with engine.sessions() as session:
+        assert subscription_for(session, "T1", "C1") is None
