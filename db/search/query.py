@@ -176,7 +176,7 @@ def _add_filter(query: Query, key: str, value: str) -> None:
         query.minutes = _intersect(query.minutes, _parse_minutes(value), "length:")
         return
     if key == "lang":
-        language = _parse_language(value)
+        language = parse_language(value)
         if language not in query.languages:
             query.languages += (language,)
         return
@@ -267,7 +267,7 @@ def _parse_minutes(value: str) -> tuple[int, int]:
     return low, high
 
 
-def _parse_language(value: str) -> str:
+def parse_language(value: str) -> str:
     """lang:de, or the language's English name (lang:german), as the index keeps it (index.language_key)."""
     code = value.lower()
     code = CODES.get(code, code)
