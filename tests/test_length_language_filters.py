@@ -19,7 +19,10 @@ from db.models import Talk, TalkSource
 from db.records import EventRecord, LinkRecord, TalkRecord
 from db.search.encoder import Encoder
 from db.search.engine import SearchEngine
-from db.search.index import TalkText, day_number, load_talk_texts
+from db.search.index import CatalogIndex, TalkText, day_number, load_talk_texts
+from db.search.query import parse_query
+from db.search.ranking import rank
+from db.search.vocabulary import default_vocabulary
 from db.setup import seed_catalog
 
 
@@ -177,3 +180,30 @@ def test_a_digest_topic_with_a_bad_length_is_refused_with_what_to_write(engine):
     assert "`length:short` is not a length in minutes. Write length:&lt;30" in json.dumps(answer, ensure_ascii=False)
     with engine.sessions() as session:
         assert subscription_for(session, "T1", "C1") is None
+
+
+def test_a_page_of_sort_newest_is_that_part_of_the_whole_order():
+    """Only the talks as new as a page's last are scored in full: each page is still its slice of the whole order,
+    ties in year and date broken by relevance."""
+    talks = [
+        TalkText(
+            number,
+            f"Kafka {'kafka ' * (number % 3)}streams",
+            (),
+            (),
+            "",
+            "kafka" * (number % 2),
+            2015 + number % 4,
+            False,
+            number % 5 == 0,
+            recorded_on=(number % 3) * 100,
+        )  # fmt: skip
+        for number in range(1, 60)
+    ]
+    index, vocabulary = CatalogIndex(talks), default_vocabulary()
+    for text in ("kafka sort:newest", "sort:newest", "streams has:video sort:newest"):
+        query = parse_query(text, vocabulary.stopwords)
+        whole = [hit.talk_id for hit in rank(index, query, vocabulary, limit=100).hits]
+        for offset in range(0, len(whole), 7):
+            page = rank(index, query, vocabulary, limit=7, offset=offset).hits
+            assert [hit.talk_id for hit in page] == whole[offset : offset + 7], (text, offset)

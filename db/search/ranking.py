@@ -61,6 +61,7 @@ FIELD_POINTS = 160_000  # > 12 * (EXACT_POINTS + BM25_POINTS)
 TYPO_POINTS = 10_000_000  # > 12 * (5 * FIELD_POINTS + EXACT_POINTS + BM25_POINTS)
 WORD_POINTS = 500_000_000  # > 12 * 4 * TYPO_POINTS
 MASK_POINTS = BEST_WEIGHT.astype(np.int64) * FIELD_POINTS
+DAY_BITS = 20  # a recording date's day number (under 2**20 until the year 2870) beside its year, in one int64
 
 
 def typo_budget(word: str) -> int:
@@ -177,7 +178,7 @@ def _ordered(
     page's last talk's are scored in full: a common word's many weaker matches are left at their points.
 
     `newest` (sort:newest): the newest first instead — by event year, then recording date (talks without one after
-    those with one), then relevance — so every matched talk is scored."""
+    those with one), then relevance: only the talks as new as the page's last talk are scored in full."""
     size = len(index)
     scale = BM25_POINTS / math.log(1 + max(size, 1))  # the rarest word, saturated, earns BM25_POINTS
     scores = [match.at(matched) for match in matches]
@@ -186,7 +187,11 @@ def _ordered(
         points += score.points
     wanted = min(offset + limit, len(matched))
     contenders: np.ndarray | slice = slice(None)
-    if matches and 0 < wanted < len(matched) and not newest:
+    newness = (index.years[matched].astype(np.int64) << DAY_BITS) | index.recorded[matched] if newest else None
+    if newness is not None and 0 < wanted < len(matched):
+        last = np.partition(newness, len(matched) - wanted)[len(matched) - wanted]
+        contenders = np.flatnonzero(newness >= last)
+    elif matches and 0 < wanted < len(matched):
         last = np.partition(points, len(matched) - wanted)[len(matched) - wanted]
         contenders = np.flatnonzero(points >= last - len(matches) * BM25_POINTS)
     docs, composite = matched[contenders], points[contenders]
@@ -197,9 +202,9 @@ def _ordered(
         bm25 = np.where(recommended, np.minimum(bm25 * RECOMMENDED_BOOST, BM25_POINTS), bm25)
         composite += bm25.astype(np.int64)
     keys = composite * max(size, 1) + index.prior[docs]
-    if newest:
-        order = np.lexsort((-keys, -index.recorded[docs], -index.years[docs]))[offset:wanted]
-        return order, composite[order], scores
+    if newness is not None:
+        order = np.lexsort((-keys, -newness[contenders]))[offset:wanted]
+        return (order if isinstance(contenders, slice) else contenders[order]), composite[order], scores
     order = np.arange(len(docs))
     if wanted < len(docs):
         order = np.argpartition(-keys, wanted - 1)[:wanted]
