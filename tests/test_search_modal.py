@@ -11,10 +11,11 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from bot.answers import CHOOSE_A_CONVERSATION, SEARCHING
-from bot.blocks.modal import EVENT_OPTIONS, MODAL_PAGE_SIZE, SEARCH_MODAL, SHARE_TO
+from bot.blocks.modal import EVENT_OPTIONS, MODAL_PAGE_SIZE, SEARCH_MODAL, SHARE_TO, search_modal
 from bot.devtools.slack_payloads import FORM, view_action
 from bot.listeners.shortcuts import SEARCH_TALKS
-from bot.search_form import SearchForm
+from bot.search_form import LENGTHS, SearchForm
+from db.search.query import parse_query
 from tests.support.slack_server import wait_for
 
 MAX_VIEW_BLOCKS, MAX_TITLE = 100, 24
@@ -157,6 +158,20 @@ def test_newest_first_orders_the_results_by_year(server, fake):
     assert section_texts(view)[0] == "*4 talks* for `kafka sort:newest`"
     years = [int(re.search(r"\b(\d{4})\b", text.splitlines()[1]).group(1)) for text in section_texts(view)[1:5]]
     assert years == [2023, 2019, 2018, 2015]
+
+
+def test_every_length_and_order_the_menus_offer_is_a_query_talkbot_runs():
+    blocks = {block["block_id"]: block for block in search_modal()["blocks"] if block["type"] == "input"}
+    lengths = [choice["value"] for choice in blocks["length"]["element"]["options"]]
+    orders = [choice["value"] for choice in blocks["order"]["element"]["options"]]
+
+    queries = {
+        SearchForm(words="kafka", length=value if value in LENGTHS else "").query(parse_query) for value in lengths
+    }
+    assert queries == {"kafka", "kafka is:short", "kafka length:<30", "kafka length:30..60", "kafka is:long"}
+    assert [SearchForm(words="kafka", order=value).query(parse_query) for value in orders] == [
+        "kafka", "kafka sort:newest",
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize("forged", [{"length": "forever"}, {"order": "oldest"}, {"language": "x" * 21}])

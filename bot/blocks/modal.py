@@ -33,7 +33,6 @@ LENGTH_CHOICES = {
     "30to60": "30 to 60 min", "long": f"Long ({LONG_MINUTES} min or more)",
 }  # fmt: skip
 ORDER_CHOICES = {"relevance": "Best match first", "newest": "Newest first"}
-assert set(LENGTH_CHOICES) == {ANY_LENGTH, *LENGTHS} and set(ORDER_CHOICES) == set(ORDERS)
 MAX_VIEW_BLOCKS = 100
 MAX_OPTIONS = 100
 MAX_OPTION_TEXT = 75
