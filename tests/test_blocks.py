@@ -16,6 +16,7 @@ from bot.blocks.base import (
     card_text,
     escape,
 )
+from bot.blocks.digest import digest_message
 from bot.blocks.home import home_view
 from bot.blocks.messages import (
     help_message,
@@ -24,6 +25,7 @@ from bot.blocks.messages import (
     results_message,
     saved_message,
     shared_message,
+    unfurl_blocks,
 )
 from db.cards import TalkCard
 from db.languages import DEFAULT_LANGUAGE_VARIABLE
@@ -180,6 +182,9 @@ def test_every_surface_that_shows_a_card_shows_its_length_and_language():
         results_message(Screen("search", "kafka"), page, set()),
         public_results_message("kafka", page),
         home_view([german]),
+        shared_message(german, "U1"),
+        unfurl_blocks(german),
+        digest_message(german, ["It matches this channel's topic."], "weekly"),
     ]
     for payload in surfaces:
         assert any("45 min · German" in text for text in all_texts(payload))
