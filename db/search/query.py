@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from db.languages import CODES
+from db.records import MAX_DURATION
 from db.search.text import fold, stem, terms
 
 FILTERS = ("speaker", "event", "year", "tag", "has", "is", "length", "lang", "sort")
@@ -27,7 +28,7 @@ FILTERS = ("speaker", "event", "year", "tag", "has", "is", "length", "lang", "so
 # nor are length:, lang: and sort:, which read an array of the index, not postings).
 FLAGS = {"has": ("video",), "is": ("recommended", "short", "long")}
 SHORT_MINUTES, LONG_MINUTES = 20, 45  # is:short is length:..20, is:long is length:45..
-MAX_MINUTES = 1440  # the longest talk the catalog takes (db/records.py)
+MAX_MINUTES = MAX_DURATION  # the longest talk the catalog takes
 SORTS = ("relevance", "newest")
 # What one query may ask of the engine. Each word searched for (a free word, or a word in a speaker:, event: or tag:
 # value; filter words are matched as prefixes too) costs a pass over its postings, up to tens of ms each on a million
