@@ -8,6 +8,7 @@ with the catalog. Without a corpus, a small built-in vocabulary stands in.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import random
 from collections import Counter
@@ -40,9 +41,12 @@ class _Weighted:
 class SyntheticCatalog:
     def __init__(self, corpus: list[TalkRecord] | None = None) -> None:
         words, tags, firsts, lasts, series = Counter(), Counter(), Counter(), Counter(), Counter()
+        durations, languages = Counter(), Counter()
         for record in corpus or []:
             words.update(surface_words(f"{record.title} {record.summary[:400]}"))
             tags.update(record.tags)
+            durations[record.duration_minutes] += 1
+            languages[record.language] += 1
             for speaker in record.speakers:
                 parts = speaker.name.split()
                 if len(parts) >= 2:
@@ -55,10 +59,14 @@ class SyntheticCatalog:
         self.firsts = _Weighted(firsts or Counter(FALLBACK_NAMES))
         self.lasts = _Weighted(lasts or Counter(name.title() for name in FALLBACK_NAMES))
         self.series = _Weighted(series or Counter(FALLBACK_SERIES))
+        self.durations = _Weighted(durations or Counter({None: 1, 20: 1, 30: 2, 45: 1}))  # None: length unknown
+        self.languages = _Weighted(languages or Counter({"en": 9, "de": 1}))
 
     def records(self, count: int, seed: int = 42) -> Iterator[TalkRecord]:
         """`count` talks, the same ones for the same seed."""
         rng = random.Random(seed)
+        # Lengths and languages from a generator of their own, so the talks' words stay those of earlier runs.
+        details = random.Random(f"{seed}-details")
         for number in range(count):
             year = rng.randint(2005, 2025)
             series = self.series.draw(rng)[0]
@@ -80,4 +88,7 @@ class SyntheticCatalog:
                 recommendation="A reporter's pick." if (recommended := rng.random() < 0.05) else None,
                 verdict="recommended" if recommended else None,
                 links=(LinkRecord("video", f"https://video.example/{number}"),) if rng.random() < 0.7 else (),
+                duration_minutes=self.durations.draw(details)[0],
+                language=self.languages.draw(details)[0],
+                recorded_on=dt.date(year, 1, 1) + dt.timedelta(days=details.randrange(365)),
             )

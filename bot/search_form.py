@@ -8,12 +8,16 @@ import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from db.search.query import EARLIEST_YEAR, LATEST_YEAR, QueryError
+from db.search.query import EARLIEST_YEAR, LATEST_YEAR, QueryError, parse_language
 
 # Field limits (the modal's max_length says the same to Slack); a form read back is refused past them.
 MAX_WORDS_CHARS = 200
 MAX_NAME_CHARS = 100  # a speaker or event series
 MAX_YEARS_CHARS = 20
+MAX_LANGUAGE_CHARS = 20  # a code ("de") or an English name ("Portuguese")
+# The length menu's choices: each a filter of the query language. Bounds of is:short and is:long: db/search/query.py.
+LENGTHS = {"short": "is:short", "under30": "length:<30", "30to60": "length:30..60", "long": "is:long"}
+ORDERS = ("relevance", "newest")
 MAX_OFFSET = 10_000
 
 _YEARS = re.compile(r"\s*(\d{1,4})?\s*(?:(\.\.|-|–|—|to)\s*(\d{1,4})?)?\s*", re.I)
@@ -36,6 +40,9 @@ class SearchForm:
     years: str = ""  # "2019", "2015..2019", "2015-2019", "..2012", "2020.."
     video: bool = False
     recommended: bool = False
+    length: str = ""  # a key of LENGTHS; "": any length
+    language: str = ""  # "de", or "German"
+    order: str = "relevance"  # one of ORDERS
 
     def query(self, parse: Callable[[str], object]) -> str:
         """The query this form stands for; raises FormErrors naming each field that cannot be searched as filled in.
@@ -58,6 +65,18 @@ class SearchForm:
         elif years:
             parts.append(f"year:{years[0]}..{years[1]}")
         parts += ["has:video"] * self.video + ["is:recommended"] * self.recommended
+        if self.length in LENGTHS:
+            parts.append(LENGTHS[self.length])
+        language = self.language.strip()
+        if language:
+            try:
+                parts.append(f"lang:{parse_language(language)}")
+            except QueryError:
+                errors["language"] = (
+                    f"“{language[:30]}” is not a language talkbot knows: write its two-letter code, like de, or its "
+                    "English name, like German."
+                )
+        parts += ["sort:newest"] * (self.order == "newest")
         if errors:
             raise FormErrors(errors)
         if not parts:
@@ -92,14 +111,16 @@ class SearchForm:
         except (TypeError, RecursionError, json.JSONDecodeError) as error:
             raise ValueError("not JSON") from error
         fields = {"words": MAX_WORDS_CHARS, "speaker": MAX_NAME_CHARS, "event": MAX_NAME_CHARS,
-                  "years": MAX_YEARS_CHARS}  # fmt: skip
-        if not isinstance(data, dict) or set(data) != {*fields, "video", "recommended", "offset"}:
+                  "years": MAX_YEARS_CHARS, "language": MAX_LANGUAGE_CHARS}  # fmt: skip
+        if not isinstance(data, dict) or set(data) != {*fields, "video", "recommended", "length", "order", "offset"}:
             raise ValueError("not a search form talkbot wrote")
         for name, most in fields.items():
             if not isinstance(data[name], str) or len(data[name]) > most:
                 raise ValueError(f"bad {name}")
         if not isinstance(data["video"], bool) or not isinstance(data["recommended"], bool):
             raise ValueError("bad flag")
+        if data["length"] not in ("", *LENGTHS) or data["order"] not in ORDERS:
+            raise ValueError("bad choice")
         offset = data.pop("offset")
         if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset <= MAX_OFFSET:
             raise ValueError("bad offset")

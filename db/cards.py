@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from db.languages import shown_language
 from db.models import Talk
 
 
@@ -25,6 +26,8 @@ class TalkCard:
     reasons: list[str]
     verdict: str | None = None  # what the recommendation amounts to (db.models.VERDICTS); None: unjudged
     thumbnail_url: str | None = None  # an https image of the talk; None: the card is text only
+    duration_minutes: int | None = None  # None: unknown
+    language: str = "en"  # as the importers store it (db/importers/fields.py language_code)
 
     @classmethod
     def of(cls, talk: Talk, score: float = 0.0, reasons: tuple[str, ...] = ()) -> TalkCard:
@@ -46,6 +49,8 @@ class TalkCard:
             reasons=list(reasons),
             verdict=talk.verdict,
             thumbnail_url=talk.thumbnail_url,
+            duration_minutes=talk.duration_minutes,
+            language=talk.language,
         )
 
     @property
@@ -54,6 +59,14 @@ class TalkCard:
         if self.event is None:
             return None
         return self.event if str(self.year) in self.event else f"{self.event} ({self.year})"
+
+    @property
+    def length_and_language(self) -> list[str]:
+        """ "45 min" when the length is known, and the language when it is not the workspace's default
+        (db/languages.py): what a card says of how long a talk is and what it is in."""
+        facts = [f"{self.duration_minutes} min"] if self.duration_minutes else []
+        language = shown_language(self.language)
+        return facts + [language] if language else facts
 
     def to_json(self) -> dict:
         return asdict(self)

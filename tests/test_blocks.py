@@ -34,6 +34,7 @@ from bot.blocks.messages import (
     unfurl_blocks,
 )
 from db.cards import TalkCard
+from db.languages import DEFAULT_LANGUAGE_VARIABLE
 from db.search.engine import ResultPage
 
 
@@ -230,3 +231,44 @@ def test_thumbnails_add_no_blocks_to_lists_so_every_surface_keeps_its_block_limi
 
     assert len(with_thumbnails["blocks"]) == len(plain["blocks"]) <= MAX_BLOCKS
     assert sum("accessory" in block for block in with_thumbnails["blocks"]) == 5
+
+
+def test_a_card_says_how_long_a_talk_is_and_its_language_unless_it_is_the_default(monkeypatch):
+    monkeypatch.delenv(DEFAULT_LANGUAGE_VARIABLE, raising=False)
+
+    assert card_text(card(duration_minutes=45, language="de")).splitlines()[1].endswith(" · 45 min · German")
+    assert card_text(card(duration_minutes=45, language="en")).splitlines()[1].endswith(" · 45 min")
+    assert card_text(card(language="pt-br")).splitlines()[1].endswith("(2023) · Portuguese")
+    assert " min" not in card_text(card(duration_minutes=None))  # a length not known is not guessed
+    assert card_text(card(language="tlh")).splitlines()[1].endswith(" · TLH")  # a code without a name, as itself
+
+    monkeypatch.setenv(DEFAULT_LANGUAGE_VARIABLE, "de")
+    assert card_text(card(duration_minutes=30, language="de")).splitlines()[1].endswith(" · 30 min")
+    assert card_text(card(duration_minutes=30, language="en")).splitlines()[1].endswith(" · 30 min · English")
+
+
+def test_every_surface_that_shows_a_card_shows_its_length_and_language():
+    german = card(duration_minutes=45, language="de")
+    page = ResultPage(cards=[german], total=1)
+    surfaces = [
+        results_message(Screen("search", "kafka"), page, set()),
+        public_results_message("kafka", page),
+        home_view([german]),
+        shared_message(german, "U1"),
+        unfurl_blocks(german),
+        digest_message(german, ["It matches this channel's topic."], "weekly"),
+    ]
+    for payload in surfaces:
+        assert any("45 min · German" in text for text in all_texts(payload))
+        assert all(Block.parse(block).to_dict() == block for block in payload["blocks"])
+
+
+def test_the_help_card_shows_the_length_language_and_order_filters_as_slack_displays_them():
+    payload = help_message()
+    text = " ".join(all_texts(payload))
+
+    for written in ("length:&lt;30", "length:&gt;45", "is:short", "is:long", "lang:de", "sort:newest"):
+        assert written in text, written
+    assert "unknown lengths never match" in text and "at most 20 minutes" in text and "at least 45" in text
+    assert "<30" not in text  # Slack would read `<30 … >45` as a link
+    assert all(Block.parse(block).to_dict() == block for block in payload["blocks"])

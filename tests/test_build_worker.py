@@ -5,6 +5,8 @@ no file of its own is rebuilt in the thread as before."""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import os
 import signal
 import sqlite3
@@ -28,10 +30,13 @@ from db.search.engine import SearchEngine
 from db.search.lifecycle import build_lexical
 from db.setup import seed_catalog
 from tests.support.slack_server import wait_for
+from tests.test_incremental_index import assert_same_index
 from tests.test_index_lifecycle import import_here, talk, titles
 from tests.test_snapshots import answers, memory_mapped
 
-ZANZIBARIAN = talk("z", "The zanzibarian keynote")
+ZANZIBARIAN = dataclasses.replace(
+    talk("z", "The zanzibarian keynote"), duration_minutes=50, language="de", recorded_on=dt.date(2024, 5, 2)
+)
 SQLITE_ONLY = pytest.mark.parametrize("empty_database", ["sqlite"], indirect=True)
 
 
@@ -79,6 +84,7 @@ def test_a_rebuild_made_by_the_worker_is_swapped_in_and_answers_as_one_made_in_t
         built_here = build_lexical(session)
     assert memory_mapped(from_the_worker.posting_docs)  # the snapshot the worker saved, not a build in this process
     assert answers(from_the_worker) == answers(built_here)
+    assert_same_index(from_the_worker, built_here)  # the talks' lengths, languages and dates too
 
 
 @SQLITE_ONLY
@@ -176,6 +182,7 @@ from db.search.build_worker import BuildWorker
 from db.search.engine import SearchEngine
 from tests.support.slack_server import wait_for
 from tests.test_build_worker import import_in_bulk
+from tests.test_incremental_index import assert_same_index
 from tests.test_index_lifecycle import talk
 
 url = sys.argv[1]

@@ -365,3 +365,17 @@ def test_a_result_without_a_known_speaker_shows_no_speaker_part():
     lines = format_page("keynote", ResultPage(cards=[talk], total=1)).splitlines()
 
     assert lines[0] == "1. Keynote" and "unknown" not in "\n".join(lines)
+
+
+def test_a_result_shows_its_length_and_its_language_when_not_the_default_in_text_and_json(monkeypatch):
+    monkeypatch.delenv("TALKBOT_DEFAULT_LANGUAGE", raising=False)
+    talk = TalkCard(
+        id=1, title="Kafka", speakers=[], event="PyCon", year=2019, city=None, talk_type="talk", tags=["kafka"],
+        summary="", url=None, video_url=None, recommendation=None, score=1.0, reasons=[], duration_minutes=45,
+        language="de",
+    )  # fmt: skip
+
+    lines = format_page("kafka", ResultPage(cards=[talk], total=1)).splitlines()
+
+    assert lines[1] == "   PyCon (2019) · talk · 45 min · German · kafka"
+    assert (talk.to_json()["duration_minutes"], talk.to_json()["language"]) == (45, "de")

@@ -181,6 +181,13 @@ def test_the_console_fills_in_and_submits_the_search_modal_and_shares_from_it(se
     assert "✅ Shared Scaling Kafka in #CGENERAL." in shared
 
 
+def test_the_console_fills_in_the_modals_length_language_and_order(seeded_database):
+    (results,) = console_answers(seeded_database, ["modal kafka length=long language=German order=newest"])
+
+    assert "Length: Long (45 min or more)" in results and "Order: Newest first" in results
+    assert "match `kafka is:long lang:de sort:newest`" in results  # the seed catalog knows no lengths
+
+
 def test_the_console_shows_the_modals_field_errors_and_how_to_use_it(seeded_database):
     errors, usage, unknown = console_answers(seeded_database, ["modal years=2019..2015 speaker=???", "modal",
                                                                "modal colour=red"])  # fmt: skip

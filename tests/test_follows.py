@@ -147,6 +147,8 @@ def test_following_the_same_thing_twice_is_one_follow(server):
         ("follow speaker:", "`speaker:` needs a value"),
         ('follow speaker:"liz', "is not closed"),
         ("follow colour:red", "There is no `colour:` filter"),
+        ("follow sort:newest", "has nothing to search for"),
+        ("follow kafka length:abc", "is not a length in minutes"),
         ("follow " + "kafka " * 50, "talkbot reads up to 200"),
         ("unfollow", "Unfollow what?"),
         ("unfollow chaos engineering", "You do not follow “chaos engineering”"),

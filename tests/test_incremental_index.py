@@ -33,7 +33,7 @@ def assert_same_index(updated: CatalogIndex, built: CatalogIndex) -> None:
     """Every part of the two indexes is equal, in the same order."""
     assert updated.vocabulary == built.vocabulary
     for name in ("offsets", "posting_docs", "posting_masks", "posting_weights", "term_fields", "talk_ids", "years",
-                 "recommended", "has_video", "prior", "_by_talk_id"):  # fmt: skip
+                 "recommended", "has_video", "durations", "languages", "recorded", "prior", "_by_talk_id"):  # fmt: skip
         mine, theirs = getattr(updated, name), getattr(built, name)
         assert mine.dtype == theirs.dtype and np.array_equal(mine, theirs), name
     assert list(updated.surfaces.differing.items()) == list(built.surfaces.differing.items())
@@ -89,6 +89,9 @@ def test_an_added_talk_with_a_word_never_seen_before(seed):
         {"year": 1999},
         {"has_video": True},
         {"recommended": True},
+        {"duration_minutes": 95},
+        {"language": "de"},
+        {"recorded_on": 738000},
     ],
     ids=lambda changes: next(iter(changes)),
 )
@@ -181,6 +184,9 @@ talk_texts = st.builds(
     year=st.integers(2000, 2003),
     recommended=st.booleans(),
     has_video=st.booleans(),
+    duration_minutes=st.sampled_from([0, 1, 20, 45, 1440]),
+    language=st.sampled_from(["en", "de", "pt-br", "haw"]),
+    recorded_on=st.sampled_from([0, 1, 738000]),
 )
 catalogs = st.lists(talk_texts, max_size=12, unique_by=lambda talk: talk.talk_id).map(
     lambda talks: sorted(talks, key=lambda talk: talk.talk_id)

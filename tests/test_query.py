@@ -1,5 +1,7 @@
 """The query language parser, on its own: what each piece of syntax turns into."""
 
+import re
+
 import pytest
 import yaml
 
@@ -110,3 +112,44 @@ def test_a_bare_yaml_boolean_in_the_vocabulary_is_refused_not_read_as_the_word_t
     with pytest.raises(ValueError, match="quote them"):
         Vocabulary.from_mapping(yaml.safe_load("stopwords: [a, on]"))
     assert {"on", "as"} <= default_vocabulary().stopwords
+
+
+@pytest.mark.parametrize(
+    ("text", "minutes"),
+    [("length:<30", (1, 29)), ("length:<=30", (1, 30)), ("length:>45", (46, 1440)), ("length:>=45", (45, 1440)),
+     ("length:20..45", (20, 45)), ("length:..30", (1, 30)), ("length:45..", (45, 1440)), ("length:30", (30, 30)),
+     ("length:30min", (30, 30)), ("is:short", (1, 20)), ("IS:LONG", (45, 1440)), ("is:short length:>10", (11, 20))],
+)  # fmt: skip
+def test_a_length_is_an_inclusive_range_of_known_minutes(text, minutes):
+    assert parse_query(text).minutes == minutes
+
+
+def test_length_lang_and_sort_cost_no_filter_or_word():
+    query = parse_query('kafka tag:a tag:b speaker:"c d" length:<40 is:short lang:de lang:German lang:fr sort:newest')
+
+    assert (query.minutes, query.languages, query.newest, words(query)) == ((1, 20), ("de", "fr"), True, ["kafka"])
+    assert query.has_filters and parse_query("kafka sort:relevance").newest is False
+
+
+def test_sort_newest_alone_is_a_search_but_not_a_filter():
+    query = parse_query("sort:newest")
+
+    assert not query.is_empty and not query.has_filters
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("length:long", "`length:long` is not a length in minutes. Write length:<30"),
+     ("length:20..x", "is not a length in minutes"),
+     ("length:45..20", "runs backwards; write the shorter length first, like length:20..45"),
+     ("length:<1", "lengths run from 1 to 1440 minutes"),
+     ("is:short is:long", "exclude each other; use one length: filter"),
+     ("is:brief", "Write is:recommended (talks a reporter recommended), is:short (talks of at most 20 minutes)"),
+     ("lang:klingon", "`lang:klingon` is not a language code. Write its two letters (ISO 639-1), like lang:de"),
+     ("lang:", "`lang:` needs a value, like lang:de"),
+     ("sort:oldest", "`sort:oldest` is not an order talkbot knows. Write sort:newest"),
+     ("duration:30", "is:long, length:, lang: and sort:newest")],
+)  # fmt: skip
+def test_a_bad_length_language_or_order_says_what_to_write(text, message):
+    with pytest.raises(QueryError, match=re.escape(message)):
+        parse_query(text)

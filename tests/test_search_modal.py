@@ -3,6 +3,7 @@
 views as Slack does, hash and all) and every view checked against slack_sdk's View and Block models."""
 
 import json
+import re
 import uuid
 
 import pytest
@@ -10,10 +11,11 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from bot.answers import CHOOSE_A_CONVERSATION, SEARCHING
-from bot.blocks.modal import EVENT_OPTIONS, MODAL_PAGE_SIZE, SEARCH_MODAL, SHARE_TO
+from bot.blocks.modal import EVENT_OPTIONS, MODAL_PAGE_SIZE, SEARCH_MODAL, SHARE_TO, search_modal
 from bot.devtools.slack_payloads import FORM, view_action
 from bot.listeners.shortcuts import SEARCH_TALKS
-from bot.search_form import SearchForm
+from bot.search_form import LENGTHS, SearchForm
+from db.search.query import parse_query
 from tests.support.slack_server import wait_for
 
 MAX_VIEW_BLOCKS, MAX_TITLE = 100, 24
@@ -86,7 +88,8 @@ def test_the_shortcut_opens_an_empty_search_form_in_a_modal(server, fake):
     assert view["callback_id"] == SEARCH_MODAL and view["title"]["text"] == "Search talks"
     fields = {block["block_id"]: block["element"]["type"] for block in view["blocks"] if block["type"] == "input"}
     assert fields == {"words": "plain_text_input", "speaker": "plain_text_input", "event": "external_select",
-                      "years": "plain_text_input", "only": "checkboxes"}  # fmt: skip
+                      "years": "plain_text_input", "length": "static_select", "language": "plain_text_input",
+                      "only": "checkboxes", "order": "static_select"}  # fmt: skip
 
 
 def test_a_search_shows_its_results_in_the_modal_which_stays_open_with_the_form_filled_in(server, fake):
@@ -130,6 +133,53 @@ def test_every_filter_of_the_form_becomes_part_of_one_query(server, fake):
     assert [option["value"] for option in ticked] == ["recommended"]
 
 
+def test_length_language_and_order_become_filters_of_the_query_and_stay_chosen(server, fake):
+    user = new_id("U")
+    view_id = open_modal(server, user)
+
+    view = search(server, view_id, {"words": "kafka", "length": "under30", "language": "German", "order": "newest"},
+                  user)  # fmt: skip
+
+    assert section_texts(view)[0] == "No talks match `kafka length:&lt;30 lang:de sort:newest`."  # seed: no lengths
+    chosen = {block["block_id"]: block["element"] for block in view["blocks"] if block["type"] == "input"}
+    assert chosen["length"]["initial_option"]["value"] == "under30" and chosen["order"]["initial_option"]["value"] == (
+        "newest"
+    )  # fmt: skip
+    assert chosen["language"]["initial_value"] == "German"
+    assert SearchForm.decode(view["private_metadata"])[0].query(lambda text: None) == (
+        "kafka length:<30 lang:de sort:newest"
+    )  # fmt: skip
+
+
+def test_newest_first_orders_the_results_by_year(server, fake):
+    user = new_id("U")
+    view = search(server, open_modal(server, user), {"words": "kafka", "order": "newest"}, user)
+
+    assert section_texts(view)[0] == "*4 talks* for `kafka sort:newest`"
+    years = [int(re.search(r"\b(\d{4})\b", text.splitlines()[1]).group(1)) for text in section_texts(view)[1:5]]
+    assert years == [2023, 2019, 2018, 2015]
+
+
+def test_every_length_and_order_the_menus_offer_is_a_query_talkbot_runs():
+    blocks = {block["block_id"]: block for block in search_modal()["blocks"] if block["type"] == "input"}
+    lengths = [choice["value"] for choice in blocks["length"]["element"]["options"]]
+    orders = [choice["value"] for choice in blocks["order"]["element"]["options"]]
+
+    queries = {
+        SearchForm(words="kafka", length=value if value in LENGTHS else "").query(parse_query) for value in lengths
+    }
+    assert queries == {"kafka", "kafka is:short", "kafka length:<30", "kafka length:30..60", "kafka is:long"}
+    assert [SearchForm(words="kafka", order=value).query(parse_query) for value in orders] == [
+        "kafka", "kafka sort:newest",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("forged", [{"length": "forever"}, {"order": "oldest"}, {"language": "x" * 21}])
+def test_a_forged_length_order_or_language_in_the_metadata_is_refused(forged):
+    with pytest.raises(ValueError):
+        SearchForm.decode(json.dumps({**json.loads(SearchForm(words="kafka").encode()), **forged}))
+
+
 def test_a_search_that_finds_nothing_says_so_in_the_modal(server, fake):
     user = new_id("U")
     view_id = open_modal(server, user)
@@ -153,6 +203,8 @@ def test_a_search_that_finds_nothing_says_so_in_the_modal(server, fake):
      ({"words": '"chaos engineering'}, "words", "is not closed"),
      ({"words": "room:12"}, "words", "There is no `room:` filter"),
      ({"words": "kafka has:slides"}, "words", "Write has:video"),
+     ({"language": "klingon"}, "language", "“klingon” is not a language talkbot knows: write its two-letter code"),
+     ({"words": "kafka is:long", "length": "short"}, "words", "exclude each other"),
      ({"words": " ".join(f"w{n}" for n in range(11))}, "words", "up to 10"),
      ({}, "words", "Type what you are looking for")],
 )  # fmt: skip

@@ -340,3 +340,18 @@ def test_a_snapshot_folder_without_its_manifest_is_removed_so_a_good_one_can_tak
     assert load_snapshot(tmp_path, 7, IDENTITY) is None
     save_snapshot(seed_index, tmp_path, 7, IDENTITY)
     assert load_snapshot(tmp_path, 7, IDENTITY) is not None
+
+
+def test_a_snapshot_keeps_each_talks_length_language_and_recording_date(tmp_path):
+    talks = [
+        TalkText(1, "Kafka", (), (), "", "", 2019, False, False, duration_minutes=45, language="pt-br", recorded_on=9),
+        TalkText(2, "Tracing", (), (), "", "", 2020, False, True),
+    ]
+    save_snapshot(CatalogIndex(talks), tmp_path, 3, IDENTITY)
+
+    loaded = load_snapshot(tmp_path, 3, IDENTITY)
+
+    assert loaded is not None and memory_mapped(loaded.durations)
+    assert (loaded.durations.tolist(), loaded.languages.tolist(), loaded.recorded.tolist()) == (
+        [45, 0], [b"pt", b"en"], [9, 0],
+    )  # fmt: skip

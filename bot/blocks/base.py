@@ -195,6 +195,7 @@ def card_text(card: TalkCard, summary_limit: int = 200) -> str:
         details.append(escape(card.event_label))
     if card.talk_type != "talk":
         details.append(card.talk_type)
+    details += [escape(fact) for fact in card.length_and_language]
     if card.verdict == RECOMMENDED:  # only praise is shown: a mixed or negative verdict needs its note to be fair
         details.append("⭐ recommended by a reporter")
     lines = [title, " · ".join(details)]

@@ -15,7 +15,7 @@ from bot.blocks.base import (
     section,
 )
 from bot.blocks.digest import subscription_lines
-from bot.blocks.messages import HELP_EXAMPLES
+from bot.blocks.messages import help_examples
 from db.cards import TalkCard
 
 
@@ -25,7 +25,7 @@ def home_view(
 ) -> dict:  # fmt: skip
     """The App Home tab: what talkbot does, how to search, the user's saved and watched talks (each with its undo),
     their For you DM (`for_you`: its schedule, or None) and their channels' digests."""
-    examples = "\n".join(f"`{command}` — {meaning}" for command, meaning in HELP_EXAMPLES)
+    examples = help_examples()
     blocks = [
         {"type": "header", "text": {"type": "plain_text", "text": "talkbot"}},
         section(
@@ -72,7 +72,7 @@ def _home_list(heading: str, cards: list[TalkCard], undo: str, action_id: str, m
 
 def home_problem_view(problem: str) -> dict:
     """The App Home tab when its content cannot be read: what went wrong, and how to search meanwhile."""
-    examples = "\n".join(f"`{command}` — {meaning}" for command, meaning in HELP_EXAMPLES)
+    examples = help_examples()
     blocks = [
         {"type": "header", "text": {"type": "plain_text", "text": "talkbot"}},
         section(f":warning: {escape(problem)}"),

@@ -35,6 +35,10 @@ HELP_EXAMPLES = (
     ("/talk event:srecon incident", "at an event"),
     ("/talk year:2015..2019 tag:kubernetes", "by year or year range, and by tag"),
     ("/talk kafka has:video is:recommended", "only talks with a video, only recommended ones"),
+    ("/talk kafka length:<30", "under 30 minutes (also length:>45, length:20..45; unknown lengths never match)"),
+    ("/talk kafka is:short", "at most 20 minutes · `is:long`: at least 45"),
+    ("/talk kafka lang:de", "in a language (two-letter code: de, fr, es, pt…)"),
+    ("/talk kafka sort:newest", "the newest first (by event year, then recording date)"),
     ("/talk saved", "the talks you saved"),
     ("/talk watched", "the talks you marked as watched"),
     ("/talk foryou", "talks like the ones you saved, watched or liked"),
@@ -42,6 +46,11 @@ HELP_EXAMPLES = (
     ("/talk following", "what you follow · `/talk unfollow 2` stops one"),
     ("/talk digest subscribe weekly mon 09:00 Europe/Berlin sre", "Talk of the week in this channel"),
 )
+
+
+def help_examples() -> str:
+    """The examples, one a line, escaped: `length:<30` and `length:>45` on one card must not read as a link."""
+    return "\n".join(f"`{escape(command)}` — {escape(meaning)}" for command, meaning in HELP_EXAMPLES)
 
 
 def results_message(
@@ -167,7 +176,7 @@ def unfurl_blocks(card: TalkCard) -> dict:
 
 def help_message(public: bool = False) -> dict:
     """The examples card; `public` when it is posted in a conversation (a thread, a DM), so it promises no privacy."""
-    examples = "\n".join(f"`{command}` — {meaning}" for command, meaning in HELP_EXAMPLES)
+    examples = help_examples()
     privacy = (
         "My answers here are posted in the conversation; `/talk` shows results only to you until you press *Share*."
         if public

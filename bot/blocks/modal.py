@@ -9,8 +9,17 @@ from __future__ import annotations
 import re
 
 from bot.blocks.base import MAX_TEXT, card_text, context, escape, fit, page_heading, section
-from bot.search_form import MAX_NAME_CHARS, MAX_WORDS_CHARS, MAX_YEARS_CHARS, SearchForm
+from bot.search_form import (
+    LENGTHS,
+    MAX_LANGUAGE_CHARS,
+    MAX_NAME_CHARS,
+    MAX_WORDS_CHARS,
+    MAX_YEARS_CHARS,
+    ORDERS,
+    SearchForm,
+)
 from db.search.engine import ResultPage
+from db.search.query import LONG_MINUTES, SHORT_MINUTES
 
 SEARCH_MODAL = "search_talks_modal"  # the modal's callback_id: its view_submission
 EVENT_OPTIONS = "search_event"  # the event menu's action_id: its block_suggestion (typeahead) requests
@@ -18,6 +27,12 @@ MODAL_SHARE = "modal_share"
 MODAL_PAGE = "modal_page"
 SHARE_TO, CONVERSATION = "share_to", "conversation"  # the "Share to" input: block_id, action_id
 ONLY, VIDEO, RECOMMENDED = "only", "video", "recommended"
+ANY_LENGTH = "any"
+LENGTH_CHOICES = {
+    ANY_LENGTH: "Any length", "short": f"Short ({SHORT_MINUTES} min or less)", "under30": "Under 30 min",
+    "30to60": "30 to 60 min", "long": f"Long ({LONG_MINUTES} min or more)",
+}  # fmt: skip
+ORDER_CHOICES = {"relevance": "Best match first", "newest": "Newest first"}
 MAX_VIEW_BLOCKS = 100
 MAX_OPTIONS = 100
 MAX_OPTION_TEXT = 75
@@ -56,6 +71,14 @@ def event_option(series: str, first: int, last: int) -> dict | None:
     return option(f"{series} · {years}" if first else series, series)
 
 
+def _menu(choices: dict[str, str], chosen: str) -> dict:
+    options = [option(text, value) for value, text in choices.items()]
+    return {
+        "type": "static_select", "action_id": "value", "options": options,
+        "initial_option": next(item for item in options if item["value"] == chosen),
+    }  # fmt: skip
+
+
 def _form_blocks(form: SearchForm) -> list[dict]:
     event = {
         "type": "external_select", "action_id": EVENT_OPTIONS, "min_query_length": 0,
@@ -74,7 +97,11 @@ def _form_blocks(form: SearchForm) -> list[dict]:
         _input("speaker", "Speaker", _text_input(form.speaker, "Liz Fong-Jones", MAX_NAME_CHARS)),
         _input("event", "Event", event),
         _input("years", "Years", _text_input(form.years, "2019, or 2015..2019", MAX_YEARS_CHARS)),
+        _input("length", "Length", _menu(LENGTH_CHOICES, form.length or ANY_LENGTH),
+               "Talks whose length the catalog does not know are left out of a length."),
+        _input("language", "Language", _text_input(form.language, "de, or German", MAX_LANGUAGE_CHARS)),
         _input(ONLY, "Only", checkboxes),
+        _input("order", "Order", _menu(ORDER_CHOICES, form.order)),
     ]  # fmt: skip
 
 
@@ -175,10 +202,18 @@ def form_of(view: dict) -> SearchForm:
     chosen = ((values.get("event") or {}).get(EVENT_OPTIONS) or {}).get("selected_option") or {}
     flags = ((values.get(ONLY) or {}).get("value") or {}).get("selected_options") or []
     ticked = {flag.get("value") for flag in flags if isinstance(flag, dict)}
+
+    def selected(block_id: str) -> str:
+        choice = ((values.get(block_id) or {}).get("value") or {}).get("selected_option") or {}
+        return choice.get("value") or "" if isinstance(choice, dict) else ""
+
+    length, order = selected("length"), selected("order")
     return SearchForm(
         words=_text(typed("words"), MAX_WORDS_CHARS), speaker=_text(typed("speaker"), MAX_NAME_CHARS),
         event=_text(chosen.get("value") if isinstance(chosen, dict) else "", MAX_NAME_CHARS),
         years=_text(typed("years"), MAX_YEARS_CHARS), video=VIDEO in ticked, recommended=RECOMMENDED in ticked,
+        length=length if length in LENGTHS else "", language=_text(typed("language"), MAX_LANGUAGE_CHARS),
+        order=order if order in ORDERS else "relevance",
     )  # fmt: skip
 
 

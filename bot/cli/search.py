@@ -50,7 +50,8 @@ def format_page(query: str, page: ResultPage) -> str:
 def _card_lines(number: int, card: TalkCard) -> list[str]:
     speakers = f" — {', '.join(card.speakers)}" if card.speakers else ""  # none known: no speaker part
     where = card.event_label or "event unknown"
-    details = " · ".join(part for part in (where, card.talk_type, ", ".join(card.tags)) if part)
+    parts = (where, card.talk_type, *card.length_and_language, ", ".join(card.tags))
+    details = " · ".join(part for part in parts if part)
     lines = [f"{number}. {card.title}{speakers}", f"   {details}"]
     if card.summary:
         lines.append(f"   {card.one_line_summary()}")

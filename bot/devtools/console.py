@@ -60,9 +60,11 @@ AUTHOR = "UCOLLEAGUE"  # who wrote the message a `shortcut` line acts on
 REPLY_METHODS = (
     "response_url", "chat.postMessage", "chat.postEphemeral", "views.publish", "views.update", "chat.unfurl",
 )  # fmt: skip
-MODAL_FIELDS = {"speaker": "speaker", "event": "event", "years": "years", "year": "years"}
+MODAL_FIELDS = {"speaker": "speaker", "event": "event", "years": "years", "year": "years", "length": "length",
+                "language": "language", "lang": "language", "order": "order"}  # fmt: skip
 MODAL_USAGE = (
-    "Usage: modal WORDS [speaker=NAME] [event=SERIES] [years=2015..2019] [video] [recommended] — e.g. "
+    "Usage: modal WORDS [speaker=NAME] [event=SERIES] [years=2015..2019] [length=short|under30|30to60|long] "
+    "[language=de] [order=newest] [video] [recommended] — e.g. "
     'modal kafka speaker="liz fong-jones" years=2015..2023 recommended. A Share button in the modal shares to #general.'
 )
 LINK = re.compile(r"https?://\S")

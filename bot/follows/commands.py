@@ -34,7 +34,7 @@ class FollowCommands:
             query = self.search.parse(text)
         except QueryError as error:
             return problem_message(str(error))
-        if query.is_empty:
+        if not query.words and not query.has_filters:  # sort:newest alone: every talk, in an order alerts do not have
             return follow_usage_message(f"“{text}” has nothing to search for. Give a topic or a speaker.")
         with self.sessions.begin() as session:
             theirs = follows_of(session, team_id, user_id)

@@ -259,8 +259,10 @@ def search_indexes(
 ) -> Ranking:
     """One page of `query` (parsed from `text`) over the indexes: the lexical ranking, fused with the semantic side
     when there is one (db/search/semantic.py says how). Needs no database, so benchmarks call it too."""
-    if semantic is None or encoder is None or not query.words or any(word.exact for word in query.words):
-        return rank(lexical, query, vocabulary, limit=limit, offset=offset)  # quoted: these words, nothing like them
+    # Quoted words ask for these words, nothing like them; sort:newest is a date order of the talks that match the
+    # words, where talks only close in meaning have no place.
+    if semantic is None or encoder is None or not query.words or any(w.exact for w in query.words) or query.newest:
+        return rank(lexical, query, vocabulary, limit=limit, offset=offset)
     ranking = rank(lexical, query, vocabulary, limit=max(DEPTH, offset + limit))
     if not ranking.hits and _misspelt(query, ranking.suggestions):
         return ranking  # "No talks match. Did you mean: …?"

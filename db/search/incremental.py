@@ -29,6 +29,7 @@ from db.search.index import (
     TalkWords,
     assembled,
     hyphenated_words,
+    language_key,
     release_free_memory,
     talk_mentions,
     word_code,
@@ -88,6 +89,9 @@ def updated_index(previous: CatalogIndex, talks: Sequence[TalkText], changed: Co
         years=np.insert(previous.years[kept], before, [talk.year for talk in talks]),
         recommended=np.insert(previous.recommended[kept], before, [talk.recommended for talk in talks]),
         has_video=np.insert(previous.has_video[kept], before, [talk.has_video for talk in talks]),
+        durations=np.insert(previous.durations[kept], before, [talk.duration_minutes for talk in talks]),
+        languages=np.insert(previous.languages[kept], before, [language_key(talk.language) for talk in talks]),
+        recorded=np.insert(previous.recorded[kept], before, [talk.recorded_on for talk in talks]),
     )  # fmt: skip
     del terms, codes
     index = CatalogIndex.from_parts(**assembled(catalog))

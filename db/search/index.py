@@ -15,6 +15,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import ctypes
+import datetime as dt
 import math
 import re
 from array import array
@@ -28,6 +29,7 @@ from rapidfuzz.distance import OSA
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from db.languages import primary
 from db.models import RECOMMENDED, Event, Link, Speaker, Tag, Talk, TalkSpeaker, talk_tags
 from db.records import TalkRecord
 from db.search.text import FIELD_END, fields_words, fold, stem
@@ -58,6 +60,20 @@ BEST_WEIGHT = np.array([max((w for f, w in FIELD_WEIGHTS.items() if m & f), defa
 WEIGHT_SUM = np.array([sum(w for f, w in FIELD_WEIGHTS.items() if m & f) for m in range(32)])
 
 
+DEFAULT_LANGUAGE = "en"  # what the catalog assumes a talk is in when its source does not say (db/models.py Talk)
+LANGUAGE_BYTES = 3  # the index keeps a language's primary subtag ("pt" of "pt-br"): ISO 639-1, or 639-3 when no 639-1
+
+
+def language_key(language: str) -> bytes:
+    """The primary subtag of a stored language code, as the index holds it: "pt-br" and "pt_BR" are both b"pt"."""
+    return primary(language)[:LANGUAGE_BYTES].encode("ascii", "replace")
+
+
+def day_number(day: dt.date | None) -> int:
+    """A date as the index holds it (its proleptic ordinal, so newer is larger); 0 for no date."""
+    return day.toordinal() if day else 0
+
+
 def field_names(mask: int) -> list[str]:
     return [name for bit, name in FIELD_NAMES.items() if mask & bit]
 
@@ -75,6 +91,9 @@ class TalkText:
     year: int
     recommended: bool
     has_video: bool
+    duration_minutes: int = 0  # 0: unknown
+    language: str = DEFAULT_LANGUAGE  # as the importers store it (db/importers/fields.py language_code)
+    recorded_on: int = 0  # the recording date's proleptic ordinal (date.toordinal()); 0: unknown
 
     @classmethod
     def from_record(cls, talk_id: int, record: TalkRecord) -> TalkText:
@@ -90,6 +109,9 @@ class TalkText:
             year=event.year if event else 0,
             recommended=record.verdict == RECOMMENDED,
             has_video=any(link.kind == "video" for link in record.links),
+            duration_minutes=record.duration_minutes or 0,
+            language=record.language,
+            recorded_on=day_number(record.recorded_on),
         )
 
     def fields(self) -> Iterable[tuple[int, str]]:
@@ -253,6 +275,9 @@ class CatalogWords:
     years: np.ndarray  # int32
     recommended: np.ndarray  # bool
     has_video: np.ndarray  # bool
+    durations: np.ndarray  # int16 minutes, 0: unknown
+    languages: np.ndarray  # S3: language_key
+    recorded: np.ndarray  # int32 day_number, 0: unknown
 
 
 class CatalogIndex:
@@ -280,6 +305,9 @@ class CatalogIndex:
         years: np.ndarray,
         recommended: np.ndarray,
         has_video: np.ndarray,
+        durations: np.ndarray,
+        languages: np.ndarray,
+        recorded: np.ndarray,
         prior: np.ndarray,
         by_talk_id: np.ndarray,
         surfaces: dict[str, str],
@@ -293,6 +321,7 @@ class CatalogIndex:
         self.term_fields = term_fields  # per vocabulary term, every field it appears in
         self.talk_ids, self.years, self.prior, self._by_talk_id = talk_ids, years, prior, by_talk_id
         self.recommended, self.has_video = recommended, has_video
+        self.durations, self.languages, self.recorded = durations, languages, recorded  # the length, lang: and sort:
         self.abbreviations = abbreviations
         self.postings = Postings(vocabulary, offsets, docs, masks, weights)
         self.fields_of = TermFields(self.postings, term_fields)
@@ -421,6 +450,7 @@ def _read_words(talks: Iterable[TalkText]) -> CatalogWords:
     word_ids[FIELD_END] = -1
     word_column = array("i")
     talk_ids, years, flags = array("q"), array("i"), array("B")
+    durations, recorded, languages = array("h"), array("i"), bytearray()
     hyphen_talks, hyphen_terms = array("q"), array("i")  # (word, next word) joined with a hyphen: "on-call"
     mentions: list[tuple[int, tuple[Mention, ...]]] = []  # abbreviations spelled out: "Neural Networks (NN)"
     known = word_ids.__getitem__
@@ -428,6 +458,9 @@ def _read_words(talks: Iterable[TalkText]) -> CatalogWords:
         talk_ids.append(talk.talk_id)
         years.append(talk.year)
         flags.append(2 * talk.recommended + talk.has_video)
+        durations.append(talk.duration_minutes)
+        recorded.append(talk.recorded_on)
+        languages += language_key(talk.language).ljust(LANGUAGE_BYTES, b"\0")
         fields = (talk.title, " ".join(talk.tags), " ".join(talk.speakers), talk.event, talk.summary)
         words = fields_words(fields)
         written = len(word_column)
@@ -472,6 +505,9 @@ def _read_words(talks: Iterable[TalkText]) -> CatalogWords:
         years=np.frombuffer(years, dtype=np.int32).copy(),
         recommended=(flag_array & 2) > 0,
         has_video=(flag_array & 1) > 0,
+        durations=np.frombuffer(durations, dtype=np.int16).copy(),
+        languages=np.frombuffer(bytes(languages), dtype=f"S{LANGUAGE_BYTES}").copy(),
+        recorded=np.frombuffer(recorded, dtype=np.int32).copy(),
     )  # fmt: skip
 
 
@@ -509,7 +545,8 @@ def assembled(catalog: CatalogWords) -> dict:
     return dict(
         vocabulary=vocabulary, offsets=offsets, docs=posting_docs, masks=masks, weights=weights,
         term_fields=term_fields, talk_ids=catalog.talk_ids, years=catalog.years, recommended=catalog.recommended,
-        has_video=catalog.has_video, prior=prior, by_talk_id=np.argsort(catalog.talk_ids, kind="stable"),
+        has_video=catalog.has_video, durations=catalog.durations, languages=catalog.languages,
+        recorded=catalog.recorded, prior=prior, by_talk_id=np.argsort(catalog.talk_ids, kind="stable"),
         surfaces=dict(sorted(differing.items())), abbreviations=abbreviations,
         typo_buckets=_typo_buckets(vocabulary, np.diff(offsets), term_fields),
         words=TalkWords(
@@ -695,6 +732,7 @@ def load_talk_texts(session: Session, talk_ids: list[int] | None = None) -> list
             select(
                 Talk.id, Talk.title, Talk.summary, Talk.verdict == RECOMMENDED,
                 Event.series, Event.name, Event.city, Event.year,
+                Talk.duration_minutes, Talk.language, Talk.recorded_on,
             ).outerjoin(Event, Talk.event_id == Event.id),
             Talk.id,
         ).order_by(Talk.id)
@@ -711,6 +749,9 @@ def load_talk_texts(session: Session, talk_ids: list[int] | None = None) -> list
             year or 0,
             bool(recommended),
             talk_id in with_video,
+            duration or 0,
+            language or DEFAULT_LANGUAGE,
+            day_number(recorded_on),
         )
-        for talk_id, title, summary, recommended, series, name, city, year in rows
+        for talk_id, title, summary, recommended, series, name, city, year, duration, language, recorded_on in rows
     ]

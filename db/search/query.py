@@ -1,10 +1,14 @@
-"""The query language: free words plus `speaker:`, `event:`, `year:`, `tag:`, `has:` and `is:` filters, quotes for
-phrases.
+"""The query language: free words plus `speaker:`, `event:`, `year:`, `tag:`, `has:`, `is:`, `length:` and `lang:`
+filters, `sort:newest`, quotes for phrases.
 
 kafka                          free words (every word must match; typos and prefixes forgiven)
 speaker:"liz fong-jones" o11y  a filter with a multi-word value
 year:2015..2019 tag:kafka      a year range (also year:2019, year:..2019, year:2015..)
 has:video is:recommended       only talks with a video; only talks a reporter recommended
+length:<30 length:20..45       talks under 30 minutes; from 20 to 45 minutes (also length:>45, length:..30)
+is:short is:long               talks of at most 20 minutes; of at least 45 (talks of unknown length never match these)
+lang:de                        talks in German (a two-letter ISO 639-1 code, or the language's English name)
+sort:newest                    the newest talks first: by event year, then recording date, then relevance
 "chaos engineering"            quoted words match exactly: no typo, no prefix
 on-call                        words joined by hyphens are a phrase: side by side, in that order
 """
@@ -15,11 +19,17 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from db.languages import CODES
+from db.records import MAX_DURATION
 from db.search.text import fold, stem, terms
 
-FILTERS = ("speaker", "event", "year", "tag", "has", "is")
-# The flags `has:` and `is:` take: each keeps only the talks that have it, and costs nothing (not counted as a filter).
-FLAGS = {"has": ("video",), "is": ("recommended",)}
+FILTERS = ("speaker", "event", "year", "tag", "has", "is", "length", "lang", "sort")
+# The flags `has:` and `is:` take: each keeps only the talks that have it, and costs nothing (not counted as a filter,
+# nor are length:, lang: and sort:, which read an array of the index, not postings).
+FLAGS = {"has": ("video",), "is": ("recommended", "short", "long")}
+SHORT_MINUTES, LONG_MINUTES = 20, 45  # is:short is length:..20, is:long is length:45..
+MAX_MINUTES = MAX_DURATION  # the longest talk the catalog takes
+SORTS = ("relevance", "newest")
 # What one query may ask of the engine. Each word searched for (a free word, or a word in a speaker:, event: or tag:
 # value; filter words are matched as prefixes too) costs a pass over its postings, up to tens of ms each on a million
 # talks; unbounded, one query of 500 characters took 4 to 8 s there (bench/worst_queries.py). People search with a few
@@ -58,15 +68,22 @@ class Query:
     years: tuple[int, int] | None = None
     with_video: bool = False  # has:video
     recommended: bool = False  # is:recommended
+    minutes: tuple[int, int] | None = None  # length:, is:short, is:long: a talk's known length within, inclusive
+    languages: tuple[str, ...] = ()  # lang:: talks in any of these (primary subtags, like "de")
+    newest: bool = False  # sort:newest
     notes: list[str] = field(default_factory=list)
 
     @property
     def has_filters(self) -> bool:
-        return bool(self.speaker or self.event or self.tag or self.years or self.with_video or self.recommended)
+        return bool(
+            self.speaker or self.event or self.tag or self.years or self.with_video or self.recommended
+            or self.minutes or self.languages
+        )  # fmt: skip
 
     @property
     def is_empty(self) -> bool:
-        return not self.words and not self.has_filters
+        """Nothing to search for: sort:newest alone asks for the newest talks, so it is not empty."""
+        return not self.words and not self.has_filters and not self.newest
 
 
 def is_a_search(text: str) -> bool:
@@ -144,8 +161,8 @@ def _split(text: str) -> list[tuple[str, bool]]:
 def _add_filter(query: Query, key: str, value: str) -> None:
     if key not in FILTERS:
         raise QueryError(
-            f"There is no `{key}:` filter. Filters are speaker:, event:, year:, tag:, has:video and is:recommended "
-            f'— for example speaker:"liz fong-jones" or year:2015..2019.'
+            f"There is no `{key}:` filter. Filters are speaker:, event:, year:, tag:, has:video, is:recommended, "
+            f'is:short, is:long, length:, lang: and sort:newest — for example speaker:"liz fong-jones" or length:<30.'
         )
     value = value.strip()
     if not value:
@@ -155,6 +172,22 @@ def _add_filter(query: Query, key: str, value: str) -> None:
         return
     if key == "year":
         query.years = _intersect(query.years, _parse_years(value))
+        return
+    if key == "length":
+        query.minutes = _intersect(query.minutes, _parse_minutes(value), "length:")
+        return
+    if key == "lang":
+        language = parse_language(value)
+        if language not in query.languages:
+            query.languages += (language,)
+        return
+    if key == "sort":
+        if value.lower() not in SORTS:
+            raise QueryError(
+                f"`sort:{_shown(value)}` is not an order talkbot knows. Write sort:newest (the newest talks first); "
+                "without it, the best matches come first."
+            )
+        query.newest = value.lower() == "newest"
         return
     words = terms(value)
     if not words:
@@ -169,21 +202,82 @@ _EXAMPLES = {
     "tag": "tag:kafka",
     "has": "has:video",
     "is": "is:recommended",
+    "length": "length:<30 or length:20..45",
+    "lang": "lang:de",
+    "sort": "sort:newest",
 }
+_FLAG_MEANINGS = {
+    "video": "talks with a video",
+    "recommended": "talks a reporter recommended",
+    "short": f"talks of at most {SHORT_MINUTES} minutes",
+    "long": f"talks of at least {LONG_MINUTES} minutes",
+}
+
+
+def _shown(value: str) -> str:
+    return value if len(value) <= 30 else value[:29] + "…"
 
 
 def _add_flag(query: Query, key: str, value: str) -> None:
     flag = value.lower()
     if flag not in FLAGS[key]:
-        shown = value if len(value) <= 30 else value[:29] + "…"
-        raise QueryError(
-            f"`{key}:{shown}` is not a filter talkbot knows. Write {_EXAMPLES[key]} "
-            f"({'talks with a video' if key == 'has' else 'talks a reporter recommended'})."
-        )
-    if key == "has":
+        known = ", ".join(f"{key}:{known} ({_FLAG_MEANINGS[known]})" for known in FLAGS[key])
+        raise QueryError(f"`{key}:{_shown(value)}` is not a filter talkbot knows. Write {known}.")
+    if flag == "video":
         query.with_video = True
-    else:
+    elif flag == "recommended":
         query.recommended = True
+    else:
+        bounds = (1, SHORT_MINUTES) if flag == "short" else (LONG_MINUTES, MAX_MINUTES)
+        query.minutes = _intersect(query.minutes, bounds, "length:")
+
+
+_MINUTES = re.compile(r"(<=|>=|<|>)?\s*(\d{1,4})\s*(?:m|min|mins|minutes)?", re.I)
+
+
+def _parse_minutes(value: str) -> tuple[int, int]:
+    """length:<30, length:<=30, length:>45, length:30, length:20..45, length:..30, length:45.. in minutes: the
+    inclusive range of a talk's known length (a talk of unknown length is in none)."""
+    problem = (
+        f"`length:{_shown(value)}` is not a length in minutes. Write length:<30 (under 30 minutes), length:>45, or "
+        "a range like length:20..45."
+    )
+    low_text, separator, high_text = value.partition("..")
+    if separator:
+        try:
+            low = int(low_text) if low_text.strip() else 1
+            high = int(high_text) if high_text.strip() else MAX_MINUTES
+        except ValueError:
+            raise QueryError(problem) from None
+        if low > high:
+            raise QueryError(
+                f"`length:{_shown(value)}` runs backwards; write the shorter length first, like length:{high}..{low}."
+            )
+    else:
+        match = _MINUTES.fullmatch(value)
+        if match is None:
+            raise QueryError(problem)
+        comparison, minutes = match.group(1), int(match.group(2))
+        low, high = {
+            "<": (1, minutes - 1), "<=": (1, minutes), ">": (minutes + 1, MAX_MINUTES), ">=": (minutes, MAX_MINUTES),
+            None: (minutes, minutes),
+        }[comparison]  # fmt: skip
+    low, high = max(low, 1), min(high, MAX_MINUTES)
+    if low > high:
+        raise QueryError(f"No talk can be `length:{_shown(value)}`: lengths run from 1 to {MAX_MINUTES} minutes.")
+    return low, high
+
+
+def parse_language(value: str) -> str:
+    """lang:de, or the language's English name (lang:german), as the index keeps it (index.language_key)."""
+    code = value.lower()
+    code = CODES.get(code, code)
+    if not re.fullmatch(r"[a-z]{2,3}", code):
+        raise QueryError(
+            f"`lang:{_shown(value)}` is not a language code. Write its two letters (ISO 639-1), like lang:de for "
+            "German or lang:en for English."
+        )
+    return code
 
 
 def _parse_years(value: str) -> tuple[int, int]:
@@ -201,12 +295,13 @@ def _parse_years(value: str) -> tuple[int, int]:
     return first, last
 
 
-def _intersect(current: tuple[int, int] | None, new: tuple[int, int]) -> tuple[int, int]:
+def _intersect(current: tuple[int, int] | None, new: tuple[int, int], key: str = "year:") -> tuple[int, int]:
     if current is None:
         return new
     low, high = max(current[0], new[0]), min(current[1], new[1])
     if low > high:
-        raise QueryError("The year: filters exclude each other; use one year: filter or one range.")
+        which = "length:, is:short and is:long filters" if key == "length:" else "year: filters"
+        raise QueryError(f"The {which} exclude each other; use one {key} filter or one range.")
     return low, high
 
 

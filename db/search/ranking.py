@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from rapidfuzz import fuzz, process
 
+from db.languages import language_names
 from db.search.index import (
     ANY_FIELD,
     BARE_FORM,
@@ -37,7 +38,7 @@ from db.search.index import (
     field_names,
 )
 from db.search.postings import DOC, NO_DOCS, DocSet, Positions, as_docs, common, dense, intersect, member
-from db.search.query import Query, QueryWord
+from db.search.query import MAX_MINUTES, Query, QueryWord
 from db.search.text import stem, surface_words
 from db.search.vocabulary import Phrase, Vocabulary
 
@@ -60,6 +61,7 @@ FIELD_POINTS = 160_000  # > 12 * (EXACT_POINTS + BM25_POINTS)
 TYPO_POINTS = 10_000_000  # > 12 * (5 * FIELD_POINTS + EXACT_POINTS + BM25_POINTS)
 WORD_POINTS = 500_000_000  # > 12 * 4 * TYPO_POINTS
 MASK_POINTS = BEST_WEIGHT.astype(np.int64) * FIELD_POINTS
+DAY_BITS = 20  # a recording date's day number (under 2**20 until the year 2870) beside its year, in one int64
 
 
 def typo_budget(word: str) -> int:
@@ -148,7 +150,7 @@ def rank(index: CatalogIndex, query: Query, vocabulary: Vocabulary, limit: int =
     else:
         matched = np.arange(len(index), dtype=DOC) if allowed is None else allowed.docs()
 
-    page, composite, scores = _ordered(index, matches, matched, limit, offset)
+    page, composite, scores = _ordered(index, matches, matched, limit, offset, query.newest)
     hits = [
         Hit(
             talk_id=int(index.talk_ids[matched[at]]),
@@ -169,11 +171,14 @@ def rank(index: CatalogIndex, query: Query, vocabulary: Vocabulary, limit: int =
 
 
 def _ordered(
-    index: CatalogIndex, matches: list[UnitMatch], matched: np.ndarray, limit: int, offset: int
+    index: CatalogIndex, matches: list[UnitMatch], matched: np.ndarray, limit: int, offset: int, newest: bool = False
 ) -> tuple[np.ndarray, np.ndarray, list[Scores]]:
     """The positions (in `matched`) of the page asked for, best first, their composite scores, and each unit's scores
     at the matched talks. BM25 adds at most BM25_POINTS a unit, so only the talks whose points come that close to the
-    page's last talk's are scored in full: a common word's many weaker matches are left at their points."""
+    page's last talk's are scored in full: a common word's many weaker matches are left at their points.
+
+    `newest` (sort:newest): the newest first instead — by event year, then recording date (talks without one after
+    those with one), then relevance: only the talks as new as the page's last talk are scored in full."""
     size = len(index)
     scale = BM25_POINTS / math.log(1 + max(size, 1))  # the rarest word, saturated, earns BM25_POINTS
     scores = [match.at(matched) for match in matches]
@@ -182,7 +187,11 @@ def _ordered(
         points += score.points
     wanted = min(offset + limit, len(matched))
     contenders: np.ndarray | slice = slice(None)
-    if matches and 0 < wanted < len(matched):
+    newness = (index.years[matched].astype(np.int64) << DAY_BITS) | index.recorded[matched] if newest else None
+    if newness is not None and 0 < wanted < len(matched):
+        last = np.partition(newness, len(matched) - wanted)[len(matched) - wanted]
+        contenders = np.flatnonzero(newness >= last)
+    elif matches and 0 < wanted < len(matched):
         last = np.partition(points, len(matched) - wanted)[len(matched) - wanted]
         contenders = np.flatnonzero(points >= last - len(matches) * BM25_POINTS)
     docs, composite = matched[contenders], points[contenders]
@@ -193,6 +202,9 @@ def _ordered(
         bm25 = np.where(recommended, np.minimum(bm25 * RECOMMENDED_BOOST, BM25_POINTS), bm25)
         composite += bm25.astype(np.int64)
     keys = composite * max(size, 1) + index.prior[docs]
+    if newness is not None:
+        order = np.lexsort((-keys, -newness[contenders]))[offset:wanted]
+        return (order if isinstance(contenders, slice) else contenders[order]), composite[order], scores
     order = np.arange(len(docs))
     if wanted < len(docs):
         order = np.argpartition(-keys, wanted - 1)[:wanted]
@@ -209,7 +221,7 @@ def matching_within(index: CatalogIndex, query: Query, vocabulary: Vocabulary, w
     matches = [unit_matches(index, resolve(index, unit, vocabulary)) for unit in make_units(query.words, vocabulary)]
     sets = [DocSet(len(index), docs=np.flatnonzero(within)), *matches]
     matched = intersect(sets if allowed is None else [*sets, allowed])
-    order, _, _ = _ordered(index, matches, matched, len(matched), 0)
+    order, _, _ = _ordered(index, matches, matched, len(matched), 0, query.newest)
     return [int(index.talk_ids[matched[at]]) for at in order.tolist()]
 
 
@@ -499,15 +511,27 @@ def _filtered_docs(index: CatalogIndex, query: Query, notes: list[str]) -> DocSe
         if not in_years.any():
             notes.append(f"No talk is from {first}–{last}." if first != last else f"No talk is from {first}.")
         allowed = in_years if allowed is None else allowed & in_years
-    for wanted, flags, what in (
-        (query.with_video, index.has_video, "has a video"),
-        (query.recommended, index.recommended, "is recommended"),
-    ):
-        if wanted:
-            passing = DocSet(size, mask=flags) if allowed is None else allowed & DocSet(size, mask=flags)
-            if not passing.any():
-                notes.append(f"No talk {'' if allowed is None else 'passing the other filters '}{what}.")
-            allowed = passing
+    # Masks over every talk: the flags, then a talk's known length and its language (db/search/index.py).
+    masks: list[tuple[np.ndarray, str]] = []
+    if query.with_video:
+        masks.append((index.has_video, "has a video"))
+    if query.recommended:
+        masks.append((index.recommended, "is recommended"))
+    if query.minutes:
+        low, high = query.minutes
+        lasting = (
+            f"lasts {low} minutes" if low == high else f"lasts at most {high} minutes" if low == 1
+            else f"lasts at least {low} minutes" if high == MAX_MINUTES else f"lasts {low}–{high} minutes"
+        )  # fmt: skip
+        masks.append(((index.durations >= low) & (index.durations <= high), lasting))
+    if query.languages:
+        wanted = np.array([language.encode() for language in query.languages], dtype=index.languages.dtype)
+        masks.append((np.isin(index.languages, wanted), f"is in {language_names(query.languages)}"))
+    for flags, what in masks:
+        passing = DocSet(size, mask=flags) if allowed is None else allowed & DocSet(size, mask=flags)
+        if not passing.any():
+            notes.append(f"No talk {'' if allowed is None else 'passing the other filters '}{what}.")
+        allowed = passing
     return allowed
 
 

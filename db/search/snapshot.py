@@ -47,7 +47,8 @@ from db.search.index import CatalogIndex, TalkWords
 log = logging.getLogger(__name__)
 
 MAGIC = "talkbot-search-snapshot"
-FORMAT_VERSION = 2  # 2: each talk's words (TalkWords), which an update of the index starts from
+FORMAT_VERSION = 3  # 2: each talk's words (TalkWords), which an update of the index starts from; 3: each talk's
+# duration, language and recording date (the length:, lang: and sort: filters)
 INDEX_DIR_VARIABLE = "TALKBOT_INDEX_DIR"
 KEEP = 2  # snapshots of each kind kept: the newest, and the one before for processes still on it
 STALE_TEMPORARY_SECONDS = 3600  # a temporary directory this old belongs to a writer that died
@@ -122,6 +123,9 @@ def save_snapshot(index: CatalogIndex, directory: Path, revision: int, identity:
         "years": index.years,
         "recommended": index.recommended,
         "has_video": index.has_video,
+        "durations": index.durations,
+        "languages": index.languages,
+        "recorded": index.recorded,
         "prior": index.prior,
         "by_talk_id": index._by_talk_id,
         "surface_terms": _strings(index.surfaces.differing),
@@ -172,6 +176,7 @@ def load_snapshot(directory: Path, revision: int, identity: str) -> CatalogIndex
             vocabulary=vocabulary, offsets=arrays["offsets"], docs=arrays["docs"], masks=arrays["masks"],
             weights=arrays["weights"], term_fields=arrays["term_fields"], talk_ids=arrays["talk_ids"],
             years=arrays["years"], recommended=arrays["recommended"], has_video=arrays["has_video"],
+            durations=arrays["durations"], languages=arrays["languages"], recorded=arrays["recorded"],
             prior=arrays["prior"], by_talk_id=arrays["by_talk_id"], surfaces=surfaces, abbreviations=abbreviations,
             typo_buckets={name[5:]: array for name, array in arrays.items() if name.startswith("typo_")}, words=words,
         )  # fmt: skip
