@@ -14,29 +14,14 @@ from db.search.engine import ResultPage
 
 # Slack's limits (https://api.slack.com/reference/block-kit/blocks).
 MAX_BLOCKS = 50
-
-
 MAX_HOME_BLOCKS = 100
-
-
 MAX_TEXT = 3000
-
-
 MAX_BUTTON_TEXT = 75
-
-
 MAX_BUTTON_VALUE = 2000
-
-
 MAX_IMAGE_URL = 3000
-
-
 MAX_ALT_TEXT = 2000  # an image's alt_text, and an image block's title
 
-
 MAX_SAVED_SHOWN = 20
-
-
 MAX_OFFSET = 10_000  # the furthest page a button may ask for
 
 

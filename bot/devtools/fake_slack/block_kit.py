@@ -242,14 +242,7 @@ def _image_problems(image: dict, here: str) -> list[str]:
     3000 characters) are required; slack_sdk's models require neither a URL nor a non-empty alt_text, and accept any
     scheme. Slack takes a `slack_file` instead of the URL; talkbot never sends one, so only its presence is judged.
     The wording for a URL that is not http(s) is ours: Slack's answer to it is not documented."""
-    problems = []
-    alt_text = image.get("alt_text")
-    if not isinstance(alt_text, str):
-        problems.append(f"missing required field: alt_text [json-pointer:{here}]")
-    elif not alt_text:
-        problems.append(f"must be more than 0 characters [json-pointer:{here}/alt_text]")
-    elif len(alt_text) > MAX_ALT_TEXT:
-        problems.append(f"must be less than {MAX_ALT_TEXT + 1} characters [json-pointer:{here}/alt_text]")
+    problems = _sized_string(image.get("alt_text"), "alt_text", MAX_ALT_TEXT, here)
     if "slack_file" in image and "image_url" not in image:
         return problems
     url = image.get("image_url")
@@ -300,15 +293,18 @@ def _text_problems(text: object, here: str, most: int, *, plain_only: bool = Fal
     allowed = ("plain_text",) if plain_only else ("plain_text", "mrkdwn")
     if kind not in allowed:
         return [f"must be one of {', '.join(allowed)} [json-pointer:{here}/type]"]
-    problems = _additional_properties(text, _TEXT_KEYS[kind], here)
-    value = text.get("text")
+    return _additional_properties(text, _TEXT_KEYS[kind], here) + _sized_string(text.get("text"), "text", most, here)
+
+
+def _sized_string(value: object, field: str, most: int, here: str) -> list[str]:
+    """A required string field of 1 to `most` characters, judged as Slack words it."""
     if not isinstance(value, str):
-        problems.append(f"missing required field: text [json-pointer:{here}]")
-    elif not value:
-        problems.append(f"must be more than 0 characters [json-pointer:{here}/text]")
-    elif len(value) > most:
-        problems.append(f"must be less than {most + 1} characters [json-pointer:{here}/text]")
-    return problems
+        return [f"missing required field: {field} [json-pointer:{here}]"]
+    if not value:
+        return [f"must be more than 0 characters [json-pointer:{here}/{field}]"]
+    if len(value) > most:
+        return [f"must be less than {most + 1} characters [json-pointer:{here}/{field}]"]
+    return []
 
 
 def _id_problems(item: dict, key: str, here: str) -> list[str]:
