@@ -354,3 +354,12 @@ def test_no_match_offers_did_you_mean_from_the_vocabulary(migrated_database):
     engine = build(migrated_database, talk("a", "Observability"), talk("b", "Kubernetes"))
     page = engine.search("kubrnetis")
     assert page.cards == [] and "kubernetes" in page.suggestions
+
+
+def test_a_word_that_found_talks_the_filters_then_left_out_gets_no_did_you_mean(migrated_database):
+    """The filters are why nothing is left, and the note says so: other spellings of the word would mislead."""
+    engine = build(migrated_database, talk("a", "Kafka at scale", year=2019), talk("b", "Kakao chat", year=2019))
+
+    page = engine.search("kafka year:2020")
+
+    assert page.cards == [] and page.suggestions == [] and page.notes == ["No talk is from 2020."]

@@ -557,10 +557,12 @@ def _reasons(
 
 
 def did_you_mean(index: CatalogIndex, units: list[Unit], matched_any: list[bool]) -> list[str]:
-    """Catalog words close to the query words that found nothing."""
+    """Catalog words close to the query words that found nothing. A word that found talks is never the reason for
+    no result (the filters, or the other words, are): offering its neighbours ("kakao" for `kafka lang:xx`) would
+    only mislead."""
     suggestions: list[str] = []
     for unit, matched in zip(units, matched_any, strict=True):
-        if matched and len(units) > 1:
+        if matched:
             continue
         nearby = index.starting_like(unit.terms[0], 2)
         for term, _, _ in process.extract(unit.terms[0], nearby, scorer=fuzz.ratio, limit=3, score_cutoff=60):
