@@ -7,7 +7,7 @@ import hashlib
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from rapidfuzz import fuzz
 from sqlalchemy import insert, select
@@ -77,14 +77,21 @@ def import_records(
 PROGRESS_EVERY = 500
 
 
+# Fields added to TalkRecord after talks were first fingerprinted: left out of the fingerprint while empty.
+LATER_FIELDS = ("thumbnail_url",)
+
+
 def record_hash(record: TalkRecord) -> str:
-    """The record's fingerprint: a re-import skips a talk whose fingerprint is unchanged. A record without a
-    thumbnail hashes as it did before the field existed, so the first re-import after the upgrade does not rewrite
-    every talk; one with a thumbnail hashes differently, so a thumbnail added or changed at the source is seen."""
-    text = repr(record)
-    if record.thumbnail_url is None:
-        text = text.removesuffix(", thumbnail_url=None)") + ")"
-    return hashlib.sha256(text.encode()).hexdigest()
+    """The record's fingerprint: a re-import skips a talk whose fingerprint is unchanged. It is the record's repr
+    without the LATER_FIELDS that are empty, so a record hashes as it did before those fields existed (the first
+    re-import after an upgrade does not rewrite every talk) whatever their place, and a value added or changed at the
+    source is seen."""
+    shown = (
+        f"{part.name}={getattr(record, part.name)!r}"
+        for part in fields(record)
+        if part.repr and not (part.name in LATER_FIELDS and getattr(record, part.name) is None)
+    )
+    return hashlib.sha256(f"{type(record).__qualname__}({', '.join(shown)})".encode()).hexdigest()
 
 
 def title_key(title: str) -> str:
