@@ -233,12 +233,9 @@ class _ScheduleReader(FieldReader):
 
     def thumbnail(self, logo: Any) -> str | None:
         """frab writes `/system/events/logos/…`, relative to the schedule's base: resolved like the links, so only a
-        logo on an https base (or an absolute https one) is kept."""
-        try:
-            url = urljoin(self.base_url, logo.strip()) if isinstance(logo, str) and logo.strip() else logo
-        except ValueError:  # an unclosed IPv6 bracket: kept as it is, so left out and counted
-            url = logo
-        return thumbnail_from(url, self.skipped)
+        logo on an https base (or an absolute https one) is kept; one that cannot be resolved is left out and
+        counted as given."""
+        return thumbnail_from(self.resolved(logo) or logo, self.skipped)
 
     def duration(self, where: str, value: Any) -> int | None:
         minutes = minutes_from_clock(value)
@@ -274,13 +271,18 @@ class _ScheduleReader(FieldReader):
     def http_url(self, value: Any) -> str | None:
         """An absolute http(s) URL the catalog keeps (`http_url`); relative ones (frab's attachments) are resolved
         against the schedule's base_url."""
+        url = self.resolved(value)
+        return http_url(url) if url else None
+
+    def resolved(self, value: Any) -> str | None:
+        """`value` resolved against the schedule's base_url (frab writes `/system/…` paths); None when it is no text,
+        empty, or cannot be resolved."""
         if not isinstance(value, str) or not value.strip():
             return None
         try:
-            url = urljoin(self.base_url, value.strip())
+            return urljoin(self.base_url, value.strip())
         except ValueError:  # an unclosed IPv6 bracket ('http://[') in the URL or the base_url
             return None
-        return http_url(url)
 
 
 def _event_name(number: int, raw: Any) -> str:
